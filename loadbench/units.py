@@ -1,0 +1,94 @@
+"""Parse the unit-suffixed values users type: durations, rates, counts, CPU lists.
+
+Durations: "250ms", "10s", "2m", "1h", "500us" or a bare number of seconds. Rates: "500/s", "1k/s",
+"30/m" or a bare number per second. Counts: "64", "1k", "2M". Every parser raises UsageError naming
+the value and the expected form; values come back in base units (seconds, per second, integers).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from loadbench.errors import UsageError
+
+_DURATION_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_COUNT_SUFFIX = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
+_RATE_PER_S = {"s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
+_NUMBER = r"(?P<num>\d+(?:\.\d*)?|\.\d+)"
+_DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|m|h)?\s*$")
+_COUNT_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*$")
+_RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*(?:/\s*(?P<per>s|sec|m|min|h))?\s*$")
+
+
+def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
+    """Return the duration in seconds; `text` is "10s", "250ms", "2m" or a bare number of seconds."""
+    if isinstance(text, bool):
+        raise UsageError(f"{what}: {text!r} is not a duration; use a form like 10s, 250ms or 2m")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        match = _DURATION_RE.match(text)
+        if not match:
+            raise UsageError(f"{what}: {text!r} is not a duration; use a form like 10s, 250ms or 2m")
+        value = float(match["num"]) * _DURATION_UNITS_S[match["unit"] or "s"]
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{what}: {text!r} must be a finite, non-negative duration")
+    return value
+
+
+def parse_count(text: str | int, *, what: str = "count") -> int:
+    """Return a whole count; `text` is "64", "1k" or "2M"."""
+    if isinstance(text, bool):
+        raise UsageError(f"{what}: {text!r} is not a count; use a form like 64, 1k or 2M")
+    if isinstance(text, int):
+        value = text
+    else:
+        match = _COUNT_RE.match(str(text))
+        if not match:
+            raise UsageError(f"{what}: {text!r} is not a count; use a form like 64, 1k or 2M")
+        scaled = float(match["num"]) * _COUNT_SUFFIX[match["suffix"]]
+        if scaled != int(scaled):
+            raise UsageError(f"{what}: {text!r} is not a whole number")
+        value = int(scaled)
+    if value < 0:
+        raise UsageError(f"{what}: {text!r} must not be negative")
+    return value
+
+
+def parse_rate(text: str | float | int, *, what: str = "rate") -> float:
+    """Return requests per second; `text` is "500/s", "1k/s", "30/m" or a bare number per second."""
+    if isinstance(text, bool):
+        raise UsageError(f"{what}: {text!r} is not a rate; use a form like 500/s or 1k/s")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        match = _RATE_RE.match(text)
+        if not match:
+            raise UsageError(f"{what}: {text!r} is not a rate; use a form like 500/s or 1k/s")
+        value = float(match["num"]) * _COUNT_SUFFIX[match["suffix"]] * _RATE_PER_S[match["per"] or "s"]
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{what}: {text!r} must be a positive rate")
+    return value
+
+
+def parse_cpus(text: str | list[int] | tuple[int, ...], *, what: str = "cpus") -> tuple[int, ...]:
+    """Return a sorted tuple of CPU numbers from "0", "0,2", "0-3" or a list of integers."""
+    if isinstance(text, list | tuple):
+        items = [int(c) for c in text]
+    else:
+        items = []
+        for part in str(text).split(","):
+            part = part.strip()
+            if re.fullmatch(r"\d+", part):
+                items.append(int(part))
+            elif re.fullmatch(r"\d+-\d+", part):
+                low, high = (int(x) for x in part.split("-"))
+                if high < low:
+                    raise UsageError(f"{what}: range {part!r} runs backwards")
+                items.extend(range(low, high + 1))
+            else:
+                raise UsageError(f"{what}: {text!r} is not a CPU list; use a form like 0, 0,1 or 0-3")
+    if not items or any(c < 0 for c in items):
+        raise UsageError(f"{what}: {text!r} must name at least one CPU, none negative")
+    return tuple(sorted(set(items)))
