@@ -46,14 +46,16 @@ def test_parse_rate_rejects(text: str) -> None:
         parse_rate(text)
 
 
-@pytest.mark.parametrize(("text", "count"), [("64", 64), ("1k", 1000), ("2M", 2_000_000), ("1.5k", 1500), (7, 7)])
+@pytest.mark.parametrize(
+    ("text", "count"), [("64", 64), ("1k", 1000), ("2M", 2_000_000), ("1.5k", 1500), (7, 7)]
+)
 def test_parse_count(text: str | int, count: int) -> None:
     assert parse_count(text) == count
 
 
 @pytest.mark.parametrize("text", ["1.5", "-3", "many", "1.0005k", -1])
 def test_parse_count_rejects(text: str) -> None:
-    with pytest.raises(UsageError, match="count|whole|negative"):
+    with pytest.raises(UsageError, match=r"count|whole|negative"):
         parse_count(text)
 
 
@@ -66,5 +68,5 @@ def test_parse_cpus(text: str | list[int], cpus: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize("text", ["", "a", "3-1", "0,,1", []])
 def test_parse_cpus_rejects(text: str) -> None:
-    with pytest.raises(UsageError, match="cpus|CPU"):
+    with pytest.raises(UsageError, match=r"cpus|CPU"):
         parse_cpus(text)

@@ -1,0 +1,156 @@
+"""Expand a Scenario into the ordered trials of a run, grouped into server blocks; pure, no I/O.
+
+A block is one fresh server start running its trials back to back. Without variants, repetitions are
+interleaved (A B C A B C, never A A B B C C) so a slow drift of the machine spreads over every server
+instead of biasing one: for each repetition, for each server, one block runs all its workloads × load
+points. With variants (a paired comparison), for each server × workload × load point the variants run
+`rounds` rounds in ABBA order (baseline, candidate, candidate, baseline, ...), each trial in a fresh
+server of its own so neither arm inherits the other's warm state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loadbench.engine.base import Load, Stages
+from loadbench.scenario_types import AppSpec, Paired, Scenario, ServerEntry, Workload
+
+__all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
+           "estimate_seconds", "variant_order"]
+
+#: Seconds a server start, readiness probe and stop cost on top of the trials (estimate only).
+SERVER_START_OVERHEAD_S = 1.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trial:
+    """One measurement: one server, workload and load point for `duration_s` after `warmup_s`.
+
+    `index` is the position in Plan.trials (0-based) and `block` the index of its Block. `repetition`
+    and `round` count from 1 (they are equal: a paired round runs each variant once). `trial_id` is
+    "server|workload|load|repetition", or "server|variant|workload|load|round" with variants.
+    """
+
+    index: int
+    trial_id: str
+    block: int
+    server: ServerEntry
+    variant: str | None
+    workload: Workload
+    load: Load
+    repetition: int
+    round: int
+    duration_s: float
+    warmup_s: float
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Block:
+    """One fresh start of `server` running `app` (the variant's, if any) for `trials`, in order."""
+
+    index: int
+    server: ServerEntry
+    variant: str | None
+    app: AppSpec
+    trials: tuple[Trial, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The whole run in order: `trials` flat, `blocks` the same trials grouped by server start."""
+
+    scenario: Scenario
+    trials: tuple[Trial, ...]
+    blocks: tuple[Block, ...]
+
+
+def variant_order(names: tuple[str, ...], paired: Paired) -> list[tuple[int, str]]:
+    """(round, variant) pairs in run order: ABBA reverses every other round, ABAB never does."""
+    order: list[tuple[int, str]] = []
+    for round_number in range(1, paired.rounds + 1):
+        reverse = paired.order == "ABBA" and round_number % 2 == 0
+        order += [(round_number, name) for name in (reversed(names) if reverse else names)]
+    return order
+
+
+def build_plan(scenario: Scenario) -> Plan:
+    """Every trial of `scenario` in run order, with its server blocks."""
+    groups: list[tuple[ServerEntry, str | None, AppSpec, list[tuple[Workload, Load, int]]]] = []
+    if scenario.variants and scenario.paired is not None:
+        names = tuple(variant.name for variant in scenario.variants)
+        for server in scenario.servers:
+            for workload in scenario.workloads:
+                for load in scenario.load.points:
+                    for round_number, name in variant_order(names, scenario.paired):
+                        app = scenario.variant(name).app
+                        groups.append((server, name, app, [(workload, load, round_number)]))
+    else:
+        for repetition in range(1, scenario.load.repeat + 1):
+            for server in scenario.servers:
+                items = [(workload, load, repetition) for workload in scenario.workloads
+                         for load in scenario.load.points]
+                groups.append((server, None, scenario.app, items))
+    trials: list[Trial] = []
+    blocks: list[Block] = []
+    for block_index, (server, variant, app, items) in enumerate(groups):
+        block_trials = []
+        for workload, load, repetition in items:
+            trial = _trial(scenario, len(trials), block_index, server, variant, workload, load, repetition)
+            trials.append(trial)
+            block_trials.append(trial)
+        blocks.append(Block(index=block_index, server=server, variant=variant, app=app,
+                            trials=tuple(block_trials)))
+    return Plan(scenario=scenario, trials=tuple(trials), blocks=tuple(blocks))
+
+
+def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, variant: str | None,
+           workload: Workload, load: Load, repetition: int) -> Trial:
+    parts = [server.name] + ([variant] if variant else []) + [workload.name, load.label, str(repetition)]
+    spec = scenario.load
+    duration = load.duration_s if isinstance(load, Stages) else spec.duration_s
+    return Trial(index=index, trial_id="|".join(parts), block=block, server=server, variant=variant,
+                 workload=workload, load=load, repetition=repetition, round=repetition, duration_s=duration,
+                 warmup_s=spec.warmup_s, timeout_s=spec.timeout_s)
+
+
+def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:
+    """Seconds the plan should take: every window and warm-up, plus `start_overhead_s` per server start."""
+    measured = sum(trial.duration_s + trial.warmup_s for trial in plan.trials)
+    return measured + start_overhead_s * len(plan.blocks)
+
+
+def _seconds(value: float) -> str:
+    if value < 90:
+        return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def describe_plan(plan: Plan) -> list[str]:
+    """Lines for `loadbench run --dry-run`: the scenario's settings, then every block and trial in order."""
+    scenario = plan.scenario
+    starts = len(plan.blocks)
+    lines = [
+        f"Scenario {scenario.name}{' (quick)' if scenario.quick else ''}: {len(plan.trials)} trials in "
+        f"{starts} server start{'s' if starts != 1 else ''}, about {_seconds(estimate_seconds(plan))}",
+    ]
+    if scenario.description:
+        lines.append(f"  {scenario.description.strip().splitlines()[0]}")
+    lines.append(f"App: {scenario.app.describe()}")
+    for variant in scenario.variants:
+        lines.append(f"Variant {variant.name}: {variant.app.describe()}")
+    if scenario.paired is not None and scenario.variants:
+        lines.append(f"Paired: {scenario.paired.rounds} rounds in {scenario.paired.order} order")
+    lines.append(f"Load: {scenario.load.describe()}")
+    lines.append(f"CPUs: {scenario.cpus.describe()}")
+    if scenario.thresholds:
+        lines.append(f"Thresholds: {'; '.join(scenario.thresholds)}")
+    width = max((len(trial.trial_id) for trial in plan.trials), default=0)
+    for block in plan.blocks:
+        arm = f" [{block.variant}]" if block.variant else ""
+        lines.append(f"Start {block.index + 1}: {block.server.describe()}{arm}")
+        for trial in block.trials:
+            lines.append(f"  #{trial.index + 1:<4} {trial.trial_id:<{width}}  {trial.duration_s:g}s "
+                         f"after {trial.warmup_s:g}s warm-up")
+    return lines

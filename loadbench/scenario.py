@@ -1,0 +1,230 @@
+"""Read a scenario file into one validated, frozen Scenario; find scenarios by path or by shipped name.
+
+The format is documented in docs/scenarios.md. Validation collects every problem (file:line, table, key,
+value and fix) and raises a single ScenarioError; a TOML syntax error is reported with line and column.
+The tables are validated in scenario_schema.py (app, servers, variants) and scenario_load.py (endpoints,
+mixes, load, cpus, thresholds); the dataclasses live in scenario_types.py and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib.resources
+import os
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from loadbench.engine.base import Stage, Stages
+from loadbench.errors import ScenarioError
+from loadbench.scenario_load import (
+    default_cpu_split,
+    parse_cpus_table,
+    parse_load,
+    parse_thresholds,
+    parse_workloads,
+)
+from loadbench.scenario_schema import parse_app, parse_paired, parse_servers, parse_variants
+from loadbench.scenario_text import Problems, find_key_line, syntax_problem
+from loadbench.scenario_types import (
+    COMMAND_MODEL,
+    AppSpec,
+    CpuSplit,
+    Endpoint,
+    LoadSpec,
+    Paired,
+    Scenario,
+    ServerEntry,
+    Variant,
+    Workload,
+)
+
+__all__ = [
+    "COMMAND_MODEL",
+    "FALLBACK_MODEL_NAMES",
+    "QUICK_DURATION_S",
+    "QUICK_ROUNDS",
+    "QUICK_WARMUP_S",
+    "TOP_LEVEL_KEYS",
+    "AppSpec",
+    "CpuSplit",
+    "Endpoint",
+    "LoadSpec",
+    "Paired",
+    "Scenario",
+    "ServerEntry",
+    "Variant",
+    "Workload",
+    "apply_quick",
+    "available_cpus",
+    "default_cpu_split",
+    "find_key_line",
+    "find_scenario",
+    "known_model_names",
+    "load_scenario",
+    "parse_scenario",
+    "shipped_scenarios",
+]
+
+TOP_LEVEL_KEYS = ("name", "description", "app", "servers", "endpoints", "mixes", "load", "cpus", "thresholds",
+                  "variants", "paired")
+
+#: Server models accepted when loadbench.servers.registry cannot say (it is imported lazily).
+FALLBACK_MODEL_NAMES = ("waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn")
+
+#: apply_quick caps: each measured window, each warm-up, and the paired rounds (two keep one A B / B A).
+QUICK_DURATION_S = 1.0
+QUICK_WARMUP_S = 0.2
+QUICK_ROUNDS = 2
+
+
+def known_model_names() -> tuple[str, ...]:
+    """Server models a [[servers]] entry may name: the registry's (imported lazily), or the fallback.
+
+    The "command" model is left out: a scenario gets it by giving [app] a command, not by naming it.
+    """
+    try:
+        from loadbench.servers import registry
+    except ModuleNotFoundError as exc:
+        if exc.name in ("loadbench.servers", "loadbench.servers.registry"):
+            return FALLBACK_MODEL_NAMES
+        raise
+    lister = getattr(registry, "known_model_names", None) or getattr(registry, "model_names", None)
+    names = tuple(lister()) if callable(lister) else FALLBACK_MODEL_NAMES
+    return tuple(name for name in names if name != COMMAND_MODEL)
+
+
+def available_cpus() -> tuple[int, ...]:
+    """The CPUs this process may run on (its affinity mask), sorted."""
+    if hasattr(os, "sched_getaffinity"):
+        return tuple(sorted(os.sched_getaffinity(0)))
+    return tuple(range(os.cpu_count() or 1))
+
+
+def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None = None,
+                   cpus: Sequence[int] | None = None, known_models: Sequence[str] | None = None) -> Scenario:
+    """Validate scenario TOML `text` into a Scenario, or raise one ScenarioError listing every problem.
+
+    `path` names the file in messages; `base_dir` resolves relative `cwd` values (default: the current
+    directory); `cpus` are the CPUs to split (default: this process's affinity); `known_models` the valid
+    server model names (default: known_model_names()).
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, [syntax_problem(path, text, exc)]) from None
+    problems = Problems(path, text)
+    problems.check_keys(raw, TOP_LEVEL_KEYS)
+    name = _top_string(problems, raw, "name", Path(path).stem)
+    description = _top_string(problems, raw, "description", "")
+    base = base_dir if base_dir is not None else Path.cwd()
+    app = parse_app(problems, raw.get("app"), base)
+    variants = parse_variants(problems, raw.get("variants"), app, base)
+    paired = parse_paired(problems, raw.get("paired"), bool(variants))
+    # Variants cannot change the kind of app (parse_variants checks), so the base app decides the servers.
+    servers = parse_servers(problems, raw.get("servers"), app,
+                            known_models if known_models is not None else known_model_names())
+    endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
+    load = parse_load(problems, raw.get("load"), paired=bool(variants))
+    split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
+    thresholds = parse_thresholds(problems, raw.get("thresholds"))
+    if problems.items:
+        raise ScenarioError(path, problems.items)
+    return Scenario(name=name, description=description, path=path, text=text,
+                    sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
+                    endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
+                    variants=variants, paired=paired)
+
+
+def _top_string(problems: Problems, raw: dict[str, object], key: str, default: str) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        problems.add(f"{value!r} must be a string", key=key)
+        return default
+    return value
+
+
+def load_scenario(path: str | os.PathLike[str], *, cpus: Sequence[int] | None = None,
+                  known_models: Sequence[str] | None = None) -> Scenario:
+    """Read and validate the scenario file at `path` (relative `cwd` values resolve from its directory)."""
+    where = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        problem = f"{where}: cannot read the scenario file: {exc.strerror or exc}"
+        raise ScenarioError(where, [problem]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise ScenarioError(where, [problem]) from None
+    return parse_scenario(text, path=where, base_dir=Path(path).resolve().parent, cpus=cpus,
+                          known_models=known_models)
+
+
+def _shipped_dirs() -> list[Path]:
+    dirs: list[Path] = []
+    try:
+        root = importlib.resources.files("loadbench.scenarios")
+    except ModuleNotFoundError:
+        root = None
+    if isinstance(root, Path) and root.is_dir():
+        dirs.append(root)
+    checkout = Path(__file__).resolve().parent.parent / "scenarios"
+    if checkout.is_dir() and all(checkout.resolve() != d.resolve() for d in dirs):
+        dirs.append(checkout)
+    return dirs
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios shipped with loadbench (usable as `loadbench run NAME`), sorted."""
+    return sorted({file.stem for directory in _shipped_dirs() for file in directory.glob("*.toml")})
+
+
+def find_scenario(name_or_path: str | os.PathLike[str]) -> Path:
+    """The scenario file for a path, or for a shipped scenario's name such as "quickstart"."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate
+    text = str(name_or_path)
+    has_dir = candidate.parent != Path(".")
+    if not has_dir:
+        for directory in _shipped_dirs():
+            shipped = directory / f"{candidate.stem if candidate.suffix == '.toml' else text}.toml"
+            if shipped.is_file():
+                return shipped
+    names = shipped_scenarios()
+    close = difflib.get_close_matches(candidate.stem, names, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    what = "no such file" if has_dir or candidate.suffix == ".toml" else "no such file or shipped scenario"
+    raise ScenarioError(text, [f"{what}; {hint}shipped scenarios: {', '.join(names) or 'none found'}"])
+
+
+def apply_quick(scenario: Scenario) -> Scenario:
+    """A copy shortened for smoke runs: every window ≤ 1 s, warm-up ≤ 0.2 s, one repetition, ≤ 2 rounds.
+
+    Stages are scaled down proportionally so their total is at most QUICK_DURATION_S; load points,
+    servers and workloads stay as they are, so the quick run covers the same grid.
+    """
+    load = scenario.load
+    points = tuple(_shorten_stages(point) if isinstance(point, Stages) else point for point in load.points)
+    if points and isinstance(points[0], Stages):
+        duration = points[0].duration_s
+    else:
+        duration = min(load.duration_s, QUICK_DURATION_S)
+    quick_load = LoadSpec(points=points, duration_s=duration, warmup_s=min(load.warmup_s, QUICK_WARMUP_S),
+                          repeat=1, timeout_s=load.timeout_s)
+    paired = scenario.paired
+    if paired is not None:
+        paired = Paired(rounds=min(paired.rounds, QUICK_ROUNDS), order=paired.order)
+    return dataclasses.replace(scenario, load=quick_load, paired=paired, quick=True)
+
+
+def _shorten_stages(stages: Stages) -> Stages:
+    factor = min(1.0, QUICK_DURATION_S / stages.duration_s) if stages.duration_s else 1.0
+    # Rounded to the millisecond so labels and trial ids stay readable.
+    shortened = tuple(Stage(duration_s=round(stage.duration_s * factor, 3), target=stage.target)
+                      for stage in stages.stages)
+    return dataclasses.replace(stages, stages=shortened)

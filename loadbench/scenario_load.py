@@ -1,0 +1,361 @@
+"""Validate what a scenario sends and how hard: [[endpoints]], [[mixes]], [load], [cpus] and [thresholds].
+
+Like scenario_schema.py, every function records problems in the shared collector and returns its
+best-effort value; scenario.py raises once at the end.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, cast
+
+from loadbench.engine.base import ArrivalProcess, Closed, Load, Open, RequestSpec, Stage, Stages
+from loadbench.errors import UsageError
+from loadbench.scenario_schema import (
+    CPU_KEYS,
+    ENDPOINT_KEYS,
+    LOAD_KEYS,
+    MIX_ENTRY_KEYS,
+    MIX_KEYS,
+    THRESHOLD_KEYS,
+    UNIT_WHAT,
+    Reader,
+    unit_problem,
+)
+from loadbench.scenario_text import Problems
+from loadbench.scenario_types import CpuSplit, Endpoint, LoadSpec, Workload
+from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate
+
+__all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
+
+_METHOD_RE = re.compile(r"^[A-Z]+$")
+_ZERO_RATE_RE = re.compile(r"^\s*0*\.?0*\s*(?:/\s*(?:s|sec|m|min|h))?\s*$")
+
+
+def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
+    """method, path, headers and body shared by [[endpoints]] and inline mix entries."""
+    path = reader.string("path", required=True) or "/"
+    if not path.startswith("/"):
+        reader.report("path", f"{path!r} must start with / (the target's host and port come from the server)")
+    method = reader.string("method", "GET") or "GET"
+    if not _METHOD_RE.match(method):
+        reader.report("method", f"{method!r} is not an HTTP method; use upper case, e.g. \"POST\"")
+    body = reader.table.get("body", "")
+    if not isinstance(body, str):
+        reader.report("body", f"{body!r} must be a string (sent as UTF-8)")
+        body = ""
+    return method, path, reader.string_pairs("headers"), body.encode()
+
+
+def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
+                    ) -> tuple[tuple[Endpoint, ...], tuple[Workload, ...]]:
+    """Endpoints, then the workloads: each standalone endpoint alone, then each mix as one workload.
+
+    An endpoint a mix refers to by name stops being measured alone unless it sets `standalone = true`.
+    """
+    reported_before = len(problems.items)
+    endpoints: list[Endpoint] = []
+    explicit_standalone: dict[str, bool] = {}
+    for index, table in enumerate(_tables(problems, raw_endpoints, "endpoints")):
+        reader = Reader(problems, table, "endpoints", index)
+        reader.check_keys(ENDPOINT_KEYS)
+        method, path, headers, body = _request_fields(reader)
+        name = reader.string("name") or (path if method == "GET" else f"{method} {path}")
+        if any(endpoint.name == name for endpoint in endpoints):
+            reader.report("name" if "name" in table else "path",
+                          f"{name!r} is used twice; give one of them name = \"...\"")
+        if "standalone" in table:
+            explicit_standalone[name] = reader.boolean("standalone", True)
+        endpoints.append(Endpoint(name=name, method=method, path=path, headers=headers, body=body))
+    by_name = {endpoint.name: endpoint for endpoint in endpoints}
+    mixes: list[Workload] = []
+    used: set[str] = set()
+    for index, table in enumerate(_tables(problems, raw_mixes, "mixes")):
+        reader = Reader(problems, table, "mixes", index)
+        reader.check_keys(MIX_KEYS)
+        name = reader.string("name", required=True) or f"mix{index + 1}"
+        requests = _mix_requests(reader, by_name, used)
+        if name in by_name or any(mix.name == name for mix in mixes):
+            reader.report("name", f"{name!r} is already the name of an endpoint or mix; names must be unique")
+        mixes.append(Workload(name=name, kind="mix", requests=requests))
+    final = tuple(Endpoint(name=e.name, method=e.method, path=e.path, headers=e.headers, body=e.body,
+                           standalone=explicit_standalone.get(e.name, e.name not in used)) for e in endpoints)
+    workloads = tuple(Workload(name=e.name, kind="endpoint", requests=(e.request(),))
+                      for e in final if e.standalone) + tuple(mixes)
+    for workload in workloads:
+        if "|" in workload.name:
+            problems.add(f"{workload.name!r} cannot contain '|' (it separates the parts of trial ids)",
+                         key="endpoints")
+    if not workloads and len(problems.items) == reported_before:
+        problems.add("nothing to send: add [[endpoints]] (path = \"/plaintext\") or [[mixes]]",
+                     key="endpoints")
+    return final, workloads
+
+
+def _tables(problems: Problems, raw: object, key: str) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if isinstance(raw, list) and all(isinstance(item, dict) for item in raw):
+        return raw
+    problems.add(f"must be [[{key}]] tables", key=key)
+    return []
+
+
+def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) -> tuple[RequestSpec, ...]:
+    entries = reader.table.get("endpoints")
+    if not isinstance(entries, list) or not entries:
+        reader.report("endpoints", f"{entries!r} must be a non-empty list, e.g. endpoints = "
+                                   "[{ path = \"/json\", weight = 3 }, { endpoint = \"plaintext\" }]")
+        return ()
+    requests: list[RequestSpec] = []
+    for number, entry in enumerate(entries, start=1):
+        if isinstance(entry, str):
+            entry = {"endpoint": entry}
+        if not isinstance(entry, dict):
+            reader.report("endpoints", f"entry {number} ({entry!r}) must be an endpoint name or a table")
+            continue
+        sub = _EntryReader(reader, entry, number)
+        sub.check_keys(MIX_ENTRY_KEYS)
+        weight = entry.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
+            sub.report("weight", f"{weight!r} must be a positive number")
+            weight = 1
+        if "endpoint" in entry:
+            clash = [key for key in ("path", "method", "headers", "body") if key in entry]
+            ref = entry["endpoint"]
+            if clash:
+                sub.report(clash[0], "either refer to an endpoint by name or describe the request, not both")
+            elif ref not in by_name:
+                known = ", ".join(map(repr, by_name)) or "none defined"
+                sub.report("endpoint", f"{ref!r} is not the name of an [[endpoints]] entry ({known})")
+            else:
+                used.add(ref)
+                requests.append(by_name[ref].request(float(weight)))
+        else:
+            method, path, headers, body = _request_fields(sub)
+            requests.append(RequestSpec(method=method, path=path, headers=headers, body=body,
+                                        weight=float(weight)))
+    return tuple(requests)
+
+
+class _EntryReader(Reader):
+    """A reader for one inline entry of a mix's list: problems name the entry's number."""
+
+    def __init__(self, parent: Reader, table: dict[str, Any], number: int) -> None:
+        super().__init__(parent.problems, table, parent.section, parent.index)
+        self.number = number
+
+    def report(self, key: str | None, message: str) -> None:
+        label = f"entry {self.number}" + (f" {key}" if key else "")
+        self.problems.add(f"{label}: {message}", section=self.section, key="endpoints", index=self.index)
+
+    def check_keys(self, allowed: Sequence[str]) -> None:
+        for key in self.table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"the keys here are: {', '.join(allowed)}"
+                self.report(None, f"unknown key {key!r}; {hint}")
+
+
+def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
+    """[load]: exactly one of connections / rates / stages, and the time budget of every trial."""
+    if not isinstance(raw, dict):
+        message = ("missing; add [load] with connections = [1, 16, 64] (or rates / stages)" if raw is None
+                   else f"{raw!r} must be a table [load]")
+        problems.add(message, key="load")
+        return LoadSpec(points=())
+    reader = Reader(problems, raw, "load")
+    reader.check_keys(LOAD_KEYS)
+    shapes = [key for key in ("connections", "rates", "stages") if key in raw]
+    if len(shapes) != 1:
+        what = "none" if not shapes else " and ".join(shapes)
+        reader.report(shapes[1] if len(shapes) > 1 else None,
+                      f"give exactly one of connections, rates or stages (found {what})")
+    arrival = cast(ArrivalProcess, reader.string("arrival", "uniform", choices=("uniform", "poisson")))
+    max_connections = reader.count("max_connections", 1024) or 1024
+    closed_only = shapes == ["connections"]
+    for key in ("arrival", "max_connections"):
+        if key in raw and closed_only:
+            reader.report(key, "applies only to rates or stages (a closed loop has a fixed connection count)")
+    points: tuple[Load, ...] = ()
+    if "connections" in raw:
+        points = tuple(Closed(connections=count) for count in _counts(reader, "connections"))
+    elif "rates" in raw:
+        points = tuple(Open(rate_per_s=rate, arrival=arrival, max_connections=max_connections)
+                       for rate in _rates(reader))
+    elif "stages" in raw:
+        stages = _stages(reader, arrival, max_connections)
+        points = (stages,) if stages else ()
+        if "duration" in raw:
+            reader.report("duration", "with stages the duration is the stages' total; remove duration")
+    repeat = reader.count("repeat", 1 if paired else 3) or 1
+    if paired and "repeat" in raw:
+        reader.report("repeat", "with [[variants]] the rounds of [paired] repeat the trials; remove repeat "
+                                "and set [paired] rounds = N")
+    if points and isinstance(points[0], Stages):
+        duration = points[0].duration_s
+    else:
+        duration = reader.duration("duration", 10.0)
+    warmup = reader.duration("warmup", 1.0, positive=False)
+    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
+                    timeout_s=reader.duration("timeout", 2.0))
+
+
+def _items(reader: Reader, key: str) -> list[Any]:
+    value = reader.table[key]
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        reader.report(key, "is empty; give at least one value")
+    return items
+
+
+def _counts(reader: Reader, key: str) -> list[int]:
+    counts: list[int] = []
+    for item in _items(reader, key):
+        try:
+            count = parse_count(item, what=UNIT_WHAT)
+        except UsageError as exc:
+            reader.report(key, unit_problem(exc))
+            continue
+        if count < 1:
+            reader.report(key, f"{item!r} must be at least 1")
+        else:
+            counts.append(count)
+    return counts
+
+
+def _rates(reader: Reader) -> list[float]:
+    rates: list[float] = []
+    for item in _items(reader, "rates"):
+        try:
+            rates.append(parse_rate(item, what=UNIT_WHAT))
+        except UsageError as exc:
+            reader.report("rates", unit_problem(exc))
+    return rates
+
+
+def _stages(reader: Reader, arrival: ArrivalProcess, max_connections: int) -> Stages | None:
+    stages: list[Stage] = []
+    kinds: set[str] = set()
+    for item in _items(reader, "stages"):
+        parsed = _stage(item)
+        if isinstance(parsed, str):
+            reader.report("stages", parsed)
+            continue
+        kind, stage = parsed
+        kinds.add(kind)
+        stages.append(stage)
+    if len(kinds) > 1:
+        reader.report("stages", "mixes rates (/s) and connections (c); all stages must use one kind")
+        return None
+    if not stages or len(stages) != len(_items(reader, "stages")):
+        return None
+    total = sum(stage.duration_s for stage in stages)
+    if total <= 0:
+        reader.report("stages", "the stages add up to zero seconds")
+        return None
+    return Stages(kind=cast(Literal["rate", "connections"], kinds.pop()), stages=tuple(stages),
+                  arrival=arrival, max_connections=max_connections)
+
+
+def _stage(item: object) -> tuple[str, Stage] | str:
+    """("rate" | "connections", Stage) from "10s:500/s" or "10s:16c", else the problem text."""
+    form = "use \"DURATION:RATE\" like \"10s:500/s\" or \"DURATION:CONNECTIONS\" like \"10s:16c\""
+    match = _split_stage(item)
+    if match is None:
+        return f"{item!r} is not a stage; {form}"
+    try:
+        duration = parse_duration(match[0], what=f"stage {item!r}")
+        target_text = match[1].strip()
+        if target_text.endswith("c"):
+            return "connections", Stage(duration_s=duration,
+                                        target=float(parse_count(target_text[:-1], what=f"stage {item!r}")))
+        if _ZERO_RATE_RE.match(target_text):
+            return "rate", Stage(duration_s=duration, target=0.0)
+        return "rate", Stage(duration_s=duration, target=parse_rate(target_text, what=f"stage {item!r}"))
+    except UsageError as exc:
+        return f"{exc}; {form}"
+
+
+def _split_stage(item: object) -> tuple[str, str] | None:
+    if not isinstance(item, str) or ":" not in item:
+        return None
+    duration, _, target = item.partition(":")
+    return (duration, target) if duration.strip() and target.strip() else None
+
+
+def default_cpu_split(available: Sequence[int]) -> CpuSplit:
+    """Server on the first half of `available` CPUs, client on the rest; on one CPU both share it."""
+    cpus = tuple(sorted(set(available)))
+    if len(cpus) == 1:
+        return CpuSplit(server=cpus, client=cpus, pinning_note=(
+            f"only CPU {cpus[0]} is available: server and load generator share it, so each slows the other"))
+    half = len(cpus) // 2
+    return CpuSplit(server=cpus[:half], client=cpus[half:])
+
+
+def parse_cpus_table(problems: Problems, raw: object, available: Sequence[int]) -> CpuSplit:
+    """[cpus] server/client (lists or "0-3" strings) within `available`; missing sides are filled in."""
+    default = default_cpu_split(available)
+    if raw is None:
+        return default
+    if not isinstance(raw, dict):
+        problems.add(f"{raw!r} must be a table [cpus] with server = [0] and client = [1]", key="cpus")
+        return default
+    reader = Reader(problems, raw, "cpus")
+    reader.check_keys(CPU_KEYS)
+    allowed = set(available)
+    chosen: dict[str, tuple[int, ...]] = {}
+    for side in ("server", "client"):
+        if side not in raw:
+            continue
+        value = raw[side]
+        try:
+            text = value if isinstance(value, str | list) else str(value)
+            cpus = parse_cpus(text, what=UNIT_WHAT)
+        except UsageError as exc:
+            reader.report(side, unit_problem(exc))
+            continue
+        except (ValueError, TypeError):
+            reader.report(side, f"{value!r} is not a CPU list; use [0, 1] or \"0-3\"")
+            continue
+        outside = [cpu for cpu in cpus if cpu not in allowed]
+        if outside:
+            reader.report(side, f"CPU {', '.join(map(str, outside))} is not available to this process "
+                                f"(available: {', '.join(map(str, sorted(allowed)))})")
+            continue
+        chosen[side] = cpus
+    if not chosen:
+        return default
+    rest = tuple(sorted(allowed - set(chosen.get("server", ()) + chosen.get("client", ()))))
+    server = chosen.get("server") or rest or chosen["client"]
+    client = chosen.get("client") or rest or server
+    shared = sorted(set(server) & set(client))
+    note = None
+    if shared:
+        note = (f"server and load generator share CPU {', '.join(map(str, shared))}, so each slows the other")
+    return CpuSplit(server=server, client=client, explicit=True, pinning_note=note)
+
+
+def parse_thresholds(problems: Problems, raw: object) -> tuple[str, ...]:
+    """[thresholds] checks: expressions kept as text for the gate (only non-emptiness is checked here)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        problems.add(f"{raw!r} must be a table [thresholds] with checks = [\"p99 < 50ms\"]", key="thresholds")
+        return ()
+    reader = Reader(problems, raw, "thresholds")
+    reader.check_keys(THRESHOLD_KEYS)
+    checks = raw.get("checks", [])
+    if not isinstance(checks, list):
+        reader.report("checks", f"{checks!r} must be a list of strings like [\"p99 < 50ms\"]")
+        return ()
+    kept: list[str] = []
+    for check in checks:
+        if isinstance(check, str) and check.strip():
+            kept.append(check.strip())
+        else:
+            reader.report("checks", f"{check!r} must be a non-empty string like \"error_rate < 1%\"")
+    return tuple(kept)

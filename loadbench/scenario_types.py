@@ -1,0 +1,242 @@
+"""The validated scenario as a tree of frozen dataclasses: what scenario.py hands to the plan and runner.
+
+Nothing here reads files or validates; scenario_schema.py builds these from TOML and scenario.py is the
+public entry point. Durations are seconds, rates requests per second, CPU numbers as the OS counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from loadbench.engine.base import Closed, Load, Open, RequestSpec, Stages
+
+AppKind = Literal["bundled", "import", "command"]
+Interface = Literal["auto", "wsgi", "asgi"]
+WorkloadKind = Literal["endpoint", "mix"]
+PairedOrder = Literal["ABBA", "ABAB"]
+
+#: The server model (in loadbench.servers.registry) of a scenario whose [app] runs its own server command.
+COMMAND_MODEL = "command"
+
+__all__ = [
+    "COMMAND_MODEL",
+    "AppKind",
+    "AppSpec",
+    "CpuSplit",
+    "Endpoint",
+    "Interface",
+    "LoadSpec",
+    "Paired",
+    "PairedOrder",
+    "Scenario",
+    "ServerEntry",
+    "Variant",
+    "Workload",
+    "WorkloadKind",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppSpec:
+    """The application under test and how to start and probe it.
+
+    The fields match loadbench.servers.base.AppSpec one for one (the runner converts field by field;
+    this module does not import the servers package). `kind` is "bundled" (loadbench's own app),
+    "import" (`target` is the user's WSGI/ASGI callable "pkg.module:attr", served by each server model;
+    `interface` forces WSGI or ASGI, "auto" lets the server layer detect it) or "command" (`target` is the
+    user's own server command, a template with `{host}` and `{port}`, split like a shell after filling
+    in). `ready_path` is probed until any HTTP response arrives (the bundled app must answer 200 there).
+    `env` is added to the server's environment; `cwd` (absolute) is its working directory, None for
+    loadbench's own.
+    """
+
+    kind: AppKind = "bundled"
+    target: str | None = None
+    interface: Interface = "auto"
+    ready_path: str = "/health"
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        """`env` as a fresh dict, ready to merge into os.environ."""
+        return dict(self.env)
+
+    def describe(self) -> str:
+        """One line for the dry run and the report header."""
+        if self.kind == "bundled":
+            text = "the bundled app"
+        elif self.kind == "import":
+            text = f"{self.target} ({self.interface if self.interface != 'auto' else 'WSGI/ASGI detected'})"
+        else:
+            text = f"command: {self.target}"
+        extras = [f"ready at {self.ready_path}"]
+        extras += [f"{key}={value}" for key, value in self.env]
+        if self.cwd:
+            extras.append(f"in {self.cwd}")
+        return f"{text}; {', '.join(extras)}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerEntry:
+    """One server to measure: `name` (unique in the scenario, used in results) runs the registered `model`.
+
+    `workers` (processes) and `threads` (per process) are None when the model's own default applies.
+    """
+
+    name: str
+    model: str
+    workers: int | None = None
+    threads: int | None = None
+
+    def describe(self) -> str:
+        """"gunicorn-4w (gunicorn, workers=4)" or just "uvicorn" when there is nothing to add."""
+        options = [f"{key}={value}" for key, value in (("workers", self.workers), ("threads", self.threads))
+                   if value is not None]
+        extras = ([self.model] if self.model != self.name else []) + options
+        return f"{self.name} ({', '.join(extras)})" if extras else self.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """One request a scenario names: `name` defaults to the path; `standalone` makes it its own workload."""
+
+    name: str
+    method: str = "GET"
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    standalone: bool = True
+
+    def request(self, weight: float = 1.0) -> RequestSpec:
+        """This endpoint as the engine's RequestSpec with the given mix `weight`."""
+        return RequestSpec(method=self.method, path=self.path, headers=self.headers, body=self.body,
+                           weight=weight)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workload:
+    """What one trial sends: a single endpoint, or a named weighted mix of requests measured together."""
+
+    name: str
+    kind: WorkloadKind
+    requests: tuple[RequestSpec, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadSpec:
+    """The load points every workload runs at, and the time budget of each trial.
+
+    `points` are Closed (one per connection count), Open (one per rate) or a single Stages. `duration_s`
+    is the measured window (for stages, their total), `warmup_s` precedes it unmeasured, `timeout_s`
+    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved).
+    """
+
+    points: tuple[Load, ...]
+    duration_s: float = 10.0
+    warmup_s: float = 1.0
+    repeat: int = 3
+    timeout_s: float = 2.0
+
+    @property
+    def kind(self) -> Literal["closed", "open", "stages"]:
+        first = self.points[0]
+        if isinstance(first, Closed):
+            return "closed"
+        return "open" if isinstance(first, Open) else "stages"
+
+    def describe(self) -> str:
+        """One line: the load points and the time budget."""
+        labels = ", ".join(point.label for point in self.points)
+        if isinstance(self.points[0], Stages):
+            head = f"stages {labels}"
+        elif isinstance(self.points[0], Open):
+            head = f"open loop at {labels} ({self.points[0].arrival} arrivals)"
+        else:
+            counts = ", ".join(str(point.connections) for point in self.points if isinstance(point, Closed))
+            head = f"closed loop at {counts} connections"
+        return (f"{head}; duration {self.duration_s:g}s, warm-up {self.warmup_s:g}s, "
+                f"timeout {self.timeout_s:g}s, repeat {self.repeat}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CpuSplit:
+    """CPUs the server tree and the load generator are pinned to.
+
+    `explicit` is True when the scenario's [cpus] chose them. `pinning_note` is None when the two sides
+    have CPUs of their own, else a sentence to show the user (they share, so figures mix both costs).
+    """
+
+    server: tuple[int, ...]
+    client: tuple[int, ...]
+    explicit: bool = False
+    pinning_note: str | None = None
+
+    def describe(self) -> str:
+        """"server on CPU 0, client on CPU 1" (plus the note when they share)."""
+        text = f"server on CPU {_cpu_list(self.server)}, client on CPU {_cpu_list(self.client)}"
+        return f"{text} ({self.pinning_note})" if self.pinning_note else text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Variant:
+    """One arm of a paired comparison: its `name` and the app it runs (the scenario's app, overridden)."""
+
+    name: str
+    app: AppSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paired:
+    """How variants alternate: `rounds` rounds, each variant once per round, in `order`.
+
+    "ABBA" reverses every other round (A B, B A, A B, ...), cancelling a linear drift; "ABAB" keeps one
+    order.
+    """
+
+    rounds: int = 6
+    order: PairedOrder = "ABBA"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A validated scenario file: everything the plan and the runner need, and its exact source.
+
+    `path` is the file as given, `text` its full TOML and `sha256` the hex digest of its UTF-8 bytes (the
+    results header stores all three). `workloads` lists standalone endpoints in file order, then mixes.
+    `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
+    comparison, and then `paired` is set. `quick` records that apply_quick shortened it.
+    """
+
+    name: str
+    description: str = ""
+    path: str = ""
+    text: str = ""
+    sha256: str = ""
+    app: AppSpec
+    servers: tuple[ServerEntry, ...]
+    endpoints: tuple[Endpoint, ...]
+    workloads: tuple[Workload, ...]
+    load: LoadSpec
+    cpus: CpuSplit
+    thresholds: tuple[str, ...] = ()
+    variants: tuple[Variant, ...] = ()
+    paired: Paired | None = None
+    quick: bool = False
+
+    @property
+    def pinning_note(self) -> str | None:
+        """The CPU split's warning, if the server and client share CPUs."""
+        return self.cpus.pinning_note
+
+    def variant(self, name: str) -> Variant:
+        """The variant called `name`; KeyError if there is none."""
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise KeyError(name)
+
+
+def _cpu_list(cpus: tuple[int, ...]) -> str:
+    return ",".join(str(cpu) for cpu in cpus)
