@@ -1,0 +1,160 @@
+"""`loadbench run`: the main job, a scenario's comparison of server models, with a live progress bar."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from loadbench.errors import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from loadbench.metrics import TickInfo
+    from loadbench.plan import Plan, Trial
+    from loadbench.results import TrialResult
+
+EXAMPLES = """\b
+Examples:
+  loadbench run                          # the quickstart: waitress, gunicorn, uvicorn (about a minute)
+  loadbench run server-models            # a shipped scenario, by name
+  loadbench run my-scenario.toml --out reports/today
+  loadbench run io-bound --dry-run       # print the plan and the estimated time, run nothing
+  loadbench run ci-smoke --quick --strict
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for results.jsonl and the report (default: reports/<scenario>-<time>/).")
+@click.option("--quick", is_flag=True, help="Shorten every duration and warm-up (a smoke run).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its estimated time; start nothing.")
+@click.option("--strict", is_flag=True, help="Fail when a server model cannot run here (default: skip it).")
+@click.option("--no-report", is_flag=True, help="Write results.jsonl only, no HTML report.")
+def command(
+    scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool
+) -> None:
+    """Run a scenario: each server model in turn, each workload at each load point; write the results.
+
+    SCENARIO is a TOML file or the name of a shipped scenario (see docs/scenarios.md); the default is the
+    quickstart. Servers run pinned to the scenario's server CPUs and the load generator to its client
+    CPUs. Results are appended to results.jsonl after every trial, so Ctrl-C keeps what was measured
+    (exit code 130).
+    """
+    from loadbench.plan import build_plan, describe_plan, estimate_seconds
+    from loadbench.results import default_run_dir
+    from loadbench.scenario import apply_quick, find_scenario, load_scenario
+
+    loaded = load_scenario(find_scenario(scenario))
+    if quick:
+        loaded = apply_quick(loaded)
+    plan = build_plan(loaded)
+    if dry_run:
+        for line in describe_plan(plan):
+            click.echo(line)
+        click.echo(f"estimated time: {estimate_seconds(plan):.0f} s")
+        return
+    run_dir = out_dir or default_run_dir(loaded.name)
+    outcome = _run_with_progress(plan, run_dir, strict)
+    console = _console()
+    if outcome.trials_written:
+        from loadbench.report.terminal import render_terminal_summary
+        from loadbench.results import read_results
+
+        render_terminal_summary(read_results(outcome.results_path), console)
+    if not no_report and outcome.trials_written:
+        from loadbench.report import write_report
+
+        report = write_report(outcome.results_path)
+        console.print(f"report:  {report}")
+    console.print(f"results: {outcome.results_path}")
+    if outcome.trials_failed:
+        console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
+    if outcome.interrupted:
+        kept = f"{outcome.trials_written} of {outcome.trials_planned}"
+        console.print(f"[yellow]Interrupted: {kept} trials kept.[/]")
+        sys.exit(int(ExitCode.INTERRUPTED))
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
+    """Run the plan under a rich progress bar; SIGTERM and SIGHUP end the run like Ctrl-C does."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from loadbench.runner import run_plan
+
+    console = _console()
+    scenario = plan.scenario
+    console.print(f"[bold]{scenario.name}[/]: {len(plan.trials)} trials; {scenario.cpus.describe()}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[rps]}"))
+    with _signals_interrupt(), Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(plan.trials), rps="")
+        events = _ProgressEvents(progress, task, console)
+        return run_plan(plan, run_dir=run_dir, strict=strict, events=events)
+
+
+if TYPE_CHECKING:
+    from loadbench.runner import RunOutcome
+
+
+class _ProgressEvents:
+    """RunEvents that drive a rich progress bar: trial i of N, ETA, current requests per second."""
+
+    def __init__(self, progress: Progress, task: TaskID, console: Console) -> None:
+        self._progress = progress
+        self._task = task
+        self._console = console
+
+    def started(self, plan: Plan, results_path: Path, skipped: list[str]) -> None:
+        self._progress.update(self._task, total=sum(
+            1 for t in plan.trials if t.server.name not in skipped))
+
+    def trial_started(self, trial: Trial) -> None:
+        label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
+        if trial.variant:
+            label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
+        self._progress.update(self._task, description=label, rps="")
+
+    def tick(self, trial: Trial, info: TickInfo) -> None:
+        text = "warming up" if info.phase == "warmup" else f"{info.rps:,.0f} req/s"
+        self._progress.update(self._task, rps=text)
+
+    def trial_finished(self, trial: Trial, result: TrialResult) -> None:
+        if result.failed:
+            reason = (result.failure or {}).get("reason", "failed")
+            self._console.print(f"[red]failed[/] {trial.trial_id}: {str(reason).splitlines()[0]}")
+        elif result.saturated:
+            self._console.print(f"[yellow]engine saturated[/] in {trial.trial_id}: "
+                                + "; ".join(result.saturation_reasons))
+        self._progress.advance(self._task)
+
+    def warning(self, message: str) -> None:
+        self._console.print(f"[yellow]warning:[/] {message}")
+
+
+class _signals_interrupt:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt for the run, so they stop it as cleanly as Ctrl-C."""
+
+    def __enter__(self) -> None:
+        self._previous = {sig: signal.signal(sig, self._raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")

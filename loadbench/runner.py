@@ -1,0 +1,280 @@
+"""The orchestration loop of `loadbench run`: server blocks, trials, monitor, results appended per trial.
+
+For each block of the plan a fresh server starts (pinned to the scenario's server CPUs); each of the
+block's trials warms up and drives it (the engine pinned to the client CPUs) while the monitor samples the
+server tree; every trial's result is appended to results.jsonl and flushed before the next one starts.
+A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on.
+Ctrl-C (KeyboardInterrupt) stops the server, keeps the results so far, and ends the run as interrupted.
+
+The runner never prints: it reports through a RunEvents sink (the CLI's progress bar, or nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from loadbench.errors import ServerStartError, ServerUnavailableError
+
+if TYPE_CHECKING:
+    from loadbench.metrics import Recording, TickInfo
+    from loadbench.plan import Block, Plan, Trial
+    from loadbench.results import ResultsWriter, TrialResult
+    from loadbench.scenario import AppSpec as ScenarioApp
+    from loadbench.scenario import Scenario
+    from loadbench.servers.base import AppSpec, ServerModel
+    from loadbench.servers.process import ServerProcess
+
+
+class RunEvents(Protocol):
+    """What the runner tells its caller as it goes; every method is optional to act on."""
+
+    def started(self, plan: Plan, results_path: Path, skipped: list[str]) -> None: ...
+    def trial_started(self, trial: Trial) -> None: ...
+    def tick(self, trial: Trial, info: TickInfo) -> None: ...
+    def trial_finished(self, trial: Trial, result: TrialResult) -> None: ...
+    def warning(self, message: str) -> None: ...
+
+
+class QuietEvents:
+    """A RunEvents sink that ignores everything (tests, library use)."""
+
+    def started(self, plan: Plan, results_path: Path, skipped: list[str]) -> None:
+        return None
+
+    def trial_started(self, trial: Trial) -> None:
+        return None
+
+    def tick(self, trial: Trial, info: TickInfo) -> None:
+        return None
+
+    def trial_finished(self, trial: Trial, result: TrialResult) -> None:
+        return None
+
+    def warning(self, message: str) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    """Where a run wrote and how it went: `interrupted` is True after Ctrl-C (results so far are kept)."""
+
+    run_dir: Path
+    results_path: Path
+    trials_planned: int
+    trials_written: int
+    trials_failed: int
+    skipped_models: tuple[str, ...] = ()
+    interrupted: bool = False
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def server_app(app: ScenarioApp) -> AppSpec:
+    """The scenario's app as the server layer's AppSpec (the two have the same fields)."""
+    from dataclasses import fields
+
+    from loadbench.servers.base import AppSpec
+
+    return AppSpec(**{f.name: getattr(app, f.name) for f in fields(AppSpec)})
+
+
+def unavailable_models(plan: Plan) -> dict[str, str]:
+    """Server names in `plan` whose model cannot run here, with the reason (and how to install it)."""
+    from loadbench.servers.registry import get_model
+
+    reasons: dict[str, str] = {}
+    for block in plan.blocks:
+        if block.server.name not in reasons:
+            reason = get_model(block.server.model).available()
+            if reason is not None:
+                reasons[block.server.name] = reason
+    return reasons
+
+
+def run_plan(
+    plan: Plan, *, run_dir: Path, strict: bool = False, events: RunEvents | None = None
+) -> RunOutcome:
+    """Run every block of `plan`, appending each trial to `run_dir/results.jsonl`; see the module docstring.
+
+    Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
+    """
+    from loadbench.envinfo import collect_env
+    from loadbench.results import ResultsWriter, make_header
+
+    sink: RunEvents = events or QuietEvents()
+    scenario = plan.scenario
+    missing = unavailable_models(plan)
+    if missing and strict:
+        lines = "; ".join(f"{name}: {why}" for name, why in missing.items())
+        raise ServerUnavailableError(f"--strict: cannot run {lines}")
+    warnings = [f"skipping {name}: {why}" for name, why in missing.items()]
+    for message in warnings:
+        sink.warning(message)
+    blocks = [block for block in plan.blocks if block.server.name not in missing]
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results_path = run_dir / "results.jsonl"
+    header = make_header(
+        scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
+        thresholds=scenario.thresholds,
+        env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
+    )
+    interrupted = False
+    with ResultsWriter(results_path, header) as writer:
+        progress = _Sink(writer=writer, events=sink, scenario=scenario)
+        sink.started(plan, results_path, sorted(missing))
+        try:
+            for block in blocks:
+                _run_block(block, run_dir, progress)
+        except KeyboardInterrupt:
+            interrupted = True
+    return RunOutcome(
+        run_dir=run_dir, results_path=results_path, trials_planned=len(plan.trials),
+        trials_written=progress.written, trials_failed=progress.failed, skipped_models=tuple(sorted(missing)),
+        interrupted=interrupted, warnings=tuple(warnings),
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class _Sink:
+    """Where finished trials go: appended to the results file (flushed), counted, and announced."""
+
+    writer: ResultsWriter
+    events: RunEvents
+    scenario: Scenario
+    written: int = 0
+    failed: int = 0
+
+    def record(self, trial: Trial, result: TrialResult) -> None:
+        self.writer.append(result)
+        self.written += 1
+        self.failed += int(result.failed)
+        self.events.trial_finished(trial, result)
+
+
+def _run_block(block: Block, run_dir: Path, out: _Sink) -> None:
+    """Start the block's server once and run its trials; restart once if it dies, else record failures."""
+    from loadbench.servers.registry import get_model
+
+    scenario = out.scenario
+    model = get_model(block.server.model)
+    app = server_app(block.app)
+    log_dir = run_dir / "logs" / f"{block.index:03d}-{_safe(block.server.name)}"
+    server: ServerProcess | None = None
+    start_failure: ServerStartError | None = None  # after a second failed start, the block is given up
+    start_attempts = 0
+    try:
+        for trial in block.trials:
+            out.events.trial_started(trial)
+            if server is not None and not server.alive():
+                server.stop()
+                server = None
+            if server is None and start_failure is None:
+                start_attempts += 1
+                try:
+                    server = _start(model, app, block, scenario, log_dir)
+                except ServerStartError as exc:
+                    if start_attempts >= 2:
+                        start_failure = exc
+                    out.record(trial, _failed(trial, model, scenario, str(exc), exc.log_tail))
+                    continue
+            if server is None:
+                assert start_failure is not None
+                out.record(trial, _failed(trial, model, scenario, str(start_failure), start_failure.log_tail))
+                continue
+            out.record(trial, _measure(trial, server, model, scenario, out.events))
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _start(
+    model: ServerModel, app: AppSpec, block: Block, scenario: Scenario, log_dir: Path
+) -> ServerProcess:
+    from loadbench.servers.base import ServerOptions
+
+    options = ServerOptions(
+        workers=block.server.workers, threads=block.server.threads, cpus=scenario.cpus.server, log_dir=log_dir
+    )
+    return model.start(app, options)
+
+
+def _measure(
+    trial: Trial, server: ServerProcess, model: ServerModel, scenario: Scenario, sink: RunEvents
+) -> TrialResult:
+    """Drive one trial against a running server; a server that dies meanwhile makes a failed trial."""
+    from loadbench.engine import drive
+    from loadbench.engine.base import DriveOptions, Target
+    from loadbench.monitor import ProcessMonitor
+    from loadbench.results import make_trial_result
+
+    started = datetime.now(UTC)
+    options = DriveOptions(
+        duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
+        cpus=scenario.cpus.client,
+    )
+    target = Target(host="127.0.0.1", port=server.port)
+    monitor = ProcessMonitor(server.pids)
+    with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
+        recording: Recording = drive(
+            target, trial.workload.requests, trial.load, options, on_tick=lambda info: sink.tick(trial, info)
+        )
+    summary = monitor.stop() if monitor_started.is_set() else None
+    if not server.alive():
+        reason = f"{model.name} died during the trial (exit code {server.returncode})"
+        return _failed(trial, model, scenario, reason, server.log_tail(), started=started)
+    return make_trial_result(
+        recording.to_record(), monitor=summary, started=started, **_identity(trial, model, scenario)
+    )
+
+
+@contextlib.contextmanager
+def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threading.Event]:
+    """Call `start` once the warm-up is over (so server figures cover the measured window only).
+
+    Yields an Event that is set once `start` has run; a trial cut short before then never starts it.
+    """
+    done = threading.Event()
+
+    def fire() -> None:
+        start()
+        done.set()
+
+    timer = threading.Timer(delay_s, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield done
+    finally:
+        timer.cancel()
+        timer.join()
+
+
+def _identity(trial: Trial, model: ServerModel, scenario: Scenario) -> dict[str, Any]:
+    return {
+        "trial_id": trial.trial_id, "index": trial.index, "model": trial.server.name,
+        "server_model": trial.server.model, "family": model.family,
+        "server_options": {"workers": trial.server.workers, "threads": trial.server.threads},
+        "variant": trial.variant, "workload": trial.workload.name, "requests_spec": trial.workload.requests,
+        "load": trial.load, "repetition": trial.repetition, "round": trial.round,
+        "cpus": {"server": scenario.cpus.server, "client": scenario.cpus.client},
+    }
+
+
+def _failed(
+    trial: Trial, model: ServerModel, scenario: Scenario, reason: str, log_tail: str,
+    *, started: datetime | None = None,
+) -> TrialResult:
+    from loadbench.results import failed_trial_result
+
+    return failed_trial_result(reason=reason, log_tail=log_tail, started=started or datetime.now(UTC),
+                               **_identity(trial, model, scenario))
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)

@@ -1,0 +1,199 @@
+"""The server-model interface: what to serve (AppSpec), how (ServerOptions), and the ServerModel protocol.
+
+A ServerModel turns an AppSpec and ServerOptions into a command line (`command`, pure) and into a
+running, ready ServerProcess (`start`). Every model in this package shares one launcher
+(loadbench.servers.process.launch), so start-up, readiness, logs and orphan-proofing behave the same
+whatever the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from loadbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from loadbench.servers.process import ServerProcess
+
+AppKind = Literal["bundled", "import", "command"]
+Interface = Literal["auto", "wsgi", "asgi"]
+
+BUNDLED_WSGI = "loadbench.app.wsgi:application"
+BUNDLED_ASGI = "loadbench.app.asgi:application"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppSpec:
+    """What to serve.
+
+    kind: "bundled" (loadbench's own app, WSGI or ASGI face as the model needs), "import" (`target` is
+    "pkg.module:attr", imported by the server), or "command" (`target` is a command template with
+    {host} and {port}, run as is; only the "command" model takes it).
+    interface: for "import", which face the app has. "auto" detects it in a short-lived child Python
+    (loadbench.servers.appref): a coroutine function, or an object whose __call__ is one, taking 3
+    parameters (scope, receive, send) is ASGI; any other callable is WSGI. The child keeps the user's
+    imports (monkey-patching, threads, sys.exit) out of loadbench's own process.
+    ready_path: probed until ready. The bundled app must answer 200 there; for user apps and commands
+    any HTTP response counts.
+    env: extra environment variables for the server; cwd: its working directory (default: ours).
+    """
+
+    kind: AppKind = "bundled"
+    target: str | None = None
+    interface: Interface = "auto"
+    ready_path: str = "/health"
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind in ("import", "command") and not self.target:
+            raise UsageError(f"app kind {self.kind!r} needs a target (module:attr or a command template)")
+        if self.kind == "import" and ":" not in str(self.target):
+            raise UsageError(f"app {self.target!r} is not of the form 'package.module:attribute'")
+        if not self.ready_path.startswith("/"):
+            raise UsageError(f"ready_path {self.ready_path!r} must start with '/'")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerOptions:
+    """How to serve it.
+
+    host: loopback only (127.0.0.0/8 or "localhost"); anything else is refused with UsageError.
+    port: 0 picks a free port, reported by ServerProcess.port. workers/threads: None = the model's
+    default. cpus: the whole server process tree is pinned to these CPUs. ready_timeout_s: seconds
+    to become ready. log_dir: where the server's own log goes (a private 0700 temp dir when None,
+    removed when the server stops).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    workers: int | None = None
+    threads: int | None = None
+    cpus: tuple[int, ...] | None = None
+    ready_timeout_s: float = 15.0
+    log_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        check_loopback(self.host)
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"port {self.port} is out of range; use 1-65535, or 0 for a free port")
+        for what, value in (("workers", self.workers), ("threads", self.threads)):
+            if value is not None and value < 1:
+                raise UsageError(f"{what} must be at least 1, got {value}")
+        if self.cpus is not None:
+            known = os.cpu_count() or 1
+            bad = [c for c in self.cpus if not 0 <= c < known]
+            if not self.cpus or bad:
+                raise UsageError(f"cpus {list(self.cpus)}: this machine has CPUs 0-{known - 1}")
+        if self.ready_timeout_s <= 0:
+            raise UsageError(f"ready_timeout_s must be positive, got {self.ready_timeout_s}")
+
+    @property
+    def bind_host(self) -> str:
+        """The address servers bind: "localhost" resolved to 127.0.0.1 so no IPv6 or DNS surprise."""
+        return "127.0.0.1" if self.host == "localhost" else self.host
+
+
+def check_loopback(host: str) -> None:
+    """Raise UsageError unless `host` is an IPv4 loopback address or "localhost"."""
+    import ipaddress
+
+    if host == "localhost":
+        return
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or address.version != 4 or not address.is_loopback:
+        raise UsageError(
+            f"host {host!r} is not an IPv4 loopback address; servers listen on 127.0.0.1 only "
+            "(use 127.0.0.1 or another 127.x.y.z address)"
+        )
+
+
+class ServerModel(Protocol):
+    """A way of running a web app: a name users type, a family, and how to start it."""
+
+    @property
+    def name(self) -> str:
+        """The name users type: "waitress", "gunicorn", "uvicorn", ..."""
+
+    @property
+    def family(self) -> str:
+        """threaded | pre-fork | pre-fork+threads | event-loop | process-per-request | external."""
+
+    @property
+    def description(self) -> str:
+        """One line: what runs."""
+
+    def available(self) -> str | None:
+        """None when the model can run here, else why not and how to install what is missing."""
+
+    def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
+        """The server's command line for `app` on 127.0.0.1:`port` (pure: no I/O)."""
+
+    def start(self, app: AppSpec, opts: ServerOptions) -> ServerProcess:
+        """A ready ServerProcess, or ServerStartError / ServerUnavailableError with nothing left running."""
+
+
+class ModelBase:
+    """Shared behaviour of the models in this package: availability by importability, start via launch.
+
+    Subclasses set name, family, description, `requires` (modules that must be importable, with the pip
+    command that installs them) and `interfaces` (the app faces the server speaks), and write command().
+    """
+
+    name: str = ""
+    family: str = ""
+    description: str = ""
+    requires: tuple[tuple[str, str], ...] = ()  # (module, install hint)
+    interfaces: tuple[Literal["wsgi", "asgi"], ...] = ("wsgi",)
+    stop_signal: int = signal.SIGTERM  # what the launcher and the guard send first; SIGKILL follows
+
+    def available(self) -> str | None:
+        """None when every required module can be found (found, never imported: that is slow)."""
+        import importlib.util
+
+        missing = [hint for module, hint in self.requires if importlib.util.find_spec(module) is None]
+        if missing:
+            return f"{self.name} needs {', '.join(m for m, _ in self.requires)}: {'; '.join(missing)}"
+        return None
+
+    def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
+        raise NotImplementedError
+
+    def app_target(self, app: AppSpec) -> str:
+        """The "module:attr" this model serves: the bundled app's face it speaks, or the user's target."""
+        if app.kind == "bundled":
+            return BUNDLED_ASGI if self.interfaces[0] == "asgi" else BUNDLED_WSGI
+        if app.kind == "import":
+            if app.interface != "auto" and app.interface not in self.interfaces:
+                raise UsageError(_face_mismatch(self.name, self.interfaces, str(app.target), app.interface))
+            return str(app.target)
+        raise UsageError(
+            f"model {self.name!r} serves Python apps, not a command ({app.target!r}); "
+            "use the 'command' model for a command template"
+        )
+
+    def start(self, app: AppSpec, opts: ServerOptions) -> ServerProcess:
+        from loadbench.servers.appref import detect_interface
+        from loadbench.servers.process import launch
+
+        self.app_target(app)  # refuses a command app or a declared face this server cannot speak
+        if app.kind == "import" and app.interface == "auto":
+            face = detect_interface(str(app.target), cwd=app.cwd, env=app.env, timeout_s=opts.ready_timeout_s)
+            if face is not None and face not in self.interfaces:
+                raise UsageError(_face_mismatch(self.name, self.interfaces, str(app.target), face))
+        return launch(self, app, opts)
+
+
+def _face_mismatch(model: str, faces: tuple[str, ...], target: str, face: str) -> str:
+    other = "uvicorn" if face == "asgi" else "waitress or gunicorn"
+    return (
+        f"{model} serves {'/'.join(f.upper() for f in faces)} apps, but {target} is {face.upper()}; "
+        f"use {other}, or pass the right interface"
+    )

@@ -1,0 +1,70 @@
+"""The pre-fork models: gunicorn with sync, gthread or gevent workers, each a separate process."""
+
+from __future__ import annotations
+
+import sys
+
+from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
+
+DEFAULT_WORKERS = 2
+DEFAULT_GTHREAD_THREADS = 8
+GEVENT_CONNECTIONS = 1000
+
+
+def default_workers(opts: ServerOptions) -> int:
+    """Explicit workers, else one per pinned CPU, else 2."""
+    if opts.workers:
+        return opts.workers
+    return len(opts.cpus) if opts.cpus else DEFAULT_WORKERS
+
+
+class GunicornModel(ModelBase):
+    """gunicorn sync workers: each worker process handles one request at a time (like Apache prefork)."""
+
+    name = "gunicorn"
+    family = "pre-fork"
+    description = "gunicorn sync workers: one request at a time per process (like Apache prefork)"
+    requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
+    interfaces = ("wsgi",)
+
+    def worker_args(self, opts: ServerOptions) -> list[str]:
+        return ["--worker-class", "sync"]
+
+    def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn",
+            "--config", "/dev/null",  # never pick up a gunicorn.conf.py from the working directory
+            "--bind", f"{opts.bind_host}:{port}",  # with PORT set gunicorn would bind 0.0.0.0:$PORT
+            "--workers", str(default_workers(opts)),
+            *self.worker_args(opts),
+            "--backlog", "2048",
+            "--graceful-timeout", "2",
+            "--timeout", "60",
+            "--error-logfile", "-",
+            "--log-level", "info",
+            "--no-control-socket",  # gunicorn 23+ would share ~/.gunicorn/gunicorn.ctl between servers
+            self.app_target(app),
+        ]
+
+
+class GunicornGthreadModel(GunicornModel):
+    """gunicorn gthread workers: pre-fork processes, each with a thread pool."""
+
+    name = "gunicorn-gthread"
+    family = "pre-fork+threads"
+    description = "gunicorn gthread workers: processes, each with a pool of threads"
+
+    def worker_args(self, opts: ServerOptions) -> list[str]:
+        return ["--worker-class", "gthread", "--threads", str(opts.threads or DEFAULT_GTHREAD_THREADS)]
+
+
+class GunicornGeventModel(GunicornModel):
+    """gunicorn gevent workers: green threads on an event loop, WSGI code unchanged."""
+
+    name = "gunicorn-gevent"
+    family = "event-loop"
+    description = "gunicorn gevent workers: green threads on an event loop (WSGI)"
+    requires = (("gunicorn", "pip install gunicorn"), ("gevent", "pip install gevent"))
+
+    def worker_args(self, opts: ServerOptions) -> list[str]:
+        return ["--worker-class", "gevent", "--worker-connections", str(GEVENT_CONNECTIONS)]

@@ -1,0 +1,381 @@
+"""Run one server behind the guard and wait until it answers: ServerProcess and launch().
+
+launch() picks or checks the port, runs `python -S loadbench/servers/guard.py ... -- CMD` in a new
+session with the read end of a lifeline pipe (see guard.py for the orphan-proofing), reads CMD's pid
+back from the guard, and probes the ready path over HTTP every 10 ms until it answers. It returns a
+ready ServerProcess, or raises ServerStartError (command line + log tail) with every process it
+started already gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import http.client
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from loadbench.errors import ServerStartError, ServerUnavailableError
+
+if TYPE_CHECKING:
+    from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
+
+GUARD_PATH = Path(__file__).with_name("guard.py")
+GUARD_GRACE_S = 3.0  # the guard's own SIGTERM -> SIGKILL delay
+_PROBE_EVERY_S = 0.01
+_FIRST_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): .+$", re.MULTILINE)
+_ADDRESS_IN_USE = re.compile(r"address already in use|errno 98|eaddrinuse|connection in use", re.IGNORECASE)
+# Variables that would make a server bind elsewhere or read foreign settings.
+_DROPPED_ENV = ("PORT", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "UVICORN_PORT", "UVICORN_HOST")
+
+
+class ServerProcess:
+    """A server started by launch(): its address, its processes, its log, and a stop that always works.
+
+    `pid`/`pgid` are the server's main process and its process group (the guard is outside the group).
+    Use as a context manager: `with model.start(app, opts) as server: ...` stops it on exit.
+    """
+
+    def __init__(
+        self, *, model: ServerModel, command: list[str], guard: subprocess.Popen[bytes], pid: int,
+        host: str, port: int, log_path: Path, lifeline_fd: int, ready_path: str, need_200: bool,
+        private_dir: Path | None,
+    ) -> None:
+        self.model = model
+        self.command = command
+        self.pid = pid
+        self.pgid = pid
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self.log_path = log_path
+        self.ready_path = ready_path
+        self.need_200 = need_200
+        self.ready_s: float | None = None
+        self._guard = guard
+        self._lifeline_fd = lifeline_fd
+        self._private_dir = private_dir
+        self._stopped = False
+
+    def __repr__(self) -> str:
+        return f"<ServerProcess {self.model.name} {self.url} pid={self.pid}>"
+
+    @property
+    def guard_pid(self) -> int:
+        """The guard's pid (not a server process; kept out of pids())."""
+        return self._guard.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The server's exit code once it has exited (via the guard: 128 + N after signal N), else None."""
+        return self._guard.poll()
+
+    def pids(self) -> list[int]:
+        """The server's own processes (main process and workers), for the CPU/RSS monitor; never the guard."""
+        import psutil
+
+        try:
+            children = psutil.Process(self._guard.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        pids = []
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    pids.append(child.pid)
+        return sorted(pids)
+
+    def alive(self) -> bool:
+        """True while the guard and the server's main process both run."""
+        if self._stopped or self._guard.poll() is not None:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in (b"Z", b"X")
+
+    def probe(self, timeout_s: float = 0.5) -> int | None:
+        """One GET of the ready path: the HTTP status, or None when nothing answered."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s)
+        try:
+            conn.request("GET", self.ready_path, headers={"Connection": "close"})
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            conn.close()
+
+    def wait_ready(self, deadline: float) -> None:
+        """Probe until ready (200 for the bundled app, any response otherwise) or time.monotonic() > deadline.
+
+        Raises ServerStartError at once when the server exits meanwhile (with its exit code), or at the
+        deadline with the last probe outcome; either way with the command line and the log tail.
+        """
+        started = time.monotonic()
+        last = "nothing answered"
+        while True:
+            if not self.alive():
+                code = self._wait_exit_code()
+                raise self._error(
+                    f"{self.model.name} exited with code {code} before it was ready on {self.url}"
+                )
+            remaining = deadline - time.monotonic()
+            status = self.probe(timeout_s=max(0.05, min(0.5, remaining)))
+            if status is not None and (status == 200 or not self.need_200):
+                self.ready_s = time.monotonic() - started
+                return
+            if status is not None:
+                last = f"last answer: HTTP {status}"
+            if time.monotonic() >= deadline:
+                want = "HTTP 200" if self.need_200 else "an HTTP response"
+                raise self._error(
+                    f"{self.model.name} did not give {want} at {self.url}{self.ready_path} in time ({last}); "
+                    "raise the ready timeout if it is just slow"
+                )
+            time.sleep(_PROBE_EVERY_S)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last `lines` lines of the server's own log (stdout and stderr), "" when there is none."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - 64 * 1024))
+                data = log.read()
+        except OSError:
+            return ""
+        return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """SIGTERM the server's group (the model's stop_signal), wait up to `grace_s`, then SIGKILL the rest.
+
+        Idempotent; afterwards no process of the group is left.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            _killpg(self.pgid, _stop_signal(self.model))
+            try:
+                self._guard.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                _killpg(self.pgid, signal.SIGKILL)
+                self._guard.kill()
+                self._guard.wait()
+            # The guard has reaped the group; anything still in it escaped the guard's grace: kill it.
+            if _group_alive(self.pgid):
+                _killpg(self.pgid, signal.SIGKILL)
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._lifeline_fd)
+            if self._guard.stdout is not None:
+                self._guard.stdout.close()
+            if self._private_dir is not None:
+                shutil.rmtree(self._private_dir, ignore_errors=True)
+
+    def __enter__(self) -> ServerProcess:
+        if self.ready_s is None:
+            self.wait_ready(time.monotonic() + 15.0)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _wait_exit_code(self) -> int | str:
+        try:
+            return self._guard.wait(timeout=GUARD_GRACE_S + 1)
+        except subprocess.TimeoutExpired:
+            return "unknown (its main process is gone)"
+
+    def _error(self, message: str) -> ServerStartError:
+        tail = self.log_tail(20)
+        if _ADDRESS_IN_USE.search(tail):
+            message += f"; port {self.port} on {self.host} is already in use"
+        # A master's own traceback (gunicorn's HaltServer) can push a worker's real error out of the tail.
+        first = _FIRST_ERROR.search(self.log_tail(2000))
+        if first and first[0] not in tail:
+            message += f"\nfirst error in the log: {first[0].strip()}"
+        return ServerStartError(message, command=self.command, log_tail=tail)
+
+
+def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProcess:
+    """Start `model` serving `app` under the guard; return it ready, or raise with nothing left running."""
+    why_not = model.available()
+    if why_not is not None:
+        raise ServerUnavailableError(why_not)
+    deadline = time.monotonic() + opts.ready_timeout_s
+    host = opts.bind_host
+    private_dir = None
+    if opts.log_dir is None:
+        private_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-"))  # mode 0700
+        log_dir = private_dir
+    else:
+        log_dir = Path(opts.log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+    attempts = 3 if opts.port == 0 else 1  # a port picked by us can be taken before the server binds it
+    try:
+        for attempt in range(attempts):
+            port = opts.port or free_port(host)
+            command = model.command(app, opts, port)
+            if opts.port:
+                _check_port_free(model.name, host, port, command)
+            server = _spawn(model, app, opts, command, host, port, log_dir, deadline, private_dir)
+            server._private_dir = private_dir
+            try:
+                server.wait_ready(deadline)
+            except ServerStartError as exc:
+                server._private_dir = None  # keep the log until we know we are giving up
+                server.stop()
+                if attempt + 1 < attempts and _ADDRESS_IN_USE.search(exc.log_tail):
+                    continue
+                raise
+            except BaseException:
+                server.stop()
+                raise
+            return server
+        raise AssertionError("unreachable")
+    except BaseException:
+        if private_dir is not None:
+            shutil.rmtree(private_dir, ignore_errors=True)
+        raise
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_env(app: AppSpec) -> dict[str, str]:
+    """Our environment minus variables that redirect servers (PORT ...), plus the app's own."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    env["PYTHONUNBUFFERED"] = "1"  # the log shows a crash's last words
+    env.update(dict(app.env))
+    return env
+
+
+def guard_argv(
+    command: list[str], lifeline_fd: int, cpus: tuple[int, ...] | None, stop_signal: int = signal.SIGTERM,
+    remove_dir: Path | None = None,
+) -> list[str]:
+    """The guard's command line wrapping `command` (see guard.py)."""
+    argv = [
+        sys.executable, "-S", str(GUARD_PATH), "--lifeline", str(lifeline_fd), "--parent", str(os.getpid()),
+        "--grace", str(GUARD_GRACE_S), "--stop-signal", str(int(stop_signal)),
+    ]
+    if cpus:
+        argv += ["--cpus", ",".join(str(c) for c in cpus)]
+    if remove_dir is not None:
+        argv += ["--remove-dir", str(remove_dir)]
+    return [*argv, "--", *command]
+
+
+def _check_port_free(name: str, host: str, port: int, command: list[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Same flag the servers set, so a port in TIME_WAIT counts as free, as it will be for them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ServerStartError(
+                f"cannot start {name}: port {port} on {host} is already in use; "
+                "stop what holds it, pick another port, or use port 0 for a free one",
+                command=command,
+            ) from None
+
+
+def _spawn(
+    model: ServerModel, app: AppSpec, opts: ServerOptions, command: list[str], host: str, port: int,
+    log_dir: Path, deadline: float, private_dir: Path | None,
+) -> ServerProcess:
+    log_path = log_dir / f"{model.name}-{port}.log"
+    read_fd, write_fd = os.pipe()
+    try:
+        with open(log_path, "ab") as log:
+            argv = guard_argv(command, read_fd, opts.cpus, _stop_signal(model), private_dir)
+            guard = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, pass_fds=(read_fd,),
+                start_new_session=True, cwd=app.cwd, env=child_env(app),
+            )
+    except BaseException:
+        os.close(write_fd)
+        raise
+    finally:
+        os.close(read_fd)
+    pid = _read_pid(guard, deadline)
+    server = ServerProcess(
+        model=model, command=command, guard=guard, pid=pid or -1, host=host, port=port, log_path=log_path,
+        lifeline_fd=write_fd, ready_path=app.ready_path, need_200=app.kind == "bundled", private_dir=None,
+    )
+    if pid is None:
+        server.stop()
+        raise server._error(f"the guard could not start {model.name} (exit code {guard.returncode})")
+    return server
+
+
+def _read_pid(guard: subprocess.Popen[bytes], deadline: float) -> int | None:
+    """CMD's pid as the guard reports it on its stdout; None when the guard ends or stalls first."""
+    assert guard.stdout is not None
+    fd = guard.stdout.fileno()
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            break
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        return int(data.split(b"\n", 1)[0])
+    except ValueError:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            guard.wait(timeout=1.0)
+        return None
+
+
+def _stop_signal(model: ServerModel) -> int:
+    """The model's first stop signal (a model may set `stop_signal`), SIGTERM for models that name none."""
+    return int(getattr(model, "stop_signal", signal.SIGTERM))
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    if pgid <= 1:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    if pgid <= 1:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,32 @@
+"""The threaded model: waitress, one process with a pool of worker threads (like Apache's worker MPM)."""
+
+from __future__ import annotations
+
+import sys
+
+from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
+
+DEFAULT_THREADS = 8
+
+
+class WaitressModel(ModelBase):
+    """waitress-serve on 127.0.0.1, `threads` worker threads (default 8); `workers` does not apply."""
+
+    name = "waitress"
+    family = "threaded"
+    description = "waitress: one process, a pool of threads (like Apache's worker MPM)"
+    requires = (("waitress", "pip install waitress"),)
+    interfaces = ("wsgi",)
+
+    def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
+        threads = opts.threads or DEFAULT_THREADS
+        return [
+            sys.executable, "-m", "loadbench.servers._waitress_main",
+            f"--listen={opts.bind_host}:{port}",  # waitress's default is 0.0.0.0:8080
+            f"--threads={threads}",
+            "--connection-limit=2000",  # default 100 refuses a benchmark's connections
+            "--backlog=2048",
+            "--channel-timeout=30",
+            "--ident=loadbench-waitress",
+            self.app_target(app),
+        ]
