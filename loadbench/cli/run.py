@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -93,6 +91,7 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
     """Run the plan under a rich progress bar; SIGTERM and SIGHUP end the run like Ctrl-C does."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from loadbench.cli._signals import interrupt_on_signals
     from loadbench.runner import run_plan
 
     console = _console()
@@ -100,7 +99,7 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
     console.print(f"[bold]{scenario.name}[/]: {len(plan.trials)} trials; {scenario.cpus.describe()}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[rps]}"))
-    with _signals_interrupt(), Progress(*columns, console=console, transient=True) as progress:
+    with interrupt_on_signals(), Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(plan.trials), rps="")
         events = _ProgressEvents(progress, task, console)
         return run_plan(plan, run_dir=run_dir, strict=strict, events=events)
@@ -143,18 +142,3 @@ class _ProgressEvents:
 
     def warning(self, message: str) -> None:
         self._console.print(f"[yellow]warning:[/] {message}")
-
-
-class _signals_interrupt:
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt for the run, so they stop it as cleanly as Ctrl-C."""
-
-    def __enter__(self) -> None:
-        self._previous = {sig: signal.signal(sig, self._raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")

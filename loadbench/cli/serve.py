@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from loadbench.servers.registry import model_names
+
+if TYPE_CHECKING:
+    from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
 
 EPILOG = """\b
 Examples:
@@ -35,11 +40,10 @@ def command(
     interface: str, command_template: str | None, ready_timeout: str, log_dir: str | None,
 ) -> None:
     """Run MODEL in the foreground until Ctrl-C or SIGTERM; the server listens on 127.0.0.1 only."""
-    import signal
-    import time
     from pathlib import Path
 
-    from loadbench.errors import LoadbenchError, UsageError
+    from loadbench.cli._signals import interrupt_on_signals
+    from loadbench.errors import UsageError
     from loadbench.servers.base import AppSpec, ServerOptions
     from loadbench.servers.registry import get_model
     from loadbench.units import parse_cpus, parse_duration
@@ -59,12 +63,22 @@ def command(
         log_dir=Path(log_dir) if log_dir else None,
     )
 
-    def _on_sigterm(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    with interrupt_on_signals():
+        _serve(server_model, app, opts)
 
-    signal.signal(signal.SIGTERM, _on_sigterm)  # stop as cleanly as on Ctrl-C
+
+def _serve(server_model: ServerModel, app: AppSpec, opts: ServerOptions) -> None:
+    """Start the server, announce it, and wait until it exits or a stop signal arrives."""
+    import time
+
+    from loadbench.errors import LoadbenchError
+
     started = time.monotonic()
-    server = server_model.start(app, opts)
+    try:
+        server = server_model.start(app, opts)
+    except KeyboardInterrupt:
+        click.echo(f"{server_model.name}: interrupted while starting", err=True)
+        return
     try:
         ready_ms = (time.monotonic() - started) * 1000
         click.echo(
