@@ -1,0 +1,261 @@
+"""Sample the CPU and memory of the server's process tree, of the load generator and of everything else.
+
+`ProcessMonitor` runs a background thread that every `interval_s` (250 ms) reads, with psutil, the CPU
+time and RSS of the server's processes (the pids it is given plus all their descendants, re-walked each
+sample so pre-fork workers that restart are counted), the CPU time of the client (this process and its
+children, minus the server's tree), and the machine's total busy time. CPU % is per core: 100 means one
+full core. `stop()` returns a frozen `MonitorSummary`, whose `to_record()` gives the results-format keys.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+__all__ = ["MonitorSummary", "ProcessMonitor"]
+
+_MB = 1024 * 1024  # "MB" in results means MiB, like top and ps
+_GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorSummary:
+    """What the monitor saw over one window.
+
+    samples: (t_s since start, server_cpu_pct, server_rss_mb, client_cpu_pct) per interval.
+    cpu_pct_mean / client_cpu_pct_mean / other_cpu_pct_mean are CPU seconds over the whole window divided
+    by its wall time (exact, not a mean of noisy samples); *_max are the largest samples. RSS is the sum
+    over the server's processes, so pages shared by pre-fork workers count once per worker. processes is
+    the most server processes seen at once. other_cpu_pct_mean is the machine's busy time minus the
+    server's and the client's: other work that competed for the cores (MEASURING.md item 5).
+    None means no sample was taken. warnings say what could not be observed.
+    """
+
+    samples: tuple[tuple[float, float, float, float], ...]
+    duration_s: float
+    cpu_pct_mean: float | None
+    cpu_pct_max: float | None
+    rss_mb_mean: float | None
+    rss_mb_max: float | None
+    processes: int
+    client_cpu_pct_mean: float | None
+    other_cpu_pct_mean: float | None
+    warnings: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        """The results-format keys: `server`, `monitor`, `client_cpu_pct`, `other_cpu_pct`."""
+        return {
+            "server": {
+                "cpu_pct_mean": self.cpu_pct_mean, "cpu_pct_max": self.cpu_pct_max,
+                "rss_mb_mean": self.rss_mb_mean, "rss_mb_max": self.rss_mb_max, "processes": self.processes,
+            },
+            "monitor": [list(row) for row in self.samples],
+            "client_cpu_pct": self.client_cpu_pct_mean,
+            "other_cpu_pct": self.other_cpu_pct_mean,
+        }
+
+
+class _CpuLedger:
+    """Cumulative CPU seconds of a changing set of processes, counted only inside the window.
+
+    A process is identified by (pid, create_time) so a recycled pid is a new process. One first seen
+    after the window began (a restarted worker) contributes all of its CPU time; one that already ran
+    before contributes only what it used after we first saw it.
+    """
+
+    def __init__(self, window_start_epoch: float) -> None:
+        self._start = window_start_epoch
+        self._seen: dict[tuple[int, float], float] = {}
+
+    def delta(self, procs: list[psutil.Process]) -> float:
+        used = 0.0
+        alive: dict[tuple[int, float], float] = {}
+        for proc in procs:
+            try:
+                key = (proc.pid, proc.create_time())
+                times = proc.cpu_times()
+            except _GONE:
+                continue
+            total = times.user + times.system
+            before = self._seen.get(key)
+            if before is None:
+                before = 0.0 if key[1] >= self._start else total
+            used += max(0.0, total - before)
+            alive[key] = total
+        self._seen = alive  # exited processes drop out; their last interval is lost (< one interval)
+        return used
+
+
+def _tree(pids: list[int] | set[int]) -> dict[int, psutil.Process]:
+    procs: dict[int, psutil.Process] = {}
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs[root.pid] = root
+            for child in root.children(recursive=True):
+                procs[child.pid] = child
+        except _GONE:
+            continue
+    return procs
+
+
+def _process_clock_now() -> float:
+    """Now, on the clock of psutil's create_time().
+
+    create_time() is boot time (whole seconds, from /proc/stat) plus the process's start in ticks since
+    boot, so it can sit up to a second before time.time(); comparing the two would take a worker born
+    inside the window for an old one and drop the CPU it used before its first sample.
+    """
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return float(psutil.boot_time()) + time.clock_gettime(time.CLOCK_BOOTTIME) - 0.01  # one tick slack
+    return time.time()
+
+
+def _busy_seconds() -> float:
+    """Machine-wide non-idle CPU seconds, all cores (guest time is already inside user on Linux)."""
+    t = psutil.cpu_times()
+    total: float = sum(t)
+    for name in ("guest", "guest_nice"):
+        total -= getattr(t, name, 0.0)
+    busy: float = total - t.idle - getattr(t, "iowait", 0.0)
+    return busy
+
+
+class ProcessMonitor:
+    """Background sampler of server and client CPU/RSS; a context manager, or start() then stop().
+
+    `pids_fn` returns the server's current root pids (e.g. ServerProcess.pids); it is called every
+    sample, and may return [] while the server is not up. `client_pid` is the load generator.
+    """
+
+    def __init__(
+        self, pids_fn: Callable[[], list[int]], interval_s: float = 0.25, client_pid: int | None = None
+    ) -> None:
+        self._pids_fn = pids_fn
+        self._interval_s = interval_s
+        self._client_pid = os.getpid() if client_pid is None else client_pid
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._summary: MonitorSummary | None = None
+        self._failure: BaseException | None = None
+        self._warnings: list[str] = []
+        self._rows: list[tuple[float, float, float, float]] = []
+        self._max_processes = 0
+        self._server_cpu_s = self._client_cpu_s = 0.0
+
+    def start(self) -> ProcessMonitor:
+        if self._thread is not None:
+            raise RuntimeError("ProcessMonitor.start() called twice; use a new monitor per window")
+        self._t0 = self._last_t = time.perf_counter()
+        self._busy0 = _busy_seconds()
+        start_epoch = _process_clock_now()
+        self._server_ledger = _CpuLedger(start_epoch)
+        self._client_ledger = _CpuLedger(start_epoch)
+        self._measure()  # the baseline: CPU used before this point is not ours to count
+        self._rows.clear()
+        self._server_cpu_s = self._client_cpu_s = 0.0
+        self._thread = threading.Thread(target=self._run, name="loadbench-monitor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> MonitorSummary:
+        """End the window (one last sample) and summarize it; calling it again returns the same summary."""
+        if self._summary is not None:
+            return self._summary
+        if self._thread is None:
+            raise RuntimeError("ProcessMonitor.stop() before start()")
+        self._stop_event.set()
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        if time.perf_counter() - self._last_t > 0.02 or not self._rows:
+            self._measure()
+        self._summary = self._summarize(time.perf_counter() - self._t0, _busy_seconds() - self._busy0)
+        return self._summary
+
+    def __enter__(self) -> ProcessMonitor:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._thread is not None:
+            self.stop()
+
+    @property
+    def summary(self) -> MonitorSummary | None:
+        """The summary once stopped (also after leaving a `with` block), else None."""
+        return self._summary
+
+    def _run(self) -> None:
+        deadline = self._t0 + self._interval_s
+        try:
+            while not self._stop_event.wait(max(0.0, deadline - time.perf_counter())):
+                self._measure()
+                deadline += self._interval_s
+                # after a stall, resume the cadence instead of sampling in a burst
+                deadline = max(deadline, time.perf_counter() + self._interval_s / 2)
+        except BaseException as exc:  # re-raised by stop(): a bug here must not pass silently
+            self._failure = exc
+
+    def _server_pids(self) -> list[int]:
+        try:
+            return list(self._pids_fn())
+        except Exception as exc:
+            message = f"could not list the server's processes: {exc!r}"
+            if message not in self._warnings:
+                self._warnings.append(message)
+            return []
+
+    def _measure(self) -> None:
+        now = time.perf_counter()
+        server = _tree(self._server_pids())
+        client = {pid: p for pid, p in _tree([self._client_pid]).items() if pid not in server}
+        server_cpu = self._server_ledger.delta(list(server.values()))
+        client_cpu = self._client_ledger.delta(list(client.values()))
+        rss = 0
+        for proc in server.values():
+            try:
+                rss += proc.memory_info().rss
+            except _GONE:
+                continue
+        wall = now - self._last_t
+        self._last_t = now
+        if wall <= 0:
+            return
+        self._server_cpu_s += server_cpu
+        self._client_cpu_s += client_cpu
+        self._max_processes = max(self._max_processes, len(server))
+        self._rows.append((
+            round(now - self._t0, 3), round(100 * server_cpu / wall, 1), round(rss / _MB, 1),
+            round(100 * client_cpu / wall, 1),
+        ))
+
+    def _summarize(self, wall_s: float, busy_s: float) -> MonitorSummary:
+        rows = tuple(self._rows)
+        if not rows or wall_s <= 0:
+            return MonitorSummary(
+                samples=rows, duration_s=wall_s, cpu_pct_mean=None, cpu_pct_max=None, rss_mb_mean=None,
+                rss_mb_max=None, processes=self._max_processes, client_cpu_pct_mean=None,
+                other_cpu_pct_mean=None, warnings=tuple(self._warnings),
+            )
+        other_s = max(0.0, busy_s - self._server_cpu_s - self._client_cpu_s)
+        return MonitorSummary(
+            samples=rows,
+            duration_s=round(wall_s, 3),
+            cpu_pct_mean=round(100 * self._server_cpu_s / wall_s, 1),
+            cpu_pct_max=max(row[1] for row in rows),
+            rss_mb_mean=round(sum(row[2] for row in rows) / len(rows), 1),
+            rss_mb_max=max(row[2] for row in rows),
+            processes=self._max_processes,
+            client_cpu_pct_mean=round(100 * self._client_cpu_s / wall_s, 1),
+            other_cpu_pct_mean=round(100 * other_s / wall_s, 1),
+            warnings=tuple(self._warnings),
+        )
