@@ -1,0 +1,412 @@
+"""Turn a results file's trials into a Summary: medians over repetitions with confidence intervals.
+
+This is the only module that imports pandas. Every figure a report shows is computed here; the renderers
+in loadbench.report only format and draw what a Summary holds.
+
+Statistics: for each (workload, model, load point) the median over the repetitions that ran, and a
+distribution-free confidence interval of the median from order statistics: the interval
+[x_(j), x_(n+1-j)] covers the population median with probability 1 - 2·P(Bin(n, ½) ≤ j-1), whatever the
+distribution (Conover, *Practical Nonparametric Statistics*, 3rd ed., 1999, §3.2; Hahn & Meeker,
+*Statistical Intervals*, 1991, §5.2). The narrowest such interval reaching the wanted confidence is taken;
+with fewer than 6 repetitions 95 % is out of reach, so the min–max range is used and its true coverage
+(50 % for 2, 75 % for 3, 87.5 % for 4) is stated next to it. Failed trials (the server did not start or
+died) are left out of the medians and counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loadbench.explain import Verdict, choose_verdict, workload_kind
+from loadbench.gate.stats import ci_coverage, median, median_ci_rank
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from loadbench.results import Results, TrialResult
+
+ERROR_CLASSES = ("connect_refused", "connect_timeout", "timeout", "reset", "protocol")
+# The spectrum chart's x axis runs 0 → 99.99 % on a log(1/(1-p)) scale; p100 (the max) cannot sit on it.
+SPECTRUM_MAX_PCT = 99.99 + 1e-9
+CI_METHOD = (
+    "Medians over repetitions; the interval is the distribution-free order-statistic confidence interval "
+    "of the median (Conover 1999, §3.2): the narrowest [x(j), x(n+1−j)] covering the median with at least "
+    "{confidence:.0%} probability, or the min–max range with its smaller, stated coverage when there are "
+    "too few repetitions for {confidence:.0%}."
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """A median over repetitions with its confidence interval [low, high] of stated `coverage` (0–1).
+
+    n: how many values it rests on; coverage is 0 when n < 2 (no interval can be given).
+    """
+
+    median: float
+    low: float
+    high: float
+    n: int
+    coverage: float
+
+
+def median_ci(values: Iterable[float | None], confidence: float = 0.95) -> Estimate:
+    """Return the median of the finite `values` and its order-statistic CI (see the module docstring)."""
+    xs = sorted(float(v) for v in values if v is not None and math.isfinite(float(v)))
+    n = len(xs)
+    if n == 0:
+        return Estimate(median=math.nan, low=math.nan, high=math.nan, n=0, coverage=0.0)
+    if n == 1:
+        return Estimate(median=xs[0], low=xs[0], high=xs[0], n=1, coverage=0.0)
+    rank = median_ci_rank(n, confidence) or 1  # too few values for `confidence`: min–max, coverage stated
+    low, high = xs[rank - 1], xs[n - rank]
+    return Estimate(median=median(xs), low=low, high=high, n=n, coverage=ci_coverage(n, rank))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Point:
+    """One model at one load point of one workload, aggregated over its repetitions.
+
+    errors: counts summed over repetitions, transport classes first, then "HTTP <code>" for non-2xx.
+    """
+
+    workload: str
+    model: str
+    family: str
+    load_label: str
+    load_kind: str
+    load_value: float
+    repetitions: int
+    failed: int
+    saturated: int
+    rps: Estimate
+    p50_ms: Estimate
+    p99_ms: Estimate
+    error_rate: Estimate
+    server_cpu_pct: Estimate
+    rss_mb: Estimate
+    client_cpu_pct: Estimate
+    errors: tuple[tuple[str, int], ...]
+
+    @property
+    def error_total(self) -> int:
+        return sum(count for _, count in self.errors)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeavyDetail:
+    """One model at its workload's heaviest load point: the median-rps repetition's time series and the
+    latency spectrum of all its repetitions merged. Times in seconds, latencies in ms, RSS in MB."""
+
+    model: str
+    load_label: str
+    repetition: int
+    timeline_s: tuple[float, ...]
+    timeline_rps: tuple[float, ...]
+    timeline_p50_ms: tuple[float, ...]
+    timeline_p99_ms: tuple[float, ...]
+    monitor_s: tuple[float, ...]
+    monitor_cpu_pct: tuple[float, ...]
+    monitor_rss_mb: tuple[float, ...]
+    spectrum_pct: tuple[float, ...]
+    spectrum_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadSummary:
+    """Everything shown for one workload under one kind of load (closed or open loop)."""
+
+    workload: str
+    kind: str
+    load_kind: str
+    load_axis: str
+    models: tuple[str, ...]
+    points: tuple[Point, ...]
+    details: tuple[HeavyDetail, ...]
+    verdict: Verdict | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.workload} ({self.load_kind} loop)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrialNote:
+    """A trial the report must point at: one that failed (reason, log tail) or saturated (reasons)."""
+
+    trial_id: str
+    model: str
+    workload: str
+    load_label: str
+    repetition: int
+    reasons: tuple[str, ...]
+    log_tail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """A whole results file, summarized: what every renderer receives.
+
+    env: the environment as display pairs; env_record: as recorded. table: one row per trial (the raw
+    table and the CSV). notes: reading warnings and statistical caveats.
+    """
+
+    scenario_name: str
+    scenario_path: str
+    scenario_text: str
+    thresholds: tuple[str, ...]
+    created: str
+    loadbench_version: str
+    env: tuple[tuple[str, str], ...]
+    env_record: Mapping[str, Any]
+    confidence: float
+    ci_method: str
+    max_repetitions: int
+    workloads: tuple[WorkloadSummary, ...]
+    failed: tuple[TrialNote, ...]
+    saturated: tuple[TrialNote, ...]
+    notes: tuple[str, ...]
+    table: pd.DataFrame
+
+
+def load_value(load: Mapping[str, Any]) -> float:
+    """The number a load point is ordered and plotted by: connections, or requests per second."""
+    kind = load.get("kind", "closed")
+    if kind == "closed":
+        return float(load.get("connections") or 0)
+    if kind == "open":
+        return float(load.get("rate_per_s") or 0)
+    # Stages are [duration_s, target] pairs in the results format.
+    return max((float(stage[1]) for stage in load.get("stages") or ()), default=0.0)
+
+
+def _load_kind(load: Mapping[str, Any]) -> str:
+    kind = str(load.get("kind", "closed"))
+    if kind == "stages":
+        return "open" if load.get("stages_kind", "rate") == "rate" else "closed"
+    return kind
+
+
+def _series_name(trial: TrialResult) -> str:
+    return f"{trial.model} ({trial.variant})" if trial.variant else trial.model
+
+
+def _error_counts(trial: TrialResult) -> dict[str, int]:
+    counts = {name: int(trial.errors.get(name) or 0) for name in ERROR_CLASSES}
+    for code, count in sorted(trial.status.items()):
+        if not str(code).startswith("2") and count:
+            counts[f"HTTP {code}"] = counts.get(f"HTTP {code}", 0) + int(count)
+    return counts
+
+
+def _row(t: TrialResult) -> dict[str, Any]:
+    latency, server, counts = t.latency_ms or {}, t.server or {}, _error_counts(t)
+    row: dict[str, Any] = {
+        "trial_id": t.trial_id, "index": t.index, "workload": t.workload, "model": _series_name(t),
+        "server_model": t.server_model, "family": t.family, "load_kind": _load_kind(t.load),
+        "load_label": t.load_label, "load_value": load_value(t.load), "repetition": t.repetition,
+        "status_ok": t.status_ok, "duration_s": t.duration_s, "requests": t.requests, "ok": t.ok,
+        "rps": t.rps, "target_rps": t.target_rps, "dropped": t.dropped,
+    }  # fmt: skip
+    for key in ("mean", "p50", "p90", "p99", "p99_9", "max"):
+        row[f"latency_{key}_ms"] = latency.get(key)
+    row["error_rate"] = t.error_rate
+    row.update({f"errors_{name}": counts[name] for name in ERROR_CLASSES})
+    row["non_2xx"] = sum(v for k, v in counts.items() if k.startswith("HTTP "))
+    row["server_cpu_pct"] = server.get("cpu_pct_mean")
+    row["server_rss_mb"] = server.get("rss_mb_max")
+    row["client_cpu_pct"] = t.client_cpu_pct
+    row["saturated"] = t.saturated
+    row["saturation_reasons"] = "; ".join(t.saturation_reasons)
+    row["failure"] = str((t.failure or {}).get("reason") or "")
+    row["engine"] = t.engine
+    return row
+
+
+def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
+    """One row per trial, flat columns in base units: the raw table and the CSV export."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records([_row(t) for t in trials])
+    if frame.empty:
+        return frame
+    return frame.sort_values("index", kind="stable").reset_index(drop=True)
+
+
+def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float) -> Point:
+    good = rows[rows["status_ok"]]
+    first = rows.iloc[0]
+    errors: dict[str, int] = {}
+    for trial in trials:
+        if trial.status_ok:
+            for name, count in _error_counts(trial).items():
+                errors[name] = errors.get(name, 0) + count
+
+    def est(column: str) -> Estimate:
+        return median_ci(good[column].tolist(), confidence)
+
+    return Point(
+        workload=str(first["workload"]),
+        model=str(first["model"]),
+        family=str(first["family"] or ""),
+        load_label=str(first["load_label"]),
+        load_kind=str(first["load_kind"]),
+        load_value=float(first["load_value"]),
+        repetitions=len(good),
+        failed=int((~rows["status_ok"]).sum()),
+        saturated=int(good["saturated"].sum()),
+        rps=est("rps"),
+        p50_ms=est("latency_p50_ms"),
+        p99_ms=est("latency_p99_ms"),
+        error_rate=est("error_rate"),
+        server_cpu_pct=est("server_cpu_pct"),
+        rss_mb=est("server_rss_mb"),
+        client_cpu_pct=est("client_cpu_pct"),
+        errors=tuple((k, v) for k, v in errors.items() if v or k in ERROR_CLASSES),
+    )
+
+
+def _spectrum(trials: Sequence[TrialResult]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Percentile → latency (ms) of all `trials` merged, 0 % to 99.99 %, as far as the count resolves."""
+    histograms = [h for h in (t.latency_histogram() for t in trials) if h is not None and h.count]
+    if not histograms:
+        return (), ()
+    merged = histograms[0]
+    for other in histograms[1:]:
+        merged = merged.merge(other)
+    points = [(pct, ns / 1e6) for pct, ns in merged.spectrum(ticks_per_decade=20) if pct <= SPECTRUM_MAX_PCT]
+    return tuple(p for p, _ in points), tuple(v for _, v in points)
+
+
+def _heavy_detail(model: str, trials: Sequence[TrialResult]) -> HeavyDetail | None:
+    good = [t for t in trials if t.status_ok]
+    if not good:
+        return None
+    middle = sorted(good, key=lambda t: (t.rps, t.repetition))[(len(good) - 1) // 2]
+    timeline = [r for r in middle.timeline if len(r) >= 5]
+    monitor = [r for r in middle.monitor if len(r) >= 3]
+    pct, ms = _spectrum(good)
+    return HeavyDetail(
+        model=model,
+        load_label=middle.load_label,
+        repetition=middle.repetition,
+        timeline_s=tuple(_nan(r[0]) for r in timeline),
+        timeline_rps=tuple(_nan(r[1]) for r in timeline),
+        timeline_p50_ms=tuple(_nan(r[3]) for r in timeline),
+        timeline_p99_ms=tuple(_nan(r[4]) for r in timeline),
+        monitor_s=tuple(float(r[0]) for r in monitor),
+        monitor_cpu_pct=tuple(_nan(r[1]) for r in monitor),
+        monitor_rss_mb=tuple(_nan(r[2]) for r in monitor),
+        spectrum_pct=pct,
+        spectrum_ms=ms,
+    )
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _workload(
+    frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float
+) -> WorkloadSummary:
+    models = tuple(dict.fromkeys(frame["model"]))
+    points: list[Point] = []
+    for (_, _value, _label), rows in frame.groupby(["model", "load_value", "load_label"], sort=False):
+        points.append(_point(rows, [trials_by_index[i] for i in rows["index"]], confidence))
+    points.sort(key=lambda p: (models.index(p.model), p.load_value))
+    heaviest = frame["load_value"].max()
+    details = []
+    for model in models:
+        rows = frame[(frame["model"] == model) & (frame["load_value"] == heaviest)]
+        detail = _heavy_detail(model, [trials_by_index[i] for i in rows["index"]])
+        if detail is not None:
+            details.append(detail)
+    first = frame.iloc[0]
+    trial = trials_by_index[int(first["index"])]
+    kind = workload_kind(trial.workload, trial.requests_spec)
+    load_kind = str(first["load_kind"])
+    return WorkloadSummary(
+        workload=str(first["workload"]),
+        kind=kind,
+        load_kind=load_kind,
+        load_axis="concurrency (connections)" if load_kind == "closed" else "offered rate (requests/s)",
+        models=models,
+        points=tuple(points),
+        details=tuple(details),
+        verdict=choose_verdict(str(first["workload"]), kind, load_kind, points),
+    )
+
+
+def _env_items(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The environment as (key, text) pairs for display; missing values read "unknown"."""
+    items: list[tuple[str, str]] = []
+    for key, value in (env or {}).items():
+        if isinstance(value, Mapping):
+            text = ", ".join(f"{k} {'not installed' if v is None else v}" for k, v in sorted(value.items()))
+        elif isinstance(value, list | tuple):
+            text = ",".join(str(v) for v in value) or "none"
+        else:
+            text = "unknown" if value is None else str(value)
+        items.append((str(key), text))
+    return tuple(items)
+
+
+def _note(t: TrialResult, reasons: tuple[str, ...], log_tail: str = "") -> TrialNote:
+    return TrialNote(trial_id=t.trial_id, model=_series_name(t), workload=t.workload, load_label=t.load_label,
+                     repetition=t.repetition, reasons=reasons, log_tail=log_tail)
+
+
+def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
+    """Aggregate every trial of `results` into a Summary (medians, CIs, verdicts, notes)."""
+    header, trials = results.header, list(results.trials)
+    frame = trials_frame(trials)
+    by_index = {t.index: t for t in trials}
+    workloads: list[WorkloadSummary] = []
+    if not frame.empty:
+        for _, rows in frame.groupby(["workload", "load_kind"], sort=False):
+            workloads.append(_workload(rows, by_index, confidence))
+    failed = tuple(
+        _note(t, (str(failure.get("reason") or "failed"),), str(failure.get("log_tail") or ""))
+        for t in trials if not t.status_ok for failure in [t.failure or {}]
+    )
+    saturated = tuple(
+        _note(t, t.saturation_reasons or ("saturated",)) for t in trials if t.status_ok and t.saturated
+    )
+    max_reps = max((p.repetitions for w in workloads for p in w.points), default=0)
+    notes = list(results.warnings)
+    if not trials:
+        notes.append("The results file holds no trials yet: nothing was measured (or the run stopped early).")
+    elif max_reps <= 1:
+        notes.append(
+            "Each point was measured once: with a single repetition there is no estimate of the noise, "
+            "so this run proves little. Use at least 3 repetitions (6 for a 95 % interval) before "
+            "drawing conclusions."
+        )
+    elif max_reps < 6:
+        notes.append(
+            f"With {max_reps} repetitions the intervals are min–max ranges covering the median with "
+            f"{ci_coverage(max_reps, 1):.1%} probability, not {confidence:.0%}; 6 or more repetitions give "
+            f"{confidence:.0%} intervals."
+        )
+    scenario = header.scenario
+    return Summary(
+        scenario_name=str(scenario.get("name") or "unnamed"),
+        scenario_path=str(scenario.get("path") or ""),
+        scenario_text=str(scenario.get("text") or ""),
+        thresholds=tuple(str(t) for t in scenario.get("thresholds") or ()),
+        created=header.created,
+        loadbench_version=header.loadbench_version,
+        env=_env_items(header.env),
+        env_record=dict(header.env),
+        confidence=confidence,
+        ci_method=CI_METHOD.format(confidence=confidence),
+        max_repetitions=max_reps,
+        workloads=tuple(workloads),
+        failed=failed,
+        saturated=saturated,
+        notes=tuple(notes),
+        table=frame,
+    )

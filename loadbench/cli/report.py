@@ -1,0 +1,46 @@
+"""`loadbench report`: rebuild a report (HTML, markdown, CSV or JSON) from a results file alone."""
+
+from __future__ import annotations
+
+import click
+
+FORMATS = ("html", "md", "csv", "json")  # as loadbench.report.FORMATS, kept here so --help imports nothing
+
+EPILOG = """\b
+Without -o, HTML goes to report.html next to RESULTS and md/csv/json go to stdout.
+Without --format, the format follows the -o file's suffix (.html, .md, .csv, .json), else html.
+No server is started: everything comes from the results file.
+
+\b
+Examples:
+  loadbench report reports/quickstart-20261124-060000/results.jsonl
+  loadbench report results.jsonl -o /tmp/report.html
+  loadbench report results.jsonl --format md >> "$GITHUB_STEP_SUMMARY"
+  loadbench report results.jsonl --format csv -o trials.csv
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", metavar="FILE|-", default=None,
+    help="Where to write the report; '-' is stdout. Default: see below.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Report format.")
+def command(results: str, output: str | None, fmt: str | None) -> None:
+    """Build a report from RESULTS (a results.jsonl written by `loadbench run` or `bench --json`)."""
+    from loadbench.analysis import summarize
+    from loadbench.report import default_report_path, format_for_path, render_report, write_report
+    from loadbench.results import read_results
+
+    chosen = fmt or (format_for_path(output) if output and output != "-" else "html")
+    if output is None and chosen != "html":
+        output = "-"
+    if output == "-":
+        data = read_results(results)
+        for warning in data.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        click.echo(render_report(summarize(data), chosen), nl=False)
+        return
+    target = write_report(results, output or default_report_path(results, chosen), fmt=chosen)
+    click.echo(f"Report written to {target}")

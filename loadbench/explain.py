@@ -1,0 +1,217 @@
+"""Put a workload's comparison into words: who wins, by how much, and a reason drawn from the data.
+
+Nothing here is hard-coded per model name: the winner and loser come from the medians, the reason from
+their server families (threaded, pre-fork, event-loop, ...), the workload's kind (io, cpu, static, plain,
+guessed from its paths) and how each model's throughput scaled with concurrency. Pure functions; no pandas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loadbench.analysis import Point
+
+_KIND_BY_PREFIX = (
+    ("/io", "io"),
+    ("/db", "io"),
+    ("/sleep", "io"),
+    ("/cpu", "cpu"),
+    ("/static", "static"),
+    ("/plaintext", "plain"),
+    ("/json", "plain"),
+    ("/health", "plain"),
+)
+
+
+def _path_kind(path: str) -> str:
+    path = path.split("?", 1)[0]
+    for prefix, kind in _KIND_BY_PREFIX:
+        if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?"):
+            return kind
+    if path.rsplit("/", 1)[-1].count(".") == 1:
+        return "static"
+    return "other"
+
+
+def workload_kind(workload: str, requests_spec: Iterable[Any] = ()) -> str:
+    """Return io | cpu | static | plain | mixed | other for a workload, from its request paths."""
+    paths = [str(s.get("path") if isinstance(s, Mapping) else getattr(s, "path", "")) for s in requests_spec]
+    kinds = {_path_kind(p) for p in paths if p} or {_path_kind(workload)}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def family_class(family: str) -> str:
+    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other."""
+    text = family.lower()
+    if "external" in text or "topology" in text:
+        return "native"
+    for needle, name in (
+        ("event", "event-loop"),
+        ("thread", "threaded"),
+        ("process-per-request", "process-per-request"),
+        ("fork", "pre-fork"),
+    ):
+        if needle in text:
+            return name
+    return "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """Who won one workload and by how much.
+
+    metric: "rps" (closed loop: peak median throughput, higher wins) or "p99_ms" (open loop: median p99 at
+    the heaviest offered rate, lower wins). ratio: winner over runner-up (as "× better"), ratio_worst:
+    winner over the worst model. significant: the intervals do not overlap; None with one repetition.
+    """
+
+    workload: str
+    metric: str
+    winner: str
+    runner_up: str
+    worst: str
+    winner_value: float
+    runner_up_value: float
+    worst_value: float
+    ratio: float
+    ratio_worst: float
+    significant: bool | None
+    reason: str
+    sentence: str
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value:.3g} ms" if value < 100 else f"{value:,.0f} ms"
+    return f"{value:,.0f} req/s" if value >= 100 else f"{value:.3g} req/s"
+
+
+def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
+    w, lo = family_class(winner.family), family_class(worst.family)
+    if kind == "io":
+        if lo == "process-per-request":
+            return "starting a process per request costs more than the wait itself"
+        if w == "event-loop" and lo == "pre-fork":
+            return (
+                "pre-fork workers block on each I/O wait, one request per process, "
+                "while the event loop overlaps the waits"
+            )
+        if w == "event-loop" and lo == "threaded":
+            return "the thread pool caps how many waits overlap, while the event loop overlaps them all"
+        if w == "threaded" and lo == "pre-fork":
+            return (
+                "threads overlap the waits (a waiting thread releases the GIL) "
+                "while each pre-fork worker blocks on one request"
+            )
+        return f"{winner.model} overlaps more of the waits at once"
+    if kind == "cpu":
+        if cpu_ratio > 1.3:
+            return (
+                f"the work holds the GIL, and {winner.model} kept {cpu_ratio:.1f}× as much server CPU busy "
+                f"(more processes, more cores)"
+            )
+        return (
+            "the work holds the GIL, so concurrency inside one process adds nothing "
+            "and the leaner per-request path decides"
+        )
+    if kind == "static":
+        if w == "native":
+            return "a native server sends the files without running any Python"
+        return f"serving files is per-request overhead plus copying, and {winner.model} spends less on both"
+    if kind == "plain":
+        if w == "event-loop" and lo in ("threaded", "pre-fork"):
+            return (
+                "with almost no work per request the per-request overhead decides, and the event loop "
+                "switches no threads or processes per request"
+            )
+        return "with almost no work per request, the server's per-request overhead decides"
+    return f"{winner.model} handled this mix with less overhead per request"
+
+
+def _times(value: float) -> str:
+    """A ratio for a sentence: 1.04×, 2.5×, 18×."""
+    if not math.isfinite(value):
+        return "?×"
+    return f"{value:.2f}×" if value < 2 else f"{value:.1f}×" if value < 10 else f"{value:.0f}×"
+
+
+def _peak(points: Sequence[Point]) -> Point:
+    return max(points, key=lambda p: (p.rps.median, -p.load_value))
+
+
+def _scaling(points: Sequence[Point]) -> tuple[float, str, str] | None:
+    ordered = sorted(points, key=lambda p: p.load_value)
+    if len(ordered) < 2 or not ordered[0].rps.median > 0:
+        return None
+    return ordered[-1].rps.median / ordered[0].rps.median, ordered[0].load_label, ordered[-1].load_label
+
+
+def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Point]) -> Verdict | None:
+    """Return the verdict for one workload's points, or None when fewer than two models have data."""
+    by_model: dict[str, list[Point]] = {}
+    for point in points:
+        if point.repetitions and math.isfinite(point.rps.median):
+            by_model.setdefault(point.model, []).append(point)
+    if len(by_model) < 2:
+        return None
+    if load_kind == "closed":
+        best = {m: _peak(ps) for m, ps in by_model.items()}
+        ranked = sorted(best.values(), key=lambda p: -p.rps.median)
+        metric, unit = "rps", "req/s"
+        values = [p.rps for p in ranked]
+        ratio = _safe_div(values[0].median, values[1].median)
+        ratio_worst = _safe_div(values[0].median, values[-1].median)
+        significant = None if min(v.n for v in values[:2]) < 2 else values[0].low > values[1].high
+    else:
+        heaviest = max(p.load_value for ps in by_model.values() for p in ps)
+        at_top = [p for ps in by_model.values() for p in ps if p.load_value == heaviest]
+        at_top = [p for p in at_top if math.isfinite(p.p99_ms.median)]
+        if len(at_top) < 2:
+            return None
+        ranked = sorted(at_top, key=lambda p: p.p99_ms.median)
+        metric, unit = "p99_ms", "ms"
+        values = [p.p99_ms for p in ranked]
+        ratio = _safe_div(values[1].median, values[0].median)
+        ratio_worst = _safe_div(values[-1].median, values[0].median)
+        significant = None if min(v.n for v in values[:2]) < 2 else values[0].high < values[1].low
+    winner, runner, worst = ranked[0], ranked[1], ranked[-1]
+    cpu_ratio = _safe_div(winner.server_cpu_pct.median, worst.server_cpu_pct.median)
+    reason = _reason(kind, winner, worst, cpu_ratio)
+    if metric == "rps":
+        head = (
+            f"On {workload}, {winner.model} ({winner.family}) wins with {_fmt(values[0].median, unit)} at "
+            f"{winner.load_label}, {_times(ratio)} the throughput of {runner.model}"
+        )
+    else:
+        head = (
+            f"On {workload} at {winner.load_label} (open loop), {winner.model} ({winner.family}) keeps "
+            f"p99 at {_fmt(values[0].median, unit)}, {_times(ratio)} lower than {runner.model}"
+        )
+    if worst is not runner:
+        head += f" and {_times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
+            f" and {_times(ratio_worst)} lower than {worst.model} ({worst.family})"
+        )
+    sentence = f"{head}, because {reason}"
+    scale_w, scale_l = _scaling(by_model[winner.model]), _scaling(by_model[worst.model])
+    if metric == "rps" and scale_w and scale_l:
+        sentence += (
+            f"; its throughput grew {_times(scale_w[0])} from {scale_w[1]} to {scale_w[2]}, "
+            f"{worst.model}'s {_times(scale_l[0])}"
+        )
+    if significant is False:
+        sentence += f" (the gap to {runner.model} is within the noise: the intervals overlap)"
+    elif significant is None:
+        sentence += " (one repetition: the gap is untested)"
+    return Verdict(
+        workload=workload, metric=metric, winner=winner.model, runner_up=runner.model, worst=worst.model,
+        winner_value=values[0].median, runner_up_value=values[1].median, worst_value=values[-1].median,
+        ratio=ratio, ratio_worst=ratio_worst, significant=significant, reason=reason, sentence=sentence + ".",
+    )
+
+
+def _safe_div(a: float, b: float) -> float:
+    return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan

@@ -1,0 +1,16 @@
+"""Render a Summary's raw table as CSV: one row per trial, flat columns in base units."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loadbench.analysis import Summary
+
+
+def render_csv(summary: Summary) -> str:
+    """The trials as CSV text (header row first, "\\n" line endings, empty cells for missing values)."""
+    if summary.table.empty:
+        return ""
+    text: str = summary.table.to_csv(index=False, lineterminator="\n")
+    return text

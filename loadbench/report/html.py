@@ -1,0 +1,91 @@
+"""Render a Summary as one self-contained HTML page: jinja2 templates, autoescaping on, charts inline.
+
+The page fetches nothing: CSS sits in a <style> element, charts are inline SVG, and a Content Security
+Policy forbids any script, frame or remote resource. Every string from a results file (scenario, model and
+workload names, paths, logs) is escaped by jinja2's autoescape; the chart SVG is marked safe only because
+matplotlib wrote it and escapes the text inside it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from loadbench.report import format as fmt
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from loadbench.analysis import Summary
+
+RAW_TABLE_COLUMNS = (
+    ("trial_id", "trial"), ("model", "model"), ("workload", "workload"), ("load_label", "load"),
+    ("repetition", "rep"), ("status_ok", "ok"), ("requests", "requests"), ("rps", "req/s"),
+    ("latency_p50_ms", "p50 ms"), ("latency_p99_ms", "p99 ms"), ("latency_max_ms", "max ms"),
+    ("error_rate", "error rate"), ("server_cpu_pct", "server CPU %"), ("server_rss_mb", "RSS MB"),
+    ("client_cpu_pct", "client CPU %"), ("saturated", "saturated"),
+)
+
+
+def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(
+        loader=PackageLoader("loadbench.report", "templates"),
+        autoescape=True,  # every template here is HTML: never depend on the file extension
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        num=fmt.num, ms=fmt.ms, pct=fmt.pct, interval=fmt.interval, with_interval=fmt.with_interval,
+        ratio=fmt.ratio,
+    )
+    return env
+
+
+def _raw_cell(key: str, value: Any) -> tuple[str, bool]:
+    """(text, is a number) of one raw-table cell."""
+    if key == "error_rate":
+        return fmt.pct(value), True
+    if key.endswith("_ms"):
+        return fmt.ms(value), True
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, int | float) and key != "repetition":
+        return fmt.num(value, 1 if key.endswith(("_pct", "_mb")) else 0), True
+    return (fmt.MISSING if value is None else str(value)), False
+
+
+def _raw_rows(summary: Summary) -> list[list[tuple[str, bool]]]:
+    table = summary.table
+    if table.empty:
+        return []
+    records = table.to_dict("records")
+    return [[_raw_cell(key, record.get(key)) for key, _ in RAW_TABLE_COLUMNS] for record in records]
+
+
+def render_html(summary: Summary) -> str:
+    """The whole report page as a string."""
+    from markupsafe import Markup
+
+    from loadbench.report.charts import model_styles, workload_charts
+
+    charts = workload_charts(summary)
+    # Markup: the SVG is matplotlib's output, whose text nodes it escaped itself (see charts.py).
+    sections = [
+        {"w": w, "charts": [{"chart": c, "svg": Markup(c.svg)} for c in wc]}
+        for w, wc in zip(summary.workloads, charts, strict=True)
+    ]
+    error_points = [p for w in summary.workloads for p in w.points if p.error_total]
+    error_classes = list(dict.fromkeys(name for p in error_points for name, n in p.errors if n))
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        s=summary,
+        sections=sections,
+        styles=model_styles(summary),
+        error_points=error_points,
+        error_classes=error_classes,
+        raw_columns=[label for _, label in RAW_TABLE_COLUMNS],
+        raw_rows=_raw_rows(summary),
+        trial_count=len(summary.table),
+    )

@@ -1,0 +1,82 @@
+"""Render a Summary as GitHub-flavoured markdown: short enough for $GITHUB_STEP_SUMMARY or a PR comment."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from loadbench.report import format as fmt
+
+if TYPE_CHECKING:
+    from loadbench.analysis import Summary
+
+_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def md_escape(text: str) -> str:
+    """Make user text inert in markdown and in the HTML GitHub allows inside it."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """Inline code that survives backticks and pipes inside `text` (pipes would split a table cell)."""
+    return "<code>" + md_escape(text).replace("\\|", "&#124;") + "</code>"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def render_markdown(summary: Summary) -> str:
+    """The summary as markdown text, ending with a newline."""
+    out: list[str] = [f"## loadbench: {md_escape(summary.scenario_name)}", ""]
+    trials, workloads, reps = len(summary.table), len(summary.workloads), summary.max_repetitions
+    out.append(
+        f"{_count(trials, 'trial')}, {_count(workloads, 'workload')}, up to {_count(reps, 'repetition')} "
+        "per point" + (f", run {md_escape(summary.created)}" if summary.created else "") + "."
+    )
+    out.append("")
+    if summary.workloads:
+        out.append("**Verdict**")
+        out.append("")
+        for w in summary.workloads:
+            if w.verdict is not None:
+                out.append(f"- {md_escape(w.verdict.sentence)}")
+            else:
+                only = md_escape(", ".join(w.models))
+                out.append(f"- {_code(w.workload)}: only {only} produced data, nothing to compare.")
+        out.append("")
+    if summary.saturated:
+        out.append(
+            f"> [!WARNING]\n> The load generator could not keep up in {len(summary.saturated)} trial(s): "
+            "their figures measure the generator, not the server."
+        )
+        out.append("")
+    if summary.failed:
+        listing = ", ".join(_code(t.trial_id) for t in summary.failed)
+        out.append(f"> [!CAUTION]\n> {len(summary.failed)} trial(s) failed and are left out: {listing}")
+        out.append("")
+    for w in summary.workloads:
+        out.append(f"### {_code(w.workload)} ({w.load_kind} loop)")
+        out.append("")
+        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % | RSS MB |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for p in w.points:
+            flags = (" ⚠" if p.saturated else "") + (" ✖" if p.failed else "")
+            name = md_escape(p.model)
+            if w.verdict and p.model == w.verdict.winner:
+                name = f"**{name}**"
+            cells = [
+                f"{name}{flags}", md_escape(p.load_label), fmt.num(p.rps.median),
+                fmt.interval(p.rps) or fmt.MISSING,
+                fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median), fmt.num(p.error_total),
+                fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    for note in summary.notes:
+        out.append(f"_{md_escape(note)}_")
+        out.append("")
+    out.append(f"<sub>{md_escape(summary.ci_method)} ⚠ saturated, ✖ failed trials.</sub>")
+    return "\n".join(out) + "\n"
