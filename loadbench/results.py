@@ -184,7 +184,11 @@ class TrialResult:
             return None
         from loadbench.metrics import LatencyHistogram  # lazy: metrics pulls in numpy
 
-        return LatencyHistogram.decode(self.histogram)
+        try:
+            return LatencyHistogram.decode(self.histogram)
+        except (ResultsFormatError, ValueError, IndexError) as exc:  # damaged bytes that still decode
+            trial = self.trial_id or self.model
+            raise ResultsFormatError(f"trial {trial!r}: key 'histogram': {exc}") from None
 
     def load_spec(self) -> Load:
         """The load as an engine.base Closed / Open / Stages."""
@@ -403,7 +407,7 @@ def read_results(path: str | os.PathLike[str]) -> Results:
     lines = text.split("\n")
     try:
         first = json.loads(lines[0])
-    except ValueError:
+    except (ValueError, RecursionError):
         first = None
     if not isinstance(first, dict):
         return _read_single_object(path, text)
@@ -442,6 +446,8 @@ def _read_single_object(path: Path, text: str) -> Results:
     except json.JSONDecodeError as exc:
         reason = f"line 1 is not JSON: {exc.msg}"
         raise ResultsFormatError(f"{path}: not a loadbench results file ({reason})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ResultsFormatError(f"{path}: not a loadbench results file ({_json_limit(exc)})") from None
     if not (isinstance(data, dict) and "model" in data and "requests" in data):
         raise ResultsFormatError(f"{path}: not a loadbench results file (no header line, no trial object)")
     trial = TrialResult.from_json(data, where=str(path))
@@ -463,9 +469,20 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
                 f"{path}:{number}: line is not valid JSON ({exc.msg} at column {exc.colno}); "
                 "the file was damaged or edited"
             ) from None
+        except (ValueError, RecursionError) as exc:
+            raise ResultsFormatError(
+                f"{path}:{number}: line cannot be read ({_json_limit(exc)}); the file was damaged or edited"
+            ) from None
         if isinstance(data, dict) and data.get("kind", "trial") != "trial":
             kind = describe(data["kind"])
             warnings.append(f"{path}:{number}: record kind {kind} is unknown to this loadbench; skipped")
             continue
         trials.append(TrialResult.from_json(data, where=f"{path}:{number}"))
     return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path)
+
+
+def _json_limit(exc: ValueError | RecursionError) -> str:
+    """Why valid-looking JSON could not be read: Python's nesting or integer-digit limits."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return str(exc).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string conversion..."

@@ -115,6 +115,9 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, [syntax_problem(path, text, exc)]) from None
+    except ValueError as exc:  # tomllib lets int()'s digit limit through (a number of 4300+ digits)
+        reason = str(exc).split(";")[0]
+        raise ScenarioError(path, [f"{path}: a value cannot be read ({reason}); shorten it"]) from None
     problems = Problems(path, text)
     problems.check_keys(raw, TOP_LEVEL_KEYS)
     name = _top_string(problems, raw, "name", Path(path).stem)

@@ -7,6 +7,7 @@ best-effort value; scenario.py raises once at the end.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, Literal, cast
@@ -119,15 +120,16 @@ def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) 
         sub = _EntryReader(reader, entry, number)
         sub.check_keys(MIX_ENTRY_KEYS)
         weight = entry.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
-            sub.report("weight", f"{weight!r} must be a positive number")
+        if (isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0
+                or not math.isfinite(weight)):
+            sub.report("weight", f"{weight!r} must be a positive number (finite)")
             weight = 1
         if "endpoint" in entry:
             clash = [key for key in ("path", "method", "headers", "body") if key in entry]
             ref = entry["endpoint"]
             if clash:
                 sub.report(clash[0], "either refer to an endpoint by name or describe the request, not both")
-            elif ref not in by_name:
+            elif not isinstance(ref, str) or ref not in by_name:
                 known = ", ".join(map(repr, by_name)) or "none defined"
                 sub.report("endpoint", f"{ref!r} is not the name of an [[endpoints]] entry ({known})")
             else:
@@ -340,7 +342,7 @@ def parse_cpus_table(problems: Problems, raw: object, available: Sequence[int]) 
 
 
 def parse_thresholds(problems: Problems, raw: object) -> tuple[str, ...]:
-    """[thresholds] checks: expressions kept as text for the gate (only non-emptiness is checked here)."""
+    """[thresholds] checks: expressions kept as text for the gate, parsed here so a typo fails early."""
     if raw is None:
         return ()
     if not isinstance(raw, dict):
@@ -355,7 +357,21 @@ def parse_thresholds(problems: Problems, raw: object) -> tuple[str, ...]:
     kept: list[str] = []
     for check in checks:
         if isinstance(check, str) and check.strip():
+            problem = _threshold_problem(check)
+            if problem:
+                reader.report("checks", problem)
             kept.append(check.strip())
         else:
             reader.report("checks", f"{check!r} must be a non-empty string like \"error_rate < 1%\"")
     return tuple(kept)
+
+
+def _threshold_problem(text: str) -> str | None:
+    """The gate's first-line complaint about a threshold expression, so a typo fails before the run."""
+    from loadbench.gate.thresholds import parse_threshold  # light, but only needed when there are checks
+
+    try:
+        parse_threshold(text, source="[thresholds] checks")
+    except UsageError as exc:
+        return f"{text!r}: {str(exc).splitlines()[0].removeprefix('bad threshold ([thresholds] checks): ')}"
+    return None

@@ -142,8 +142,15 @@ class Reader:
         raw = self.string(key)
         if raw is None:
             return None
-        path = (base_dir / Path(raw).expanduser()).resolve()
-        if not path.is_dir():
+        try:
+            path = (base_dir / Path(raw).expanduser()).resolve()
+            is_dir = path.is_dir()
+        except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, name too long, unknown ~user
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.report(key, f"{raw!r} is not a usable directory ({reason}); paths are relative to the "
+                             "scenario file")
+            return None
+        if not is_dir:
             self.report(key, f"{raw!r} is not a directory (looked for {path}); paths are relative to the "
                              "scenario file")
             return None

@@ -15,6 +15,7 @@ from loadbench.errors import UsageError
 _DURATION_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _COUNT_SUFFIX = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
 _RATE_PER_S = {"s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
+_MAX_CPU = 1 << 16
 _NUMBER = r"(?P<num>\d+(?:\.\d*)?|\.\d+)"
 _DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|m|h)?\s*$")
 _COUNT_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*$")
@@ -23,10 +24,10 @@ _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*(?:/\s*(?P<per>s|
 
 def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
     """Return the duration in seconds; `text` is "10s", "250ms", "2m" or a bare number of seconds."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise UsageError(f"{what}: {text!r} is not a duration; use a form like 10s, 250ms or 2m")
     if isinstance(text, int | float):
-        value = float(text)
+        value = _as_float(text)
     else:
         match = _DURATION_RE.match(text)
         if not match:
@@ -35,6 +36,14 @@ def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"{what}: {text!r} must be a finite, non-negative duration")
     return value
+
+
+def _as_float(number: int | float) -> float:
+    """A number as float; an integer too large for a float becomes infinity (then refused as such)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def parse_count(text: str | int, *, what: str = "count") -> int:
@@ -48,6 +57,8 @@ def parse_count(text: str | int, *, what: str = "count") -> int:
         if not match:
             raise UsageError(f"{what}: {text!r} is not a count; use a form like 64, 1k or 2M")
         scaled = float(match["num"]) * _COUNT_SUFFIX[match["suffix"]]
+        if not math.isfinite(scaled):
+            raise UsageError(f"{what}: {text!r} is too large")
         if scaled != int(scaled):
             raise UsageError(f"{what}: {text!r} is not a whole number")
         value = int(scaled)
@@ -58,10 +69,10 @@ def parse_count(text: str | int, *, what: str = "count") -> int:
 
 def parse_rate(text: str | float | int, *, what: str = "rate") -> float:
     """Return requests per second; `text` is "500/s", "1k/s", "30/m" or a bare number per second."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise UsageError(f"{what}: {text!r} is not a rate; use a form like 500/s or 1k/s")
     if isinstance(text, int | float):
-        value = float(text)
+        value = _as_float(text)
     else:
         match = _RATE_RE.match(text)
         if not match:
@@ -75,17 +86,21 @@ def parse_rate(text: str | float | int, *, what: str = "rate") -> float:
 def parse_cpus(text: str | list[int] | tuple[int, ...], *, what: str = "cpus") -> tuple[int, ...]:
     """Return a sorted tuple of CPU numbers from "0", "0,2", "0-3" or a list of integers."""
     if isinstance(text, list | tuple):
-        items = [int(c) for c in text]
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in text):
+            raise UsageError(f"{what}: {text!r} is not a CPU list; give whole CPU numbers like [0, 1]")
+        items = list(text)
     else:
         items = []
         for part in str(text).split(","):
             part = part.strip()
-            if re.fullmatch(r"\d+", part):
+            if re.fullmatch(r"\d{1,9}", part):
                 items.append(int(part))
-            elif re.fullmatch(r"\d+-\d+", part):
+            elif re.fullmatch(r"\d{1,9}-\d{1,9}", part):
                 low, high = (int(x) for x in part.split("-"))
                 if high < low:
                     raise UsageError(f"{what}: range {part!r} runs backwards")
+                if high > _MAX_CPU:  # refuse before building a huge range
+                    raise UsageError(f"{what}: range {part!r} names CPUs no machine has")
                 items.extend(range(low, high + 1))
             else:
                 raise UsageError(f"{what}: {text!r} is not a CPU list; use a form like 0, 0,1 or 0-3")

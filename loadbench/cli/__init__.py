@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    except click.exceptions.UsageError as exc:
+        # One line, like every other loadbench error, instead of click's usage block.
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
