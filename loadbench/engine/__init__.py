@@ -1,1 +1,86 @@
-"""Load generation: the HTTP/1.1 client protocol, closed and open loops, stages, and backends."""
+"""Load generation: drive(target, requests, load, options) → Recording, in one or several processes.
+
+`drive` is synchronous: it runs its own event loop (uvloop when installed) or its own engine
+processes, returns when the run is over (always on time: warm-up + duration + timeout at most, plus
+process start-up), and can be called many times in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stages, Target
+from loadbench.errors import UsageError
+
+if TYPE_CHECKING:  # the engine proper (numpy, asyncio machinery) is imported when drive() runs
+    from loadbench.metrics import Recording, TickInfo
+
+__all__ = ["drive", "target_rps_of"]
+
+
+def target_rps_of(load: Load, options: DriveOptions) -> float | None:
+    """The mean rate asked over the measured window (None for closed-loop loads)."""
+    if isinstance(load, Closed) or (isinstance(load, Stages) and load.kind == "connections"):
+        return None
+    if isinstance(load, Open):
+        return load.rate_per_s
+    from loadbench.engine.phases import window_profile
+
+    duration = load.duration_s
+    profile = window_profile(load, options.warmup_s, duration)
+    expected = profile.total_hits - profile.hits_by(options.warmup_s)
+    return expected / duration if duration > 0 else None
+
+
+def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions) -> None:
+    if not requests:
+        raise UsageError("no requests to send; give at least one path")
+    if isinstance(load, Closed) and load.connections < 1:
+        raise UsageError(f"connections: {load.connections} must be at least 1")
+    if isinstance(load, Open) and load.rate_per_s <= 0:
+        raise UsageError(f"rate: {load.rate_per_s}/s must be positive")
+    if isinstance(load, Open | Stages) and load.max_connections < 1:
+        raise UsageError(f"max connections: {load.max_connections} must be at least 1")
+    if isinstance(load, Stages) and (not load.stages or load.duration_s <= 0):
+        raise UsageError("stages: give at least one stage with a positive duration, like 10s:100/s")
+    duration = load.duration_s if isinstance(load, Stages) else options.duration_s
+    if duration is not None and duration <= 0:
+        raise UsageError(f"duration: {duration:g} s must be positive")
+    if duration is None and not options.max_requests:
+        raise UsageError("the run has no bound: give a duration (-d) or a request count (-n)")
+    if options.timeout_s <= 0:
+        raise UsageError(f"timeout: {options.timeout_s:g} s must be positive")
+    if options.warmup_s < 0:
+        raise UsageError(f"warm-up: {options.warmup_s:g} s must not be negative")
+    if options.processes < 1:
+        raise UsageError(f"processes: {options.processes} must be at least 1")
+
+
+def drive(
+    target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
+    *, on_tick: Callable[[TickInfo], None] | None = None,
+) -> Recording:  # fmt: skip
+    """Send the load to the target and return what was measured (see loadbench.metrics.Recording).
+
+    Refuses a non-loopback target unless options.allow_remote (TargetRefusedError), before any lookup.
+    `on_tick` is called about once a second from the calling thread with the progress so far.
+    """
+    from loadbench.engine.phases import drive_one, max_connections_of, pinned
+    from loadbench.engine.recorder import build_recording
+    from loadbench.targets import check_target
+
+    check_target(target, allow_remote=options.allow_remote)
+    _validate(load, requests, options)
+    if options.processes > 1:
+        from loadbench.engine.procs import drive_processes
+
+        shard = drive_processes(target, requests, load, options, on_tick=on_tick)
+    else:
+        with pinned(options.cpus):
+            shard = drive_one(target, requests, load, options, report=on_tick)
+    return build_recording(
+        shard, load=load, warmup_s=options.warmup_s, target_rps=target_rps_of(load, options),
+        max_connections=max_connections_of(load), processes=options.processes, cpus=options.cpus,
+        keepalive=options.keepalive,
+    )  # fmt: skip

@@ -115,4 +115,47 @@ class DriveOptions:
     keepalive: bool = True
     processes: int = 1
     cpus: tuple[int, ...] | None = None
+    seed: int = 0  # seeds the Poisson arrivals and the weighted mix: equal seeds, equal schedules
+    allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def load_label(load: Load) -> str:
+    """The short label of a load shape: "64c", "500/s", "10s:100/s,30s:500/s"."""
+    return load.label
+
+
+def load_to_dict(load: Load) -> dict[str, object]:
+    """The JSON form of a load shape used in result records (docs/results-format.md)."""
+    if isinstance(load, Closed):
+        return {"kind": "closed", "connections": load.connections}
+    if isinstance(load, Open):
+        return {"kind": "open", "rate_per_s": load.rate_per_s, "arrival": load.arrival,
+                "max_connections": load.max_connections}  # fmt: skip
+    return {
+        "kind": "stages", "stages_kind": load.kind, "arrival": load.arrival,
+        "max_connections": load.max_connections,
+        "stages": [[s.duration_s, s.target] for s in load.stages],
+    }  # fmt: skip
+
+
+def load_from_dict(data: dict[str, object]) -> Load:
+    """Inverse of load_to_dict; raises KeyError/ValueError/TypeError on a malformed dict."""
+    kind = data["kind"]
+    if kind == "closed":
+        return Closed(connections=int(data["connections"]))  # type: ignore[call-overload]
+    if kind == "open":
+        return Open(
+            rate_per_s=float(data["rate_per_s"]),  # type: ignore[arg-type]
+            arrival=data.get("arrival", "uniform"),  # type: ignore[arg-type]
+            max_connections=int(data.get("max_connections", 1024)),  # type: ignore[call-overload]
+        )
+    if kind == "stages":
+        stages = tuple(Stage(duration_s=float(d), target=float(t)) for d, t in data["stages"])  # type: ignore[attr-defined]
+        return Stages(
+            kind=data["stages_kind"],  # type: ignore[arg-type]
+            stages=stages,
+            arrival=data.get("arrival", "uniform"),  # type: ignore[arg-type]
+            max_connections=int(data.get("max_connections", 1024)),  # type: ignore[call-overload]
+        )
+    raise ValueError(f"unknown load kind {kind!r}; expected closed, open or stages")

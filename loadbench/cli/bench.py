@@ -1,0 +1,293 @@
+"""`loadbench bench URL`: an ad-hoc load run against one URL (like wrk), with an honest summary.
+
+Only option parsing and printing live here; the run is loadbench.engine.drive and the summary text is
+built from its Recording. The saturation verdict is printed first, in plain words.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from loadbench.engine.base import Load, RequestSpec, Stages, Target
+    from loadbench.metrics import Recording
+
+EPILOG = """\b
+Examples:
+  loadbench bench http://127.0.0.1:8000/plaintext -c 64 -d 10s --warmup 1s
+  loadbench bench http://127.0.0.1:8000/json -r 500/s -d 30s --arrival poisson
+  loadbench bench http://127.0.0.1:8000/ --stages 10s:100/s,30s:500/s,10s:0/s
+  loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
+  loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
+  loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+"""
+
+
+def parse_stages(text: str, *, arrival: str, max_connections: int) -> Stages:
+    """Parse "10s:100/s,30s:500/s" (rates) or "10s:16c,20s:64c" (connections) into Stages."""
+    from loadbench.engine.base import Stage, Stages
+    from loadbench.errors import UsageError
+    from loadbench.units import parse_count, parse_duration, parse_rate
+
+    stages: list[Stage] = []
+    kinds: set[str] = set()
+    for item in (part.strip() for part in text.split(",")):
+        duration_text, sep, target_text = item.partition(":")
+        if not sep or not duration_text or not target_text:
+            raise UsageError(f"--stages: {item!r} is not DURATION:TARGET; write it like 10s:100/s or 10s:16c")
+        duration = parse_duration(duration_text, what=f"--stages duration in {item!r}")
+        if target_text.strip().endswith("c"):
+            kinds.add("connections")
+            target = float(parse_count(target_text.strip()[:-1], what=f"--stages connections in {item!r}"))
+        else:
+            kinds.add("rate")
+            zero = target_text.strip() in ("0", "0/s")
+            target = 0.0 if zero else parse_rate(target_text, what=f"--stages rate in {item!r}")
+        stages.append(Stage(duration_s=duration, target=target))
+    if len(kinds) > 1:
+        raise UsageError(f"--stages {text!r} mixes rates and connection counts; use one kind")
+    if sum(s.duration_s for s in stages) <= 0:
+        raise UsageError(f"--stages {text!r} lasts 0 s; give stages a positive duration")
+    kind = kinds.pop()
+    if kind == "connections" and max(s.target for s in stages) < 1:
+        raise UsageError(f"--stages {text!r} never opens a connection")
+    return Stages(kind=kind, stages=tuple(stages), arrival=arrival, max_connections=max_connections)  # type: ignore[arg-type]
+
+
+def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, ...], body: str | None,
+              ) -> list[RequestSpec]:  # fmt: skip
+    from pathlib import Path
+
+    from loadbench.engine.base import RequestSpec
+    from loadbench.errors import UsageError
+
+    pairs = []
+    for header in headers:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"-H {header!r} is not 'Name: value'; write it like -H 'Accept: text/plain'")
+        pairs.append((name.strip(), value.strip()))
+    payload = b""
+    if body is not None:
+        if body.startswith("@"):
+            try:
+                payload = Path(body[1:]).read_bytes()
+            except OSError as exc:
+                raise UsageError(f"--body {body}: cannot read the file ({exc.strerror})") from exc
+        else:
+            payload = body.encode()
+    if not mix:
+        return [RequestSpec(method=method, path=path, headers=tuple(pairs), body=payload)]
+    specs = []
+    for item in mix:
+        mix_path, _, weight_text = item.rpartition("=") if "=" in item else (item, "", "1")
+        try:
+            weight = float(weight_text)
+        except ValueError:
+            raise UsageError(f"--mix {item!r}: weight {weight_text!r} is not a number; use /path=3") from None
+        if not mix_path.startswith("/") or not 0 < weight < float("inf"):
+            raise UsageError(f"--mix {item!r}: write it like /path=3 (a path and a positive weight)")
+        specs.append(RequestSpec(method=method, path=mix_path, headers=tuple(pairs), body=payload,
+                                 weight=weight))
+    return specs
+
+
+@click.command(epilog=EPILOG)
+@click.argument("url")
+@click.option("-c", "--connections", default=None, help="Closed loop: N connections, each sending its next "
+              "request when the last completes. [default: 10 when no -r or --stages]")  # fmt: skip
+@click.option("-r", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); latency "
+              "counts from each request's scheduled send time.")  # fmt: skip
+@click.option("--stages", default=None, help="Ramps from 0, k6 style: 10s:100/s,30s:500/s or 10s:16c,20s:64c "
+              "(warm-up runs at the first stage's target).")  # fmt: skip
+@click.option("-d", "--duration", default=None, help="Measured duration (after warm-up). [default: 10s "
+              "unless -n is given]")  # fmt: skip
+@click.option("-n", "--requests", "max_requests", default=None,
+              help="Stop after N measured requests (1k, 2M).")
+@click.option("--warmup", default="0s", show_default=True, help="Load before the measured window, excluded "
+              "from every figure.")  # fmt: skip
+@click.option("--timeout", default="2s", show_default=True, help="Total deadline per request: connect, send "
+              "and the whole response.")  # fmt: skip
+@click.option("-m", "--method", default="GET", show_default=True)
+@click.option("-H", "--header", "headers", multiple=True, metavar="'K: V'",
+              help="Request header (repeatable).")
+@click.option("--body", default=None, metavar="TEXT|@FILE", help="Request body, or @file to read it.")
+@click.option("--mix", multiple=True, metavar="PATH=WEIGHT", help="Weighted mix of paths on the URL's host "
+              "instead of the URL's path (repeatable).")  # fmt: skip
+@click.option("--no-keepalive", is_flag=True, help="A new connection per request (TIME_WAIT limits apply).")
+@click.option("--arrival", type=click.Choice(["uniform", "poisson"]), default="uniform", show_default=True,
+              help="Open loop: evenly spaced sends, or Poisson arrivals (seeded by --seed).")  # fmt: skip
+@click.option("--max-connections", default="1024", show_default=True, help="Open loop: connections opened "
+              "on demand up to this; beyond it requests are dropped (and counted).")  # fmt: skip
+@click.option("--processes", default="1", show_default=True, help="Engine processes; the load is split "
+              "between them and their histograms merged exactly.")  # fmt: skip
+@click.option("--cpus", default=None, help="Pin the engine process(es) to these CPUs, e.g. 1 or 2-3.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of Poisson arrivals and the mix.")
+@click.option("--json", "json_out", default=None, metavar="FILE", help="Write the trial record as JSON "
+              "(- for stdout; the summary then goes to stderr).")  # fmt: skip
+@click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
+              "(only servers you own).")  # fmt: skip
+def command(
+    url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
+    max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
+    body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
+    processes: str, cpus: str | None, seed: int, json_out: str | None, allow_remote: bool,
+) -> None:
+    """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
+    from loadbench.engine.base import Closed, DriveOptions, Open
+    from loadbench.errors import UsageError
+    from loadbench.targets import check_target, parse_url
+    from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate
+
+    target, path = parse_url(url)
+    check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
+    if sum(x is not None for x in (connections, rate, stages)) > 1:
+        raise UsageError("-c, -r and --stages exclude each other: choose one load shape")
+    max_conns = parse_count(max_connections, what="--max-connections")
+    if max_conns < 1:
+        raise UsageError(f"--max-connections {max_connections}: must be at least 1")
+    load: Load
+    if rate is not None:
+        load = Open(rate_per_s=parse_rate(rate, what="--rate"), arrival=arrival, max_connections=max_conns)  # type: ignore[arg-type]
+    elif stages is not None:
+        load = parse_stages(stages, arrival=arrival, max_connections=max_conns)
+    else:
+        count = parse_count(connections or "10", what="--connections")
+        if count < 1:
+            raise UsageError(f"--connections {connections}: must be at least 1")
+        load = Closed(connections=count)
+    limit = parse_count(max_requests, what="--requests") if max_requests is not None else None
+    if limit == 0:
+        raise UsageError("--requests 0: must be at least 1")
+    run_s = parse_duration(duration, what="--duration") if duration is not None else (None if limit else 10.0)
+    if run_s is not None and run_s <= 0:
+        raise UsageError(f"--duration {duration}: must be longer than 0 s")
+    timeout_s = parse_duration(timeout, what="--timeout")
+    if timeout_s <= 0:
+        raise UsageError(f"--timeout {timeout}: must be longer than 0 s")
+    n_processes = parse_count(processes, what="--processes")
+    if n_processes < 1:
+        raise UsageError(f"--processes {processes}: must be at least 1")
+    options = DriveOptions(
+        duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
+        timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
+        cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
+    )  # fmt: skip
+    specs = _requests(path, mix, method, headers, body)
+    _run(url, target, specs, load, options, json_out)
+
+
+def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
+         ) -> None:  # fmt: skip
+    import json
+    from pathlib import Path
+
+    from loadbench.engine import drive
+    from loadbench.errors import UsageError
+
+    out_file = None
+    if json_out and json_out != "-":
+        try:  # open the export target before running, so a bad path fails in a second, not after the run
+            out_file = Path(json_out).open("w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UsageError(f"--json {json_out}: cannot write there ({exc.strerror})") from exc
+    try:
+        recording = drive(target, specs, load, options)
+        text = summary_text(url, recording, options)
+        click.echo(text, err=json_out == "-")
+        if json_out:
+            payload = json.dumps(bench_record(url, specs, recording, options), indent=2) + "\n"
+            if out_file is not None:
+                out_file.write(payload)
+            else:
+                sys.stdout.write(payload)
+    finally:
+        if out_file is not None:
+            out_file.close()
+
+
+def bench_record(url: str, specs: list[RequestSpec], recording: Recording, options: Any) -> dict[str, Any]:
+    """The trial record of docs/results-format.md for a bench run (server fields are null)."""
+    from datetime import UTC, datetime
+
+    from loadbench.jsoncodec import request_spec_to_json
+
+    workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
+    record: dict[str, Any] = {
+        "kind": "trial", "trial_id": "bench", "index": 0, "model": None, "server_model": None,
+        "family": None, "server_options": None, "variant": None, "workload": workload, "url": url,
+        "requests_spec": [request_spec_to_json(s) for s in specs], "repetition": 1, "round": 1,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"), "status_ok": True, "failure": None,
+    }  # fmt: skip
+    record.update(recording.to_record())
+    client_cpus = list(options.cpus) if options.cpus else None
+    record.update({"server": None, "monitor": [], "other_cpu_pct": None,
+                   "cpus": {"server": None, "client": client_cpus}})
+    return record
+
+
+def _ms(ns: float) -> str:
+    ms = ns / 1e6
+    return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:,.0f}"
+
+
+def summary_text(url: str, rec: Recording, options: Any) -> str:
+    """The compact human summary; the verdict on the engine comes first."""
+    from loadbench.engine.base import Closed, Open
+
+    lines = [f"loadbench bench {url}"]
+    if rec.saturated:
+        lines.append("WARNING: the load generator did not deliver the load asked; read these figures as")
+        lines.append("a lower bound of what the server can do:")
+        lines.extend(f"  - {reason}" for reason in rec.saturation_reasons)
+    else:
+        kept = f"engine CPU {rec.client_cpu_pct:.0f} % of a core"
+        if rec.schedule_lag is not None and rec.schedule_lag.count:
+            kept += f", schedule lag p99 {_ms(rec.schedule_lag.percentile(99))} ms"
+        lines.append(f"OK: the engine kept up ({kept}).")
+    load = rec.load
+    if isinstance(load, Closed):
+        shape = f"{load.connections} connections, closed loop"
+    elif isinstance(load, Open):
+        shape = f"{load.rate_per_s:g}/s {load.arrival}, open loop"
+    else:
+        shape = f"stages {load.label} ({load.arrival if load.kind == 'rate' else 'closed loop'})"
+    keepalive = "on" if rec.keepalive else "off"
+    lines.append(f"load       {shape}; {rec.duration_s:.2f} s measured after {rec.warmup_s:g} s warm-up; "
+                 f"timeout {options.timeout_s:g} s; keep-alive {keepalive}")
+    if not rec.keepalive:
+        lines.append("           (a connection per request: closed sockets sit in TIME_WAIT and the "
+                     "ephemeral port range limits the connection rate)")
+    pin = f"pinned to CPU {','.join(map(str, rec.cpus))}" if rec.cpus else "not pinned"
+    lines.append(f"engine     {rec.engine} (event loop {rec.event_loop}), {rec.processes} process"
+                 f"{'es' if rec.processes > 1 else ''}, {pin}, CPU {rec.client_cpu_pct:.0f} %")  # fmt: skip
+    target = ""
+    if rec.target_rps:
+        target = f" of {rec.target_rps:,.1f}/s asked (sent {rec.sent:,}, dropped {rec.dropped:,})"
+    lines.append(f"throughput {rec.rps:,.1f} req/s{target}; {rec.requests:,} responses, {rec.ok:,} 2xx"
+                 + (f", {rec.drained:,} finished after sending stopped" if rec.drained else ""))  # fmt: skip
+    for name, h in (("latency", rec.latency), ("service", rec.service)):
+        if h is None:
+            continue
+        if not h.count:
+            lines.append(f"{name:10} no responses")
+            continue
+        note = " (from the scheduled send)" if name == "latency" and rec.service is not None else (
+            " (from the actual send)" if name == "service" else "")  # fmt: skip
+        lines.append(f"{name:10} p50 {_ms(h.percentile(50))}  p90 {_ms(h.percentile(90))}  p99 "
+                     f"{_ms(h.percentile(99))}  p99.9 {_ms(h.percentile(99.9))}  max {_ms(h.max_ns)} ms"
+                     f"{note}")
+    if rec.schedule_lag is not None and rec.schedule_lag.count:
+        lag = rec.schedule_lag
+        lines.append(f"lag        p50 {_ms(lag.percentile(50))}  p99 {_ms(lag.percentile(99))} ms "
+                     "(actual send − scheduled send)")  # fmt: skip
+    errors = ", ".join(f"{k} {v:,}" for k, v in rec.errors.items() if v) or "none"
+    lines.append(f"errors     {errors}")
+    lines.append("status     " + ("  ".join(f"{code}: {n:,}" for code, n in rec.status.items()) or "none"))
+    for message, n in sorted(rec.error_messages.items(), key=lambda kv: -kv[1])[:5]:
+        lines.append(f"           {n:,} × {message}")
+    lines.append(f"bytes      in {rec.bytes_in:,}, out {rec.bytes_out:,}")
+    return "\n".join(lines)

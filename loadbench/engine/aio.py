@@ -1,0 +1,247 @@
+"""The own asyncio engine for one process: connections as asyncio Protocols, closed and open loops.
+
+One request is in flight per connection. Requests are encoded once; responses are framed with
+bytes.find (engine/http1.py). Latency is taken with perf_counter_ns: in the closed loop from the send
+(from the connect for a connection's first request), in the open loop from the scheduled send time,
+with the service time from the actual send kept beside it. Deadlines are total per request (connect,
+send and the whole response) and are enforced by a sweeper that scans busy connections a few dozen
+times per deadline, so no timer is created per request and a trickling server still times out on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
+
+from loadbench.engine.http1 import (
+    BODY_CHUNKED,
+    MAX_HEAD_BYTES,
+    ProtocolError,
+    chunked_end,
+    parse_head,
+)
+from loadbench.engine.recorder import STATUS_BITS
+from loadbench.metrics import ErrorClass
+
+if TYPE_CHECKING:
+    from loadbench.engine.run import Run
+
+_EXPECT_HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE = 0, 1, 2, 3
+
+
+class Conn(asyncio.Protocol):
+    """One client connection; the hot path is data_received → (known response) → next write."""
+
+    __slots__ = (
+        "buf", "clean", "close_after", "cpos", "dead", "index", "left", "mode", "nin", "nout", "run",
+        "sched", "sent_at", "status", "t0", "transport",
+    )  # fmt: skip
+
+    def __init__(self, run: Run, sched: int = 0) -> None:
+        self.run = run
+        self.transport: asyncio.Transport | None = None
+        self.t0 = perf_counter_ns()  # deadline start of the request in flight; 0 = idle
+        self.sched = sched  # open loop: the scheduled send time (ns) of the request in flight
+        self.sent_at = 0
+        self.index = run.next_index()  # the request in flight (or last sent)
+        self.nin = 0  # bytes received on this connection
+        self.nout = 0  # bytes sent on this connection
+        self.buf = b""
+        self.clean = True  # expecting a response head with nothing buffered
+        self.mode = _EXPECT_HEAD
+        self.left = 0
+        self.cpos = 0
+        self.status = 0
+        self.close_after = False
+        self.dead = False
+
+    # -- asyncio callbacks ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):  # asyncio sets it already on most versions
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.run.open_loop:
+            self.send_scheduled(self.sched)
+        else:
+            self._send()
+
+    def data_received(self, data: bytes) -> None:
+        run = self.run
+        if data == run.last and run.go and self.clean:
+            # Hot path: a response byte-for-byte equal to the last one framed (same head, same body:
+            # a static file within the same Date second) needs no parsing; send the next request.
+            t = perf_counter_ns()
+            run.lat_append(((t - self.t0) << STATUS_BITS) | run.last_status)
+            self.t0 = t
+            self.nin += len(data)
+            if run.single:
+                wire = run.wire0
+            else:
+                self.index = i = (self.index + 1) % run.n_wire
+                wire = run.wire[i]
+            self.nout += len(wire)
+            self.transport.write(wire)  # type: ignore[union-attr]
+            return
+        self.nin += len(data)
+        if self.clean:
+            status = run.known.get(data)
+            if status is not None:
+                run.last, run.last_status = data, status
+                self._complete(perf_counter_ns(), status, False)
+                return
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                try:
+                    status, length, close = parse_head(data, end, head_request=run.is_head[self.index])
+                except ProtocolError as exc:
+                    self._fail(ErrorClass.PROTOCOL, str(exc))
+                    return
+                if length >= 0 and len(data) == end + 4 + length and status >= 200:
+                    if not close and run.caching:
+                        run.remember(data, status)
+                    self._complete(perf_counter_ns(), status, close)
+                    return
+        self._feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        run = self.run
+        if self.t0 and not self.dead:
+            got = f" ({len(self.buf)} bytes of it received)" if self.buf else ""
+            if self.mode == _BODY_UNTIL_CLOSE and exc is None:
+                self._complete(perf_counter_ns(), self.status, True)
+            elif exc is None:
+                self._fail(ErrorClass.RESET, f"connection closed by the server before the response{got}")
+            elif isinstance(exc, ssl.SSLError):
+                self._fail(ErrorClass.PROTOCOL, f"TLS: {exc}")
+            else:
+                self._fail(ErrorClass.RESET, f"{type(exc).__name__}: {exc}{got}")
+        self.dead = True
+        run.lost(self)
+
+    # -- framing ------------------------------------------------------------------------------
+    def _feed(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        self.buf = b""
+        try:
+            while True:
+                if self.mode == _EXPECT_HEAD:
+                    end = buf.find(b"\r\n\r\n")
+                    if end < 0:
+                        if len(buf) > MAX_HEAD_BYTES:
+                            raise ProtocolError(f"response head longer than {MAX_HEAD_BYTES} bytes")
+                        self.buf = buf
+                        self.clean = False
+                        return
+                    status, length, close = parse_head(buf, end, head_request=self.run.is_head[self.index])
+                    buf = buf[end + 4 :]
+                    if status < 200:
+                        continue  # an interim 1xx response; the real one follows
+                    self.status, self.close_after = status, close
+                    if length >= 0:
+                        self.mode, self.left = _BODY_LENGTH, length
+                    elif length == BODY_CHUNKED:
+                        self.mode, self.cpos = _BODY_CHUNKED, 0
+                    else:
+                        self.mode = _BODY_UNTIL_CLOSE
+                    self.clean = False
+                if self.mode == _BODY_LENGTH:
+                    if len(buf) < self.left:
+                        self.left -= len(buf)
+                        return
+                    extra = len(buf) - self.left
+                    break
+                if self.mode == _BODY_CHUNKED:
+                    self.cpos, end = chunked_end(buf, self.cpos)
+                    if end < 0:
+                        self.buf = buf[self.cpos :]  # drop the chunks already scanned
+                        self.cpos = 0
+                        return
+                    extra = len(buf) - end
+                    break
+                return  # _BODY_UNTIL_CLOSE: the body ends when the connection does
+        except ProtocolError as exc:
+            self._fail(ErrorClass.PROTOCOL, str(exc))
+            return
+        self.mode = _EXPECT_HEAD
+        self.clean = True
+        if extra:
+            self._fail(ErrorClass.PROTOCOL, f"{extra} unexpected bytes after a complete response")
+            return
+        self._complete(perf_counter_ns(), self.status, self.close_after)
+
+    # -- outcomes -------------------------------------------------------------------------------
+    def _complete(self, t: int, status: int, close: bool) -> None:
+        """Record a response completed at `t` and send the next request (or go idle, or retire)."""
+        run = self.run
+        self.clean = True
+        if run.open_loop:
+            run.lat_append(((t - self.sched) << STATUS_BITS) | status)
+            run.svc_append(t - self.sent_at)
+            self.t0 = 0
+            if close or not run.keepalive or run.excess:
+                self._retire()
+            else:
+                run.idle.append(self)
+            if run.next_due <= t:
+                run.pump()
+            return
+        run.lat_append(((t - self.t0) << STATUS_BITS) | status)
+        if close or not run.keepalive or run.excess or run.budget <= 0:
+            self.t0 = 0
+            self._retire()
+            run.refill()
+            return
+        if run.limited:
+            run.budget -= 1
+        self.t0 = t
+        self._send()
+
+    def _send(self) -> None:
+        """Closed loop: send the next request of the mix."""
+        run = self.run
+        self.index = i = (self.index + 1) % run.n_wire
+        wire = run.wire[i]
+        self.nout += len(wire)
+        self.transport.write(wire)  # type: ignore[union-attr]
+
+    def send_scheduled(self, sched: int) -> None:
+        """Open loop: send the next request, scheduled for `sched` (ns)."""
+        t = perf_counter_ns()
+        run = self.run
+        self.sched = sched
+        self.sent_at = t
+        if not self.t0:
+            self.t0 = t
+        run.lag_append(t - sched)
+        if run.rec.measuring:
+            run.rec.sent += 1
+        self.index = i = (self.index + 1) % run.n_wire
+        wire = run.wire[i]
+        self.nout += len(wire)
+        self.transport.write(wire)  # type: ignore[union-attr]
+
+    def _fail(self, cls: ErrorClass, message: str) -> None:
+        """Count the request in flight as failed and drop the connection."""
+        if self.dead or not self.t0:
+            return
+        self.t0 = 0
+        self.dead = True
+        self.run.rec.error(cls, message)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _retire(self) -> None:
+        """Close after a complete response (no request in flight: not an error)."""
+        self.dead = True
+        run = self.run
+        if run.excess:
+            run.excess -= 1
+            run.update_go()
+        if self.transport is not None:
+            self.transport.close()

@@ -1,0 +1,375 @@
+"""What one measurement is made of: the latency histogram, error classes, the timeline and the Recording.
+
+The histogram is HDR-style (Gil Tene's HdrHistogram bucket layout: powers of two, each split into 2048
+linear sub-buckets) over integer nanoseconds from 1 µs to 60 s, so every value keeps 3 significant
+digits (relative bucket width ≤ 1/1024) in a fixed 28,672-slot array (229 KiB) however many values are
+recorded. Values outside the range are clamped to it and counted (`clamped_low`, `clamped_high`),
+never dropped. Values are folded in batches with numpy (`record_many`), never one by one: the engine
+keeps raw integers in a buffer and folds them a few times a second. Histograms merge exactly and
+encode to a compact, versioned string (base64 of zlib of the sparse bucket list).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from loadbench.engine.base import Load, load_label, load_to_dict
+from loadbench.errors import ResultsFormatError
+
+LOWEST_NS = 1_000
+HIGHEST_NS = 60_000_000_000
+SIGNIFICANT_DIGITS = 3
+_SUB_MAG = 11  # 2048 sub-buckets: the smallest power of two ≥ 2 × 10**SIGNIFICANT_DIGITS
+_HALF = 1 << (_SUB_MAG - 1)
+_TOP_BUCKET = HIGHEST_NS.bit_length() - _SUB_MAG
+COUNTS_LEN = (_TOP_BUCKET + 2) * _HALF
+# Version history of the encoding: 1 = magic "LBH1", sparse (delta index u32, count u64) pairs, zlib.
+_MAGIC = b"LBH1"
+_HEADER = struct.Struct("<4sQqqqQQQ")  # magic, count, min, max, sum (low 63 bits), clamped lo/hi, n pairs
+
+
+class ErrorClass(StrEnum):
+    """Why a request got no HTTP response: the five transport failure classes."""
+
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    TIMEOUT = "timeout"
+    RESET = "reset"
+    PROTOCOL = "protocol"
+
+
+def bucket_indices(values_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Map clamped values (int64 ns within LOWEST_NS..HIGHEST_NS) to histogram slots, vectorised.
+
+    Slot = bucket × 1024 + (value >> bucket), where bucket = max(bit_length(value) − 11, 0); this is
+    HdrHistogram's counts index with unit 1 ns. `frexp` gives the exact bit length below 2**53.
+    """
+    bits = np.frexp(values_ns.astype(np.float64))[1].astype(np.int64)
+    bucket = np.maximum(bits - _SUB_MAG, 0)
+    result: npt.NDArray[np.int64] = (bucket << (_SUB_MAG - 1)) + (values_ns >> bucket)
+    return result
+
+
+def _slot_bounds(slots: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Lowest value and width (ns) of each slot."""
+    bucket = np.maximum((slots >> (_SUB_MAG - 1)) - 1, 0)
+    low = (slots - (bucket << (_SUB_MAG - 1))) << bucket
+    return low, np.left_shift(1, bucket)
+
+
+class LatencyHistogram:
+    """Counts of latencies (ns) in HDR buckets; see the module docstring for range and precision.
+
+    `record_many` mutates; `merge` returns a new histogram (pure, associative, commutative).
+    """
+
+    __slots__ = ("_counts", "_cum", "clamped_high", "clamped_low", "count", "max_ns", "min_ns", "sum_ns")
+
+    def __init__(self) -> None:
+        self._counts: npt.NDArray[np.int64] = np.zeros(COUNTS_LEN, dtype=np.int64)
+        self._cum: npt.NDArray[np.int64] | None = None
+        self.count = 0
+        self.min_ns = 0
+        self.max_ns = 0
+        self.sum_ns = 0
+        self.clamped_low = 0
+        self.clamped_high = 0
+
+    # -- recording -------------------------------------------------------------------------------
+    def record_many(self, values_ns: Iterable[int] | npt.NDArray[np.int64]) -> None:
+        """Add a batch of latencies in ns; values outside 1 µs..60 s are clamped and counted."""
+        raw = np.asarray(values_ns if isinstance(values_ns, np.ndarray) else list(values_ns), dtype=np.int64)
+        if raw.size == 0:
+            return
+        self.clamped_low += int(np.count_nonzero(raw < LOWEST_NS))
+        self.clamped_high += int(np.count_nonzero(raw > HIGHEST_NS))
+        values = np.clip(raw, LOWEST_NS, HIGHEST_NS)
+        self._add_slots(np.bincount(bucket_indices(values), minlength=COUNTS_LEN), values)
+
+    def record_dense(self, dense: npt.NDArray[np.int64], values_ns: npt.NDArray[np.int64]) -> None:
+        """Add pre-clamped values whose per-slot counts (`dense`) the caller already computed."""
+        if values_ns.size:
+            self._add_slots(dense, values_ns)
+
+    def _add_slots(self, dense: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> None:
+        low, high = int(values.min()), int(values.max())
+        self.min_ns = low if self.count == 0 else min(self.min_ns, low)
+        self.max_ns = max(self.max_ns, high)
+        self.count += int(values.size)
+        self.sum_ns += int(values.sum())
+        self._counts += dense
+        self._cum = None
+
+    # -- combining -------------------------------------------------------------------------------
+    def merge(self, other: LatencyHistogram) -> LatencyHistogram:
+        """Return a new histogram holding both sets of values (exact: counts add slot by slot)."""
+        out = LatencyHistogram()
+        out._counts = self._counts + other._counts
+        out.count = self.count + other.count
+        nonempty = [h for h in (self, other) if h.count]
+        out.min_ns = min((h.min_ns for h in nonempty), default=0)
+        out.max_ns = max((h.max_ns for h in nonempty), default=0)
+        out.sum_ns = self.sum_ns + other.sum_ns
+        out.clamped_low = self.clamped_low + other.clamped_low
+        out.clamped_high = self.clamped_high + other.clamped_high
+        return out
+
+    @classmethod
+    def from_slots(cls, slots: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> LatencyHistogram:
+        """Rebuild from a sparse (slots, counts) pair; min, max and sum come from the bucket bounds
+        (lowest value, highest value and midpoint), so they are exact to the bucket's precision."""
+        out = cls()
+        if slots.size:
+            out._counts[slots] = counts
+            low, width = _slot_bounds(slots)
+            out.count = int(counts.sum())
+            out.min_ns = int(low[0])
+            out.max_ns = int(low[-1] + width[-1] - 1)
+            out.sum_ns = int(((low + (width - 1) // 2) * counts).sum())
+        return out
+
+    @classmethod
+    def merged(cls, histograms: Iterable[LatencyHistogram]) -> LatencyHistogram:
+        out = cls()
+        for h in histograms:
+            out = out.merge(h)
+        return out
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def mean_ns(self) -> float:
+        return self.sum_ns / self.count if self.count else 0.0
+
+    def percentile(self, p: float) -> int:
+        """The value (ns) at percentile p (0..100): the highest value of the bucket holding rank
+        ceil(p% × count), kept within [min_ns, max_ns]. 0 when the histogram is empty."""
+        if not self.count:
+            return 0
+        if p <= 0:
+            return self.min_ns
+        if p >= 100:
+            return self.max_ns
+        if self._cum is None:
+            self._cum = np.cumsum(self._counts)
+        rank = max(1, math.ceil(round(p * self.count / 100.0, 6)))
+        slot = int(np.searchsorted(self._cum, rank))
+        low, width = _slot_bounds(np.array([slot], dtype=np.int64))
+        return min(max(int(low[0] + width[0] - 1), self.min_ns), self.max_ns)
+
+    def spectrum(self, ticks_per_decade: int = 10) -> list[tuple[float, int]]:
+        """(percentile, ns) points for an HDR percentile chart: evenly spaced in log(1/(1−p)), from
+        p0 up to the last level that the sample count resolves, then p100."""
+        if not self.count:
+            return []
+        points: list[tuple[float, int]] = []
+        step = 0
+        while True:
+            tail = 10 ** (-step / ticks_per_decade)
+            if tail * self.count < 1:
+                break
+            pct = 100.0 * (1.0 - tail)
+            points.append((pct, self.percentile(pct)))
+            step += 1
+        points.append((100.0, self.max_ns))
+        return points
+
+    def nonzero(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The occupied slots and their counts (the sparse form)."""
+        slots = np.flatnonzero(self._counts).astype(np.int64)
+        return slots, self._counts[slots]
+
+    # -- encoding --------------------------------------------------------------------------------
+    def encode(self) -> str:
+        """A compact, versioned text form: base64 of zlib of (header, sparse delta-coded slots)."""
+        slots, counts = self.nonzero()
+        deltas = np.diff(slots, prepend=0).astype("<u4")
+        header = _HEADER.pack(
+            _MAGIC, self.count, self.min_ns, self.max_ns, self.sum_ns & (2**63 - 1),
+            self.clamped_low, self.clamped_high, slots.size,
+        )  # fmt: skip
+        payload = header + deltas.tobytes() + counts.astype("<u8").tobytes()
+        return base64.b64encode(zlib.compress(payload, 6)).decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str) -> LatencyHistogram:
+        """Rebuild a histogram from `encode` output; raises ResultsFormatError on anything else."""
+        try:
+            payload = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+            magic, count, low, high, total, c_low, c_high, n = _HEADER.unpack_from(payload)
+        except (ValueError, zlib.error, struct.error, UnicodeEncodeError) as exc:
+            raise ResultsFormatError(f"not an encoded loadbench histogram ({exc}); re-record it") from exc
+        if magic != _MAGIC:
+            raise ResultsFormatError(f"histogram encoding {magic!r} is unknown; this loadbench reads LBH1")
+        offset = _HEADER.size
+        deltas = np.frombuffer(payload, dtype="<u4", count=n, offset=offset).astype(np.int64)
+        counts = np.frombuffer(payload, dtype="<u8", count=n, offset=offset + 4 * n).astype(np.int64)
+        out = cls()
+        out._counts[np.cumsum(deltas)] = counts
+        out.count, out.min_ns, out.max_ns, out.sum_ns = count, low, high, total
+        out.clamped_low, out.clamped_high = c_low, c_high
+        return out
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Ship histograms between engine processes in their encoded form (a few KB, not 229 KiB).
+        return (LatencyHistogram.decode, (self.encode(),))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LatencyHistogram):
+            return NotImplemented
+        same_stats = (self.count, self.min_ns, self.max_ns, self.sum_ns) == (
+            other.count, other.min_ns, other.max_ns, other.sum_ns,
+        )  # fmt: skip
+        return same_stats and bool(np.array_equal(self._counts, other._counts))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LatencyHistogram(count={self.count}, min_ns={self.min_ns}, max_ns={self.max_ns})"
+
+
+def percentile_summary_ms(h: LatencyHistogram) -> dict[str, float | None]:
+    """min, mean, p50, p90, p95, p99, p99_9 and max of `h` in milliseconds (None when empty)."""
+    keys = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
+    if not h.count:
+        return dict.fromkeys(keys)
+    values = [h.min_ns, h.mean_ns, *(h.percentile(p) for p in (50, 90, 95, 99, 99.9)), h.max_ns]
+    return {k: round(v / 1e6, 4) for k, v in zip(keys, values, strict=True)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelinePoint:
+    """One second of the measured window: responses completed in it, transport errors, p50/p99 (ns)."""
+
+    second: int
+    requests: int
+    errors: int
+    p50_ns: int
+    p99_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickInfo:
+    """Progress once a second during drive(): phase is "warmup", "measure" or "drain"."""
+
+    phase: str
+    elapsed_s: float
+    duration_s: float
+    requests: int
+    rps: float
+    errors: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recording:
+    """Everything one drive() measured in its window (warm-up excluded from every figure).
+
+    `requests` counts responses of any status received after warm-up, including the `drained` ones
+    that finished after sending stopped; `rps` counts only those completed inside the measured
+    window (`duration_s`). `latency` runs from the scheduled send time in the open loop and from the
+    send in the closed loop; `service` (open loop) from the actual send. `errors` are transport
+    failures by ErrorClass (all five keys present); non-2xx responses are in `status`, not `ok`.
+    """
+
+    engine: str
+    event_loop: str
+    load: Load
+    duration_s: float
+    warmup_s: float
+    requests: int
+    drained: int
+    ok: int
+    status: dict[int, int]
+    errors: dict[str, int]
+    error_messages: dict[str, int]
+    bytes_in: int
+    bytes_out: int
+    latency: LatencyHistogram
+    service: LatencyHistogram | None
+    schedule_lag: LatencyHistogram | None
+    timeline: tuple[TimelinePoint, ...]
+    target_rps: float | None
+    sent: int
+    dropped: int
+    client_cpu_s: float
+    client_cpu_pct: float
+    saturated: bool
+    saturation_reasons: tuple[str, ...]
+    processes: int = 1
+    cpus: tuple[int, ...] | None = None
+    keepalive: bool = True
+    connections_opened: int = 0
+
+    @property
+    def rps(self) -> float:
+        """Responses per second completed inside the measured window."""
+        return (self.requests - self.drained) / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def error_rate(self) -> float:
+        """(transport errors + non-2xx responses) / (responses + transport errors)."""
+        attempts = self.requests + self.error_count
+        return (self.error_count + self.requests - self.ok) / attempts if attempts else 0.0
+
+    def to_record(self) -> dict[str, Any]:
+        """The measurement keys of a trial record (docs/results-format.md)."""
+        lag = self.schedule_lag
+        return {
+            "duration_s": self.duration_s,
+            "warmup_s": self.warmup_s,
+            "requests": self.requests,
+            "ok": self.ok,
+            "rps": round(self.rps, 3),
+            "latency_ms": percentile_summary_ms(self.latency),
+            "service_ms": percentile_summary_ms(self.service) if self.service is not None else None,
+            "errors": dict(self.errors),
+            "error_messages": dict(self.error_messages),
+            "status": {str(code): n for code, n in sorted(self.status.items())},
+            "error_rate": round(self.error_rate, 6),
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "target_rps": self.target_rps,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "drained": self.drained,
+            "schedule_lag_ms": (
+                {"p50": round(lag.percentile(50) / 1e6, 4), "p99": round(lag.percentile(99) / 1e6, 4)}
+                if lag is not None and lag.count
+                else None
+            ),
+            "saturated": self.saturated,
+            "saturation_reasons": list(self.saturation_reasons),
+            "engine": self.engine,
+            "event_loop": self.event_loop,
+            "client_cpu_pct": round(self.client_cpu_pct, 2),
+            "client_cpu_s": round(self.client_cpu_s, 4),
+            "processes": self.processes,
+            "keepalive": self.keepalive,
+            "connections_opened": self.connections_opened,
+            "timeline": [
+                [p.second, p.requests, p.errors, round(p.p50_ns / 1e6, 4), round(p.p99_ns / 1e6, 4)]
+                for p in self.timeline
+            ],
+            "histogram": self.latency.encode(),
+            "service_histogram": self.service.encode() if self.service is not None else None,
+            "load": load_to_dict(self.load),
+            "load_label": load_label(self.load),
+        }
+
+
+def empty_errors() -> dict[str, int]:
+    """A fresh {error class: 0} dict with all five keys."""
+    return {cls.value: 0 for cls in ErrorClass}

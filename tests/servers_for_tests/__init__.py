@@ -1,0 +1,72 @@
+"""Start the engine's test servers (server.py) as real processes on 127.0.0.1, and stop them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVER = Path(__file__).with_name("server.py")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestServer:
+    """A running test server: its port, and the count of requests it has seen."""
+
+    __test__ = False  # not a pytest test class
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def count(self) -> int:
+        """Requests the server has seen (excluding these count queries)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"GET /__count HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return int(data.split(b"\r\n\r\n", 1)[1])
+
+
+@contextlib.contextmanager
+def test_server(
+    mode: str, *, delay_ms: float = 10.0, slots: int = 1, status: int = 503
+) -> Iterator[TestServer]:
+    """Run server.py in `mode` in its own process group; always killed on exit."""
+    command = [sys.executable, str(SERVER), mode, "--delay-ms", str(delay_ms), "--slots", str(slots),
+               "--status", str(status)]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"test server {mode} did not start: {line!r}")
+        yield TestServer(port=int(line.split()[1]), pid=proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+test_server.__test__ = False  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
