@@ -210,15 +210,21 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
 
 
 def bench_record(url: str, specs: list[RequestSpec], recording: Recording, options: Any) -> dict[str, Any]:
-    """The trial record of docs/results-format.md for a bench run (server fields are null)."""
+    """The trial record of docs/results-format.md for a bench run.
+
+    There is no server model: `model` names the target (host:port) so reports and checks can label it,
+    `server_model` and `family` are empty, `server` is null.
+    """
     from datetime import UTC, datetime
+    from urllib.parse import urlsplit
 
     from loadbench.jsoncodec import request_spec_to_json
 
     workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
     record: dict[str, Any] = {
-        "kind": "trial", "trial_id": "bench", "index": 0, "model": None, "server_model": None,
-        "family": None, "server_options": None, "variant": None, "workload": workload, "url": url,
+        "kind": "trial", "trial_id": "bench", "index": 0, "model": urlsplit(url).netloc,
+        "server_model": "", "family": "", "server_options": {}, "variant": None, "workload": workload,
+        "url": url,
         "requests_spec": [request_spec_to_json(s) for s in specs], "repetition": 1, "round": 1,
         "started": datetime.now(UTC).isoformat(timespec="seconds"), "status_ok": True, "failure": None,
     }  # fmt: skip
