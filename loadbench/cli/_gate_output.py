@@ -1,0 +1,51 @@
+"""Shared edges of `loadbench check` and `loadbench compare`: parse a percentage, write the Markdown and
+JUnit files, print warnings, and end with the gate's exit code."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from loadbench.errors import ExitCode, LoadbenchError, UsageError
+
+_PCT_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
+
+
+def parse_percent(text: str, *, what: str) -> float:
+    """Return a fraction from "5%" (a unit is mandatory, as in threshold expressions)."""
+    match = _PCT_RE.match(text)
+    if not match:
+        raise UsageError(f"{what} {text!r} is not a percentage; write it with a % sign, e.g. 5%")
+    return float(match.group(1)) / 100
+
+
+def write_text(path: str, text: str) -> None:
+    """Write `text` to `path` ("-" = stdout). $GITHUB_STEP_SUMMARY is appended to, as GitHub expects."""
+    if path == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(path)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    append = bool(summary) and target.resolve() == Path(summary or ".").resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a" if append else "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise LoadbenchError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
+
+
+def echo_warnings(warnings: Sequence[str]) -> None:
+    """Print each warning on stderr, prefixed with 'warning:'."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def finish(ctx: click.Context, code: ExitCode, outcome: str) -> None:
+    """Print the last line (outcome and exit code) and exit with `code`."""
+    click.echo(f"Result: {outcome} (exit {int(code)})")
+    ctx.exit(int(code))

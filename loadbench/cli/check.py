@@ -1,0 +1,70 @@
+"""`loadbench check`: hold a results file to thresholds (from the command line and the scenario)."""
+
+from __future__ import annotations
+
+import click
+
+EPILOG = """\b
+Exit codes: 0 every threshold holds, 10 a threshold failed, 12 a selection had no usable
+trial (server failed or generator saturated), 2 a bad expression, 1 any other error.
+
+\b
+Threshold grammar (units are mandatory, except for counts):
+  METRIC[{model=NAME,workload=PATH,load=LABEL,variant=NAME}] OP NUMBER[UNIT]
+  metrics: rps (/s, k/s), mean p50 p90 p95 p99 p99.9 max (us, ms, s),
+           error_rate (%), errors (a count), server_cpu (%), server_rss (MB)
+  OP: <  <=  >  >=  ==
+
+\b
+Examples:
+  loadbench check reports/run/results.jsonl --threshold 'p99 < 50ms' --threshold 'error_rate < 1%'
+  loadbench check results.jsonl -t 'p99{model=uvicorn,workload=/json} < 20ms' -t 'errors == 0'
+  loadbench check results.jsonl --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option(
+    "-t", "--threshold", "thresholds", multiple=True, metavar="EXPR",
+    help="A threshold such as 'p99 < 50ms' (repeatable); checked with the scenario's [thresholds].",
+)
+@click.option(
+    "--no-scenario-thresholds", is_flag=True,
+    help="Ignore the [thresholds] stored with the results; check only --threshold.",
+)
+@click.option("--markdown", metavar="FILE", help="Also write a Markdown summary ('-' = stdout).")
+@click.option("--junit", metavar="FILE", help="Also write JUnit XML, a test case per threshold × selection.")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    results: str,
+    thresholds: tuple[str, ...],
+    no_scenario_thresholds: bool,
+    markdown: str | None,
+    junit: str | None,
+) -> None:
+    """Check RESULTS against thresholds; each must hold on the median over repetitions of every
+    (model, workload, load point) it selects. A threshold that selects nothing is an error."""
+    from loadbench.cli._gate_output import echo_warnings, finish, write_text
+    from loadbench.gate.check import check
+    from loadbench.gate.render import check_junit, check_markdown, check_text
+    from loadbench.gate.thresholds import parse_thresholds
+    from loadbench.report.junit import render_junit
+    from loadbench.results import read_results
+
+    parsed = parse_thresholds(thresholds, source="--threshold")
+    data = read_results(results)
+    echo_warnings(data.warnings)
+    if not no_scenario_thresholds:
+        stored = data.header.scenario.get("thresholds") or ()
+        parsed += parse_thresholds(tuple(str(t) for t in stored), source="scenario [thresholds] checks")
+    report = check(data.trials, parsed)
+    click.echo(check_text(report))
+    if markdown:
+        write_text(markdown, check_markdown(report))
+    if junit:
+        write_text(junit, render_junit([check_junit(report)]))
+    status = report.status
+    outcome = {"pass": "PASSED", "fail": "FAILED"}.get(status.value, status.value.upper())
+    finish(ctx, status.exit_code(), outcome)

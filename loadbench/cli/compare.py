@@ -1,0 +1,118 @@
+"""`loadbench compare`: baseline against candidate, pair by pair, with a verdict a CI job can act on."""
+
+from __future__ import annotations
+
+import click
+
+EPILOG = """\b
+Verdicts (per model, workload and load point; the overall verdict is the worst):
+  regression    the whole 95 % interval of the median change is beyond the tolerance, the bad way
+  improvement   the whole interval is beyond the tolerance, the good way
+  no change     the whole interval is within ±tolerance
+  inconclusive  neither; the output says about how many more pairs would decide
+Default tolerance: rps 5%, p50 10%, p99 15%.
+
+\b
+Exit codes: 0 pass (no change, improvement; inconclusive unless --fail-on-inconclusive),
+10 regression, 11 inconclusive with --fail-on-inconclusive, 12 too few valid pairs
+(fewer than 6, saturated or failed trials left out), 2 usage, 1 other errors.
+
+\b
+Examples:
+  loadbench compare reports/gate/results.jsonl              # variants "baseline" and "candidate"
+  loadbench compare results.jsonl --baseline main --candidate pr --metric p99 --tolerance 10%
+  loadbench compare results.jsonl --baseline waitress --candidate uvicorn   # two models of one run
+  loadbench compare old/results.jsonl new/results.jsonl     # two runs (noisier)
+  loadbench compare results.jsonl --calibrate               # the baseline against itself: noise floor
+  loadbench compare results.jsonl --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("candidate_results", required=False, type=click.Path(dir_okay=False))
+@click.option("--baseline", metavar="NAME", help="The baseline variant (a model in a run without variants).")
+@click.option("--candidate", metavar="NAME", help="The candidate variant (or model).")
+@click.option(
+    "--metric", type=click.Choice(["rps", "p50", "p99"]), default="rps", show_default=True,
+    help="What to compare: throughput, median latency or p99 latency.",
+)
+@click.option("--tolerance", metavar="PCT", help="Changes within ±PCT are 'no change' (default per metric).")
+@click.option(
+    "--calibrate", is_flag=True,
+    help="Also compare the baseline's alternate rounds with each other and warn when that noise exceeds "
+    "half the tolerance. Without --candidate, only calibrate.",
+)
+@click.option("--fail-on-inconclusive", is_flag=True, help="Exit 11 on an inconclusive verdict instead of 0.")
+@click.option("--markdown", metavar="FILE", help="Also write a Markdown summary ('-' = stdout).")
+@click.option("--junit", metavar="FILE", help="Also write JUnit XML: one test case per verdict.")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    results: str,
+    candidate_results: str | None,
+    baseline: str | None,
+    candidate: str | None,
+    metric: str,
+    tolerance: str | None,
+    calibrate: bool,
+    fail_on_inconclusive: bool,
+    markdown: str | None,
+    junit: str | None,
+) -> None:
+    """Compare a candidate with a baseline: per pair the ratio candidate/baseline, then the median ratio
+    and its distribution-free 95 % interval decide. RESULTS is a paired run (variants alternated ABBA),
+    or give two files, BASE and CAND, to compare two runs."""
+    from loadbench.cli._gate_output import echo_warnings, finish, parse_percent, write_text
+    from loadbench.errors import ExitCode, UsageError
+    from loadbench.gate import paired
+    from loadbench.gate.compare import Comparison
+    from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
+    from loadbench.gate.status import GateStatus
+    from loadbench.report.junit import render_junit
+    from loadbench.results import read_results
+
+    tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
+    if candidate_results is not None and (baseline or candidate or calibrate):
+        raise UsageError(
+            "with two results files the first is the baseline and the second the candidate; "
+            "--baseline, --candidate and --calibrate apply to a single (paired) results file"
+        )
+    base_data = read_results(results)
+    echo_warnings(base_data.warnings)
+    comparisons: list[Comparison] = []
+    main: Comparison | None = None
+    if candidate_results is not None:
+        cand_data = read_results(candidate_results)
+        echo_warnings(cand_data.warnings)
+        main = paired.compare_runs(
+            base_data.trials, cand_data.trials, base_name=results, cand_name=candidate_results,
+            metric=metric, tolerance=tol,
+        )
+    else:
+        if calibrate:
+            noise = paired.calibrate(base_data.trials, baseline=baseline, metric=metric, tolerance=tol)
+            comparisons.append(noise)
+        if not calibrate or candidate is not None:
+            main = paired.compare_in_run(
+                base_data.trials, baseline=baseline, candidate=candidate, metric=metric, tolerance=tol
+            )
+    if main is not None:
+        comparisons.append(main)
+
+    click.echo("\n\n".join(comparison_text(c) for c in comparisons))
+    if markdown:
+        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons))
+    if junit:
+        suites = [comparison_junit(c, fail_on_inconclusive=fail_on_inconclusive) for c in comparisons]
+        write_text(junit, render_junit(suites))
+
+    if main is None:  # calibration only: it fails only when it could not measure the noise at all
+        status = GateStatus.INVALID if comparisons[0].status is GateStatus.INVALID else GateStatus.PASS
+        code = status.exit_code()
+        finish(ctx, code, "calibration: too few pairs" if status is GateStatus.INVALID else "calibrated")
+        return
+    code = main.status.exit_code(fail_on_inconclusive=fail_on_inconclusive)
+    if main.status is GateStatus.INCONCLUSIVE and code is ExitCode.OK:
+        echo_warnings(["the comparison is inconclusive; pass --fail-on-inconclusive to fail the job on it"])
+    finish(ctx, code, main.verdict.value)

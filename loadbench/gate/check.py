@@ -1,0 +1,204 @@
+"""Evaluate thresholds against trial records: one case per threshold × (model, variant, workload, load).
+
+A threshold holds when it holds for every group of trials it selects, on the median over that group's
+repetitions. Trials whose server failed or whose load generator saturated are left out (and named); a
+group left with no usable trial is an invalid measurement, not a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loadbench.errors import UsageError
+from loadbench.gate import trials as tr
+from loadbench.gate.stats import median
+from loadbench.gate.status import GateStatus, worst
+from loadbench.gate.thresholds import METRICS, Threshold, caret_message, format_value
+
+_LATENCY_KEYS = {
+    "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99.9": "p99_9", "max": "max"
+}
+_FILTER_ATTR = {"model": "model", "workload": "workload", "load": "load_label", "variant": "variant"}
+
+
+def metric_value(trial: Any, metric: str) -> float | None:
+    """Return a trial's figure for a threshold metric in its base unit (see thresholds.py), or None."""
+    if metric == "rps":
+        value = tr.get(trial, "rps")
+    elif metric in _LATENCY_KEYS:
+        value = tr.get(tr.get(trial, "latency_ms"), _LATENCY_KEYS[metric])
+    elif metric == "error_rate":
+        value = tr.get(trial, "error_rate")
+    elif metric == "errors":
+        # transport errors plus non-2xx responses: the numerator of error_rate
+        transport = tr.get(trial, "errors") or {}
+        counts = transport.values() if hasattr(transport, "values") else []
+        requests, ok = tr.get(trial, "requests"), tr.get(trial, "ok")
+        non_2xx = (requests - ok) if requests is not None and ok is not None else 0
+        value = sum(int(c) for c in counts) + non_2xx
+    elif metric == "server_cpu":
+        value = tr.get(tr.get(trial, "server"), "cpu_pct_mean")
+    elif metric == "server_rss":
+        value = tr.get(tr.get(trial, "server"), "rss_mb_max")
+    else:
+        raise KeyError(metric)
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdCase:
+    """The outcome of one threshold on one group of trials.
+
+    `value` is the median over the group's usable trials (base unit), None when there was none;
+    `trials` counts the usable trials; `excluded` names the trials left out and why; `duration_s` sums the
+    measured windows of the usable trials (the JUnit time).
+    """
+
+    threshold: Threshold
+    model: str
+    variant: str | None
+    workload: str
+    load: str
+    value: float | None
+    trials: int
+    excluded: tuple[str, ...]
+    status: GateStatus
+    duration_s: float
+
+    @property
+    def selection(self) -> str:
+        """The group's name: `model[/variant] workload load`."""
+        who = f"{self.model}/{self.variant}" if self.variant else self.model
+        return f"{who} {self.workload} {self.load}"
+
+    @property
+    def value_text(self) -> str:
+        """The median formatted with its unit, or "no data"."""
+        return "no data" if self.value is None else format_value(self.threshold.kind, self.value)
+
+    @property
+    def summary(self) -> str:
+        """One line for people: `p99 = 23.4ms (< 20ms) FAILED on uvicorn /json 64c`."""
+        t = self.threshold
+        verdict = {GateStatus.PASS: "ok", GateStatus.FAIL: "FAILED", GateStatus.INVALID: "INVALID"}.get(
+            self.status, self.status.value
+        )
+        text = f"{t.metric} = {self.value_text} ({t.op.value} {t.limit_text}) {verdict} on {self.selection}"
+        if self.status is GateStatus.INVALID and self.excluded:
+            text += f": no usable trial ({'; '.join(self.excluded)})"
+        return text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckReport:
+    """Every threshold case, the overall status and warnings (e.g. trials left out)."""
+
+    cases: tuple[ThresholdCase, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def status(self) -> GateStatus:
+        return worst(case.status for case in self.cases)
+
+    @property
+    def failed(self) -> tuple[ThresholdCase, ...]:
+        return tuple(c for c in self.cases if c.status is GateStatus.FAIL)
+
+
+def _selects(threshold: Threshold, trial: Any) -> bool:
+    return all(str(tr.get(trial, _FILTER_ATTR[key])) == value for key, value in threshold.filters)
+
+
+def _group_key(trial: Any) -> tuple[str, str | None, str, str]:
+    return (
+        str(tr.get(trial, "model")),
+        tr.get(trial, "variant"),
+        str(tr.get(trial, "workload")),
+        str(tr.get(trial, "load_label")),
+    )
+
+
+def _no_selection_error(threshold: Threshold, trials: Sequence[Any]) -> UsageError:
+    present = []
+    for key, value in threshold.filters:
+        names = sorted({str(tr.get(t, _FILTER_ATTR[key])) for t in trials})
+        if value not in names:
+            present.append(f"{key} '{value}' is not in the results; they have {key}: {', '.join(names)}")
+    why = "; ".join(present) or "no trial matches all filters together"
+    column = max(threshold.text.find("{"), 0)
+    return UsageError(
+        caret_message(f"threshold ({threshold.source}) selects no trial: {why}", threshold.text, column)
+    )
+
+
+def evaluate(threshold: Threshold, trials: Sequence[Any]) -> list[ThresholdCase]:
+    """Return one case per group the threshold selects; raise UsageError when it selects nothing."""
+    if threshold.metric not in METRICS:
+        raise KeyError(threshold.metric)
+    groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
+    for trial in trials:
+        if _selects(threshold, trial):
+            groups.setdefault(_group_key(trial), []).append(trial)
+    if not groups:
+        raise _no_selection_error(threshold, trials)
+    cases = []
+    for (model, variant, workload, load), members in groups.items():
+        excluded: list[str] = []
+        values: list[float] = []
+        duration_s = 0.0
+        for trial in members:
+            reason = tr.exclusion_reason(trial)
+            value = None if reason else metric_value(trial, threshold.metric)
+            if reason is None and value is None:
+                reason = f"no {threshold.metric} figure"
+            if reason is not None or value is None:
+                excluded.append(f"{tr.describe(trial)}: {reason}")
+                continue
+            values.append(value)
+            duration_s += float(tr.get(trial, "duration_s") or 0.0)
+        median_value = median(values) if values else None
+        if median_value is None:
+            status = GateStatus.INVALID
+        elif threshold.op.holds(median_value, threshold.limit):
+            status = GateStatus.PASS
+        else:
+            status = GateStatus.FAIL
+        cases.append(
+            ThresholdCase(
+                threshold=threshold,
+                model=model,
+                variant=variant,
+                workload=workload,
+                load=load,
+                value=median_value,
+                trials=len(values),
+                excluded=tuple(excluded),
+                status=status,
+                duration_s=duration_s,
+            )
+        )
+    return cases
+
+
+def check(trials: Sequence[Any], thresholds: Iterable[Threshold]) -> CheckReport:
+    """Evaluate every threshold; UsageError when there is none or one selects no trial."""
+    thresholds = tuple(thresholds)
+    if not thresholds:
+        raise UsageError(
+            "no thresholds to check: pass --threshold 'p99 < 50ms' (repeatable) or list them in the "
+            "scenario's [thresholds] checks"
+        )
+    if not trials:
+        raise UsageError("the results file holds no trials to check")
+    cases = [case for t in thresholds for case in evaluate(t, trials)]
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for case in cases:
+        if case.status is not GateStatus.INVALID:
+            for item in case.excluded:
+                if item not in seen:
+                    seen.add(item)
+                    warnings.append(f"left out {item}")
+    return CheckReport(cases=tuple(cases), warnings=tuple(warnings))
