@@ -119,6 +119,7 @@ class TrialResult:
     load_label: str = ""
     repetition: int = 1
     round: int = 1
+    attempt: int = 1  # 2 when a paired run measured the round again after the generator saturated
     started: str = ""
     status_ok: bool = True
     failure: Mapping[str, Any] | None = None

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from loadbench.errors import ServerStartError, ServerUnavailableError
+from loadbench.errors import ServerStartError, ServerUnavailableError, UsageError
 
 if TYPE_CHECKING:
     from loadbench.metrics import Recording, TickInfo
@@ -129,8 +129,8 @@ def run_plan(
         progress = _Sink(writer=writer, events=sink, scenario=scenario)
         sink.started(plan, results_path, sorted(missing))
         try:
-            for block in blocks:
-                _run_block(block, run_dir, progress)
+            for group in _rounds(blocks, paired=bool(scenario.variants)):
+                _run_round(group, run_dir, progress)
         except KeyboardInterrupt:
             interrupted = True
     return RunOutcome(
@@ -150,15 +150,56 @@ class _Sink:
     written: int = 0
     failed: int = 0
 
-    def record(self, trial: Trial, result: TrialResult) -> None:
+    def record(self, trial: Trial, result: TrialResult) -> TrialResult:
         self.writer.append(result)
         self.written += 1
         self.failed += int(result.failed)
         self.events.trial_finished(trial, result)
+        return result
 
 
-def _run_block(block: Block, run_dir: Path, out: _Sink) -> None:
-    """Start the block's server once and run its trials; restart once if it dies, else record failures."""
+def _rounds(blocks: list[Block], *, paired: bool) -> list[list[Block]]:
+    """Blocks grouped into the units that are rerun together: in a paired run, the consecutive blocks of
+    one round (each variant once, same server, workload and load point); otherwise each block alone."""
+    if not paired:
+        return [[block] for block in blocks]
+    groups: list[list[Block]] = []
+    last_key: tuple[object, ...] | None = None
+    for block in blocks:
+        first = block.trials[0]
+        key = (block.server.name, first.workload.name, first.load.label, first.round)
+        if key == last_key:
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+        last_key = key
+    return groups
+
+
+def _run_round(group: list[Block], run_dir: Path, out: _Sink) -> None:
+    """Run the blocks of one round; in a paired run, rerun the round once when the engine saturated.
+
+    A saturated trial measured the load generator, not the server, so its pair says nothing. The rerun's
+    records carry `attempt: 2` and come later in the file; `loadbench compare` uses the last attempt of a
+    round and leaves out rounds that saturated again, saying so.
+    """
+    results = [result for block in group for result in _run_block(block, run_dir, out)]
+    if len(group) < 2 or not any(result.saturated for result in results):
+        return
+    first = group[0].trials[0]
+    out.events.warning(
+        f"the load generator saturated in round {first.round} of {first.server.name} {first.workload.name} "
+        f"{first.load.label}; running that round once more"
+    )
+    for block in group:
+        _run_block(block, run_dir, out, attempt=2)
+
+
+def _run_block(block: Block, run_dir: Path, out: _Sink, *, attempt: int = 1) -> list[TrialResult]:
+    """Start the block's server once and run its trials; restart once if it dies, else record failures.
+
+    Returns the block's results in order (they are already written).
+    """
     from loadbench.servers.registry import get_model
 
     scenario = out.scenario
@@ -166,8 +207,12 @@ def _run_block(block: Block, run_dir: Path, out: _Sink) -> None:
     app = server_app(block.app)
     log_dir = run_dir / "logs" / f"{block.index:03d}-{_safe(block.server.name)}"
     server: ServerProcess | None = None
+    results: list[TrialResult] = []
     start_failure: ServerStartError | None = None  # after a second failed start, the block is given up
     start_attempts = 0
+    def fail(trial: Trial, message: str, log_tail: str) -> None:
+        results.append(out.record(trial, _failed(trial, model, scenario, message, log_tail)))
+
     try:
         for trial in block.trials:
             out.events.trial_started(trial)
@@ -181,16 +226,21 @@ def _run_block(block: Block, run_dir: Path, out: _Sink) -> None:
                 except ServerStartError as exc:
                     if start_attempts >= 2:
                         start_failure = exc
-                    out.record(trial, _failed(trial, model, scenario, str(exc), exc.log_tail))
+                    fail(trial, str(exc), exc.log_tail)
+                    continue
+                except UsageError as exc:  # e.g. an ASGI app under a WSGI-only model: no retry helps
+                    start_failure = ServerStartError(str(exc))
+                    fail(trial, str(exc), "")
                     continue
             if server is None:
                 assert start_failure is not None
-                out.record(trial, _failed(trial, model, scenario, str(start_failure), start_failure.log_tail))
+                fail(trial, str(start_failure), start_failure.log_tail)
                 continue
-            out.record(trial, _measure(trial, server, model, scenario, out.events))
+            results.append(out.record(trial, _measure(trial, server, model, scenario, out.events, attempt)))
     finally:
         if server is not None:
             server.stop()
+    return results
 
 
 def _start(
@@ -205,7 +255,7 @@ def _start(
 
 
 def _measure(
-    trial: Trial, server: ServerProcess, model: ServerModel, scenario: Scenario, sink: RunEvents
+    trial: Trial, server: ServerProcess, model: ServerModel, scenario: Scenario, sink: RunEvents, attempt: int
 ) -> TrialResult:
     """Drive one trial against a running server; a server that dies meanwhile makes a failed trial."""
     from loadbench.engine import drive
@@ -228,8 +278,11 @@ def _measure(
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
         return _failed(trial, model, scenario, reason, server.log_tail(), started=started)
+    record = recording.to_record()
+    if attempt > 1:
+        record["attempt"] = attempt
     return make_trial_result(
-        recording.to_record(), monitor=summary, started=started, **_identity(trial, model, scenario)
+        record, monitor=summary, started=started, **_identity(trial, model, scenario)
     )
 
 

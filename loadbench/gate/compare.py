@@ -209,10 +209,20 @@ def make_pairs(
     warnings: list[str] = []
     for key, matches in buckets.items():
         for base, cand in matches.values():
+            if base and cand and max(_attempt(base[-1]), _attempt(cand[-1])) > 1:
+                # The runner reran this round after the generator saturated: its last attempt stands.
+                again = tr.describe(base[-1])
+                warnings.append(f"{again} was measured again after saturating; the last attempt is used")
+                base, cand = base[-1:], cand[-1:]
             pairs.setdefault(key, []).extend(zip(base, cand, strict=False))
             for trial in base[len(cand) :] + cand[len(base) :]:
                 warnings.append(f"no partner for {tr.describe(trial)}; left out")
     return {k: v for k, v in pairs.items() if v}, warnings
+
+
+def _attempt(trial: Any) -> int:
+    """Which measurement of its round a trial is: 1, or 2 for the runner's rerun after saturation."""
+    return int(tr.get(trial, "attempt") or 1)
 
 
 def compare_pairs(

@@ -1,0 +1,66 @@
+"""A paired run reruns a saturated round once; compare then uses the round's last attempt."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gate_fakes import FakeTrial
+
+from loadbench.gate.compare import make_pairs
+from loadbench.plan import build_plan
+from loadbench.runner import _rounds
+from loadbench.scenario import find_scenario, load_scenario
+
+
+def test_rounds_group_each_variant_of_one_round_together() -> None:
+    plan = build_plan(load_scenario(find_scenario("paired-example")))
+    groups = _rounds(list(plan.blocks), paired=True)
+    assert len(groups) == 6  # six rounds of one server x one workload x one load point
+    for number, group in enumerate(groups, 1):
+        assert sorted(block.variant or "" for block in group) == ["baseline", "candidate"]
+        assert {block.trials[0].round for block in group} == {number}
+    assert [block.variant for block in groups[1]] == ["candidate", "baseline"]  # ABBA reverses round 2
+
+
+def test_rounds_without_variants_are_single_blocks() -> None:
+    plan = build_plan(load_scenario(find_scenario("quickstart")))
+    assert _rounds(list(plan.blocks), paired=False) == [[block] for block in plan.blocks]
+
+
+def _key(trial: FakeTrial) -> tuple[str, str, str]:
+    return (trial.model, trial.workload, trial.load_label)
+
+
+def _match(trial: FakeTrial) -> int:
+    return trial.round
+
+
+def test_compare_uses_the_last_attempt_of_a_rerun_round() -> None:
+    base = [FakeTrial(variant="baseline", round=r, index=2 * r, rps=1000.0) for r in (1, 2)]
+    cand = [FakeTrial(variant="candidate", round=r, index=2 * r + 1, rps=900.0) for r in (1, 2)]
+    saturated = replace(cand[1], saturated=True, rps=100.0)
+    rerun_base = replace(base[1], index=10, rps=1010.0)
+    rerun_cand = replace(cand[1], index=11, rps=910.0)
+    pairs, warnings = make_pairs(
+        [base[0], base[1], _attempt(rerun_base)], [cand[0], saturated, _attempt(rerun_cand)],
+        group=_key, match=_match,
+    )
+    (only_group,) = pairs.values()
+    assert [(b.rps, c.rps) for b, c in only_group] == [(1000.0, 900.0), (1010.0, 910.0)]
+    assert any("measured again" in w for w in warnings)
+
+
+def _attempt(trial: FakeTrial) -> _Attempted:
+    return _Attempted(trial)
+
+
+class _Attempted:
+    """A FakeTrial marked as the runner's second attempt of its round."""
+
+    attempt = 2
+
+    def __init__(self, trial: FakeTrial) -> None:
+        self._trial = trial
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._trial, name)
