@@ -222,13 +222,17 @@ def make_header(
     thresholds: Sequence[str] = (),
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
+    quick: bool = False,
 ) -> ResultsHeader:
-    """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`."""
+    """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
+
+    `quick` records that `--quick` shortened every duration (a smoke run, not a measurement to quote).
+    """
     if created is None:
         created = datetime.now(UTC)
     sha = hashlib.sha256(scenario_text.encode("utf-8")).hexdigest() if scenario_text is not None else None
     scenario = {"name": scenario_name, "path": None if scenario_path is None else os.fspath(scenario_path),
-                "sha256": sha, "text": scenario_text, "thresholds": list(thresholds)}
+                "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
     return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
 
 
@@ -363,14 +367,15 @@ class ResultsWriter:
             raise LoadbenchError(f"{self.path}: ResultsWriter is not open; use it in a `with` block")
         data = (line + "\n").encode("ascii")
         start = os.lseek(self._fd, 0, os.SEEK_END)
+        view = memoryview(data)
         try:
-            view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view):]
-            os.fsync(self._fd)
         except BaseException:
             os.ftruncate(self._fd, start)  # never leave a half line for the next append to follow
             raise
+        # The line is whole on disk from here: an interrupt during fsync must not take it back.
+        os.fsync(self._fd)
 
     def close(self) -> None:
         if self._fd is not None:

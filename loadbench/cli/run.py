@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -71,8 +72,8 @@ def command(
         from loadbench.report import write_report
 
         report = write_report(outcome.results_path)
-        console.print(f"report:  {report}")
-    console.print(f"results: {outcome.results_path}")
+        console.print(f"report:  {report}", soft_wrap=True)
+    console.print(f"results: {outcome.results_path}", soft_wrap=True)
     if outcome.trials_failed:
         console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
     if outcome.interrupted:
@@ -122,6 +123,7 @@ class _ProgressEvents:
             1 for t in plan.trials if t.server.name not in skipped))
 
     def trial_started(self, trial: Trial) -> None:
+        raise_if_interrupted()
         label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
         if trial.variant:
             label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
@@ -132,13 +134,15 @@ class _ProgressEvents:
         self._progress.update(self._task, rps=text)
 
     def trial_finished(self, trial: Trial, result: TrialResult) -> None:
+        raise_if_interrupted()
         if result.failed:
             reason = (result.failure or {}).get("reason", "failed")
-            self._console.print(f"[red]failed[/] {trial.trial_id}: {str(reason).splitlines()[0]}")
+            first_line = str(reason).splitlines()[0]
+            self._console.print(f"[red]failed[/] {trial.trial_id}: {first_line}", soft_wrap=True)
         elif result.saturated:
             self._console.print(f"[yellow]engine saturated[/] in {trial.trial_id}: "
                                 + "; ".join(result.saturation_reasons))
         self._progress.advance(self._task)
 
     def warning(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {message}")
+        self._console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
