@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadbench.caveats import busy_note, is_busy, repetition_note
 from loadbench.explain import Verdict, choose_verdict, workload_kind
 from loadbench.gate.stats import ci_coverage, median, median_ci_rank
 
@@ -71,6 +72,8 @@ class Point:
     """One model at one load point of one workload, aggregated over its repetitions.
 
     errors: counts summed over repetitions, transport classes first, then "HTTP <code>" for non-2xx.
+    busy: repetitions measured while other processes used more than a tenth of a core (caveats.py);
+    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured).
     """
 
     workload: str
@@ -90,6 +93,8 @@ class Point:
     rss_mb: Estimate
     client_cpu_pct: Estimate
     errors: tuple[tuple[str, int], ...]
+    busy: int = 0
+    other_cpu_pct_max: float = math.nan
 
     @property
     def error_total(self) -> int:
@@ -99,11 +104,13 @@ class Point:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeavyDetail:
     """One model at its workload's heaviest load point: the median-rps repetition's time series and the
-    latency spectrum of all its repetitions merged. Times in seconds, latencies in ms, RSS in MB."""
+    latency spectrum of all its repetitions merged. Times in seconds, latencies in ms, RSS in MB;
+    window_s: the length of that repetition's measured window (the monitor runs on while responses drain)."""
 
     model: str
     load_label: str
     repetition: int
+    window_s: float
     timeline_s: tuple[float, ...]
     timeline_rps: tuple[float, ...]
     timeline_p50_ms: tuple[float, ...]
@@ -135,7 +142,8 @@ class WorkloadSummary:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrialNote:
-    """A trial the report must point at: one that failed (reason, log tail) or saturated (reasons)."""
+    """A trial the report must point at: one that failed (reason, log tail), saturated or ran on a busy
+    machine (reasons)."""
 
     trial_id: str
     model: str
@@ -151,7 +159,8 @@ class Summary:
     """A whole results file, summarized: what every renderer receives.
 
     env: the environment as display pairs; env_record: as recorded. table: one row per trial (the raw
-    table and the CSV). notes: reading warnings and statistical caveats.
+    table and the CSV). notes: reading warnings and statistical caveats. busy: the trials measured while
+    other processes were busy, and busy_note the one warning every report puts first ("" when none).
     """
 
     scenario_name: str
@@ -168,6 +177,8 @@ class Summary:
     workloads: tuple[WorkloadSummary, ...]
     failed: tuple[TrialNote, ...]
     saturated: tuple[TrialNote, ...]
+    busy: tuple[TrialNote, ...]
+    busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
 
@@ -219,6 +230,8 @@ def _row(t: TrialResult) -> dict[str, Any]:
     row["server_cpu_pct"] = server.get("cpu_pct_mean")
     row["server_rss_mb"] = server.get("rss_mb_max")
     row["client_cpu_pct"] = t.client_cpu_pct
+    row["other_cpu_pct"] = t.other_cpu_pct
+    row["busy"] = is_busy(t.other_cpu_pct)
     row["saturated"] = t.saturated
     row["saturation_reasons"] = "; ".join(t.saturation_reasons)
     row["failure"] = str((t.failure or {}).get("reason") or "")
@@ -248,6 +261,8 @@ def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float)
     def est(column: str) -> Estimate:
         return median_ci(good[column].tolist(), confidence)
 
+    others = [float(v) for v in good["other_cpu_pct"].tolist() if v is not None and math.isfinite(v)]
+
     return Point(
         workload=str(first["workload"]),
         model=str(first["model"]),
@@ -266,6 +281,8 @@ def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float)
         rss_mb=est("server_rss_mb"),
         client_cpu_pct=est("client_cpu_pct"),
         errors=tuple((k, v) for k, v in errors.items() if v or k in ERROR_CLASSES),
+        busy=int(good["busy"].sum()),
+        other_cpu_pct_max=max(others, default=math.nan),
     )
 
 
@@ -293,6 +310,7 @@ def _heavy_detail(model: str, trials: Sequence[TrialResult]) -> HeavyDetail | No
         model=model,
         load_label=middle.load_label,
         repetition=middle.repetition,
+        window_s=float(middle.duration_s),
         timeline_s=tuple(_nan(r[0]) for r in timeline),
         timeline_rps=tuple(_nan(r[1]) for r in timeline),
         timeline_p50_ms=tuple(_nan(r[3]) for r in timeline),
@@ -375,22 +393,17 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     saturated = tuple(
         _note(t, t.saturation_reasons or ("saturated",)) for t in trials if t.status_ok and t.saturated
     )
+    measured = [t for t in trials if t.status_ok]
+    busy = tuple(
+        _note(t, (f"other processes used {t.other_cpu_pct or 0.0:,.0f} % of a core",))
+        for t in measured if is_busy(t.other_cpu_pct)
+    )
     max_reps = max((p.repetitions for w in workloads for p in w.points), default=0)
     notes = list(results.warnings)
     if not trials:
         notes.append("The results file holds no trials yet: nothing was measured (or the run stopped early).")
-    elif max_reps <= 1:
-        notes.append(
-            "Each point was measured once: with a single repetition there is no estimate of the noise, "
-            "so this run proves little. Use at least 3 repetitions (6 for a 95 % interval) before "
-            "drawing conclusions."
-        )
-    elif max_reps < 6:
-        notes.append(
-            f"With {max_reps} repetitions the intervals are min–max ranges covering the median with "
-            f"{ci_coverage(max_reps, 1):.1%} probability, not {confidence:.0%}; 6 or more repetitions give "
-            f"{confidence:.0%} intervals."
-        )
+    elif (note := repetition_note(max_reps, confidence)) is not None:
+        notes.append(note)
     scenario = header.scenario
     return Summary(
         scenario_name=str(scenario.get("name") or "unnamed"),
@@ -407,6 +420,9 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
         workloads=tuple(workloads),
         failed=failed,
         saturated=saturated,
+        busy=busy,
+        busy_note=busy_note([t.other_cpu_pct or 0.0 for t in measured if is_busy(t.other_cpu_pct)],
+                            len(measured)),
         notes=tuple(notes),
         table=frame,
     )

@@ -183,8 +183,9 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
     reason = _reason(kind, winner, worst, cpu_ratio)
     if metric == "rps":
         head = (
-            f"On {workload}, {winner.model} ({winner.family}) wins with {_fmt(values[0].median, unit)} at "
-            f"{winner.load_label}, {_times(ratio)} the throughput of {runner.model}"
+            f"On {workload}, {winner.model} ({winner.family}) wins with a peak of "
+            f"{_fmt(values[0].median, unit)} at {winner.load_label}, "
+            f"{_times(ratio)} the peak of {runner.model}"
         )
     else:
         head = (
@@ -202,10 +203,17 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
             f"; its throughput grew {_times(scale_w[0])} from {scale_w[1]} to {scale_w[2]}, "
             f"{worst.model}'s {_times(scale_l[0])}"
         )
+    caveats = []
     if significant is False:
-        sentence += f" (the gap to {runner.model} is within the noise: the intervals overlap)"
+        caveats.append(f"the gap to {runner.model} is within the noise: the intervals overlap")
     elif significant is None:
-        sentence += " (one repetition: the gap is untested)"
+        caveats.append("one repetition, so the gap is untested against noise")
+    busy = sum(p.busy for p in (winner, runner))
+    if busy:
+        trials = "1 of the trials" if busy == 1 else f"{busy} of the trials"
+        caveats.append(f"{trials} compared ran on a busy machine, so the figures are suspect")
+    if caveats:
+        sentence += f" ({'; '.join(caveats)})"
     return Verdict(
         workload=workload, metric=metric, winner=winner.model, runner_up=runner.model, worst=worst.model,
         winner_value=values[0].median, runner_up_value=values[1].median, worst_value=values[-1].median,

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from loadbench.analysis import Summary, WorkloadSummary
+    from loadbench.analysis import HeavyDetail, Summary, WorkloadSummary
 
 # Okabe & Ito (2008), "Color Universal Design", reordered so the first colours contrast most on white.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+# Up to this many points a line also gets its model's markers, so a short trial's few points stay visible.
+MARKERS_UP_TO = 20
 _SPECTRUM_TICKS = ((0.0, "0%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%"), (4.0, "99.99%"))
 _RC: dict[str, Any] = {
     "svg.fonttype": "none",
@@ -44,12 +46,14 @@ _RC: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Chart:
-    """One drawn chart: an id for the page, its title, an alt text and the SVG markup (no XML prolog)."""
+    """One drawn chart: an id for the page, its title, an alt text (title and how to read it), a caption
+    (how to read it, without the title the chart already shows) and the SVG markup (no XML prolog)."""
 
     chart_id: str
     title: str
     alt: str
     svg: str
+    caption: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +101,10 @@ def _svg(fig: Figure) -> str:
     return text[text.index("<svg") :]
 
 
+def _chart(chart_id: str, title: str, caption: str, fig: Figure) -> Chart:
+    return Chart(chart_id=chart_id, title=title, alt=f"{title}. {caption}", caption=caption, svg=_svg(fig))
+
+
 def _finite(values: Sequence[float]) -> bool:
     return any(v is not None and math.isfinite(v) for v in values)
 
@@ -107,12 +115,13 @@ def _legend(ax: Axes, **kwargs: Any) -> None:
 
 
 def _plain_numbers(ax: Axes, axis: str = "y") -> None:
-    """Tick labels as 0.1, 1, 10, 2,000 or 40k rather than 10^-1 or 4e4 (people read them faster)."""
+    """Tick labels as 0.1, 1, 10, 500, 2.5k or 40k rather than 10^-1 or 4e4 (people read them faster);
+    thousands always as k, so one axis never mixes 5,000 with 10k."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     def label(value: float, _pos: Any) -> str:
-        if value >= 10_000:
-            return f"{value / 1000:,.0f}k"
+        if value >= 1000:
+            return f"{value / 1000:,.4g}k"
         return f"{value:,.0f}" if value >= 1 else f"{value:.3g}"
 
     target = ax.yaxis if axis == "y" else ax.xaxis
@@ -120,12 +129,30 @@ def _plain_numbers(ax: Axes, axis: str = "y") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
+def _log_ticks(ax: Axes) -> None:
+    """On a log y axis spanning few decades, label 1-2-3-5 (under ~1.5) or 1-2-5 steps (under ~2.5) too,
+    so the axis never shows a single label, or none."""
+    from matplotlib.ticker import LogLocator
+
+    low, high = ax.get_ylim()
+    if low > 0 and high / low < 300:
+        subs = (1.0, 2.0, 3.0, 5.0) if high / low < 30 else (1.0, 2.0, 5.0)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+
+
+def _marker(style: Style, points: int) -> str | None:
+    return style.marker if points <= MARKERS_UP_TO else None
+
+
 def _figure_legend(fig: Figure, ax: Axes) -> None:
     """A legend below the axes, in as many rows as it needs, with the bottom margin grown to match."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    columns = min(len(labels), 4)
+    # As many entries a row as fit the width: ~0.55 in of handle and padding plus ~0.065 in a character.
+    columns = len(labels)
+    while columns > 1 and sum(0.55 + 0.065 * len(t) for t in labels[:columns]) > fig.get_figwidth() - 0.4:
+        columns -= 1
     rows = math.ceil(len(labels) / columns)
     fig.subplots_adjust(bottom=(0.55 + 0.22 * rows) / fig.get_figheight())
     fig.legend(handles, labels, loc="lower center", ncols=columns)
@@ -153,8 +180,10 @@ def throughput_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str
         _plain_numbers(ax)
         ax.set_title(title)
         _legend(ax, loc="best")
-        return Chart(chart_id=chart_id, title=title, alt=f"{title}; shaded bands are confidence intervals",
-                     svg=_svg(fig))
+        banded = any(p.rps.coverage > 0 for p in w.points)
+        caption = ("Median over repetitions; shaded bands are the intervals of the table." if banded else
+                   "One repetition per point, so there is no interval to shade.")
+        return _chart(chart_id, title, caption, fig)
 
 
 def _load_axis(ax: Axes, w: WorkloadSummary) -> None:
@@ -185,13 +214,15 @@ def latency_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -
             return None
         _load_axis(ax, w)
         ax.set_yscale("log")
+        _log_ticks(ax)
         _plain_numbers(ax)
         ax.set_ylabel("latency (ms, log scale)")
         ax.set_title(title)
         ax.plot([], [], color="#555555", label="p50 (solid)")
         ax.plot([], [], color="#555555", linestyle="--", label="p99 (dashed)")
         _figure_legend(fig, ax)
-        return Chart(chart_id=chart_id, title=title, alt=f"{title}; solid p50, dashed p99", svg=_svg(fig))
+        caption = "Solid lines p50, dashed lines p99: medians over repetitions."
+        return _chart(chart_id, title, caption, fig)
 
 
 def spectrum_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -> Chart | None:
@@ -200,32 +231,61 @@ def spectrum_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) 
     if not details:
         return None
     title = f"Latency by percentile at {details[0].load_label} — {w.workload}"
-    with _figure(chart_id) as (fig, (ax,)):
+    with _figure(chart_id, legend_below=True) as (fig, (ax,)):
         for d in details:
             x = [-math.log10(max(1.0 - p / 100.0, 1e-12)) for p in d.spectrum_pct]
             ax.plot(x, d.spectrum_ms, color=styles[d.model].color, label=d.model, drawstyle="steps-post")
         ax.set_xticks([t for t, _ in _SPECTRUM_TICKS], [label for _, label in _SPECTRUM_TICKS])
         ax.set_xlim(0, 4)
         ax.set_yscale("log")
+        _log_ticks(ax)
         _plain_numbers(ax)
         ax.set_xlabel("percentile (log scale of 1/(1−p))")
         ax.set_ylabel("latency (ms, log scale)")
         ax.set_title(title)
-        _legend(ax, loc="upper left")
-        return Chart(chart_id=chart_id, title=title, alt=f"{title}, all repetitions merged", svg=_svg(fig))
+        _figure_legend(fig, ax)
+        caption = ("Every repetition's requests merged; a line stops at the highest percentile its request "
+                   "count resolves.")
+        return _chart(chart_id, title, caption, fig)
+
+
+def timeline_note(w: WorkloadSummary) -> str | None:
+    """Why the "over time" chart is left out (every model has fewer than two seconds), or None."""
+    details = [d for d in w.details if d.timeline_s]
+    if not details or any(len(d.timeline_s) >= 2 for d in details):
+        return None
+    window = max(d.window_s for d in details)
+    return (
+        f"No chart over time: the measured window lasted {window:.3g} s, so the per-second timeline holds a "
+        "single point per model (the table already shows it). Trials of 5 s or more show how throughput "
+        "and p99 move during the window."
+    )
+
+
+def _window_end(ax: Axes, window_s: float) -> None:
+    """A dotted line where the measured window ends (the monitor runs on while responses drain)."""
+    if window_s > 0:
+        ax.axvline(window_s, color="#777777", linestyle=":", linewidth=1.0)
 
 
 def timeline_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -> Chart | None:
-    """Requests per second and p99 latency, second by second, at the heaviest load point."""
+    """Requests per second and p99 latency, second by second, at the heaviest load point.
+
+    Each second is drawn at its middle; with fewer than two seconds per model there is no line to draw,
+    and timeline_note says so instead.
+    """
     details = [d for d in w.details if d.timeline_s]
-    if not details:
+    if not details or timeline_note(w) is not None:
         return None
     title = f"Over time at {details[0].load_label} — {w.workload}"
     with _figure(chart_id, rows=2, height_in=4.4, legend_below=True) as (fig, (top, bottom)):
         for d in details:
-            color = styles[d.model].color
-            top.plot(d.timeline_s, d.timeline_rps, color=color, label=d.model)
-            bottom.plot(d.timeline_s, d.timeline_p99_ms, color=color, label=d.model)
+            style, x = styles[d.model], [s + 0.5 for s in d.timeline_s]
+            marker = _marker(style, len(x))
+            top.plot(x, d.timeline_rps, color=style.color, marker=marker, markersize=4, label=d.model)
+            bottom.plot(x, d.timeline_p99_ms, color=style.color, marker=marker, markersize=4, label=d.model)
+        window = max(max(d.window_s, d.timeline_s[-1] + 1) for d in details)
+        top.set_xlim(0, window)
         top.set_ylabel("requests/s")
         top.set_ylim(bottom=0)
         _plain_numbers(top)
@@ -234,8 +294,23 @@ def timeline_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) 
         bottom.set_ylim(bottom=0)
         bottom.set_ylabel("p99 latency (ms)")
         bottom.set_xlabel("time into the measured window (s)")
-        return Chart(chart_id=chart_id, title=title, svg=_svg(fig),
-                     alt=f"{title}: throughput and p99 latency per second (median repetition)")
+        caption = "Each point is one second of the median-throughput repetition, drawn at its middle."
+        return _chart(chart_id, title, caption, fig)
+
+
+# CPU time advances in clock ticks (10 ms on Linux): a CPU % over a sample much shorter than the 250 ms
+# period (the last one, cut short when the trial stops) is mostly rounding, so it is not drawn.
+_MIN_CPU_SAMPLE_S = 0.1
+
+
+def _cpu_points(d: HeavyDetail) -> tuple[list[float], list[float]]:
+    xs, ys, previous = [], [], 0.0
+    for t, cpu in zip(d.monitor_s, d.monitor_cpu_pct, strict=True):
+        if t - previous >= _MIN_CPU_SAMPLE_S:
+            xs.append(t)
+            ys.append(cpu)
+        previous = t
+    return xs, ys
 
 
 def resources_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -> Chart | None:
@@ -246,18 +321,26 @@ def resources_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str)
     title = f"Server CPU and memory at {details[0].load_label} — {w.workload}"
     with _figure(chart_id, rows=2, height_in=4.4, legend_below=True) as (fig, (top, bottom)):
         for d in details:
-            color = styles[d.model].color
-            top.plot(d.monitor_s, d.monitor_cpu_pct, color=color, label=d.model)
-            bottom.plot(d.monitor_s, d.monitor_rss_mb, color=color, label=d.model)
-        top.set_ylabel("server CPU (%)")
+            style = styles[d.model]
+            marker = _marker(style, len(d.monitor_s))
+            cpu_s, cpu = _cpu_points(d)
+            top.plot(cpu_s, cpu, color=style.color, marker=marker, markersize=4, label=d.model)
+            bottom.plot(d.monitor_s, d.monitor_rss_mb, color=style.color, marker=marker, markersize=4,
+                        label=d.model)
+        window = max(d.window_s for d in details)
+        for ax in (top, bottom):
+            _window_end(ax, window)
+        top.set_xlim(left=0)
+        top.set_ylabel("server CPU (% of a core)")
         top.set_ylim(bottom=0)
         top.set_title(title)
         _figure_legend(fig, top)
         bottom.set_ylabel("server RSS (MB)")
         bottom.set_ylim(bottom=0)
-        bottom.set_xlabel("time into the trial (s)")
-        return Chart(chart_id=chart_id, title=title, svg=_svg(fig),
-                     alt=f"{title}: CPU % (100 % = one core) and resident memory of the server's processes")
+        bottom.set_xlabel("time into the measured window (s)")
+        caption = ("The server's processes sampled every 250 ms (100 % = one core; RSS summed over "
+                   "processes). Right of the dotted line the window is over and responses drain.")
+        return _chart(chart_id, title, caption, fig)
 
 
 _CHARTS = (

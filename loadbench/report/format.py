@@ -1,4 +1,4 @@
-"""Format numbers for people: thousands separators, significant digits, intervals; "–" for missing."""
+"""Format figures and flags for people: thousands separators, significant digits, intervals, "–"."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Estimate
+    from loadbench.analysis import Estimate, Point
 
 MISSING = "–"
 
@@ -57,3 +57,12 @@ def with_interval(est: Estimate, unit: str = "num") -> str:
 
 def ratio(value: Any) -> str:
     return f"{value:.2g}×" if _ok(value) else MISSING
+
+
+def flags(p: Point) -> list[str]:
+    """The caveats of one point as short words, the same in every report: saturated ×N, busy ×N, failed ×N."""
+    out = []
+    for word, count in (("saturated", p.saturated), ("busy", p.busy), ("failed", p.failed)):
+        if count:
+            out.append(f"{word} ×{count}")
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from loadbench.caveats import BUSY_OTHER_CPU_PCT
 from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ RAW_TABLE_COLUMNS = (
     ("repetition", "rep"), ("status_ok", "ok"), ("requests", "requests"), ("rps", "req/s"),
     ("latency_p50_ms", "p50 ms"), ("latency_p99_ms", "p99 ms"), ("latency_max_ms", "max ms"),
     ("error_rate", "error rate"), ("server_cpu_pct", "server CPU %"), ("server_rss_mb", "RSS MB"),
-    ("client_cpu_pct", "client CPU %"), ("saturated", "saturated"),
+    ("client_cpu_pct", "client CPU %"), ("other_cpu_pct", "other CPU %"), ("saturated", "saturated"),
 )
 
 
@@ -38,7 +39,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         num=fmt.num, ms=fmt.ms, pct=fmt.pct, interval=fmt.interval, with_interval=fmt.with_interval,
-        ratio=fmt.ratio,
+        ratio=fmt.ratio, flags=fmt.flags,
     )
     return env
 
@@ -68,12 +69,14 @@ def render_html(summary: Summary) -> str:
     """The whole report page as a string."""
     from markupsafe import Markup
 
-    from loadbench.report.charts import model_styles, workload_charts
+    from loadbench.report.charts import model_styles, timeline_note, workload_charts
 
     charts = workload_charts(summary)
     # Markup: the SVG is matplotlib's output, whose text nodes it escaped itself (see charts.py).
     sections = [
-        {"w": w, "charts": [{"chart": c, "svg": Markup(c.svg)} for c in wc]}
+        {"w": w, "charts": [{"chart": c, "svg": Markup(c.svg)} for c in wc],
+         "notes": [n for n in (timeline_note(w),) if n],
+         "intervals": any(p.rps.coverage > 0 or p.p99_ms.coverage > 0 for p in w.points)}
         for w, wc in zip(summary.workloads, charts, strict=True)
     ]
     error_points = [p for w in summary.workloads for p in w.points if p.error_total]
@@ -88,4 +91,5 @@ def render_html(summary: Summary) -> str:
         raw_columns=[label for _, label in RAW_TABLE_COLUMNS],
         raw_rows=_raw_rows(summary),
         trial_count=len(summary.table),
+        busy_limit=f"{BUSY_OTHER_CPU_PCT:.0f}",
     )

@@ -48,6 +48,7 @@ def summary_to_json(summary: Summary) -> Any:
         "workloads": workloads,
         "failed": [dataclasses.asdict(t) for t in summary.failed],
         "saturated": [dataclasses.asdict(t) for t in summary.saturated],
+        "busy_note": summary.busy_note, "busy": [dataclasses.asdict(t) for t in summary.busy],
         "trials": [] if table.empty else table.to_dict("records"),
     })  # fmt: skip
 

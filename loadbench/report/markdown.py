@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from loadbench.caveats import BUSY_OTHER_CPU_PCT
 from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ def render_markdown(summary: Summary) -> str:
         "per point" + (f", run {md_escape(summary.created)}" if summary.created else "") + "."
     )
     out.append("")
+    if summary.busy_note:
+        out.append(f"> [!WARNING]\n> **Busy machine.** {md_escape(summary.busy_note)}")
+        out.append("")
     if summary.workloads:
         out.append("**Verdict**")
         out.append("")
@@ -60,23 +64,29 @@ def render_markdown(summary: Summary) -> str:
     for w in summary.workloads:
         out.append(f"### {_code(w.workload)} ({w.load_kind} loop)")
         out.append("")
-        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % | RSS MB |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        flagged = any(fmt.flags(p) for p in w.points)
+        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % | RSS MB |"
+                   + (" flags |" if flagged else ""))
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if flagged else ""))
         for p in w.points:
-            flags = (" ⚠" if p.saturated else "") + (" ✖" if p.failed else "")
             name = md_escape(p.model)
             if w.verdict and p.model == w.verdict.winner:
                 name = f"**{name}**"
             cells = [
-                f"{name}{flags}", md_escape(p.load_label), fmt.num(p.rps.median),
-                fmt.interval(p.rps) or fmt.MISSING,
+                name, md_escape(p.load_label), fmt.num(p.rps.median), fmt.interval(p.rps) or fmt.MISSING,
                 fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median), fmt.num(p.error_total),
                 fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
             ]
+            if flagged:
+                cells.append(", ".join(fmt.flags(p)))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     for note in summary.notes:
         out.append(f"_{md_escape(note)}_")
         out.append("")
-    out.append(f"<sub>{md_escape(summary.ci_method)} ⚠ saturated, ✖ failed trials.</sub>")
+    out.append(
+        f"<sub>{md_escape(summary.ci_method)} Server CPU % of one core (100 = a full core). Flags count "
+        "trials: saturated (the generator could not keep up), busy (other processes used more than "
+        f"{BUSY_OTHER_CPU_PCT:.0f} % of a core), failed.</sub>"
+    )
     return "\n".join(out) + "\n"

@@ -1,4 +1,8 @@
-"""Print a run's summary in the terminal with rich: one table per workload, then its verdict."""
+"""Print a run's summary in the terminal with rich: one table per workload, then its verdict.
+
+The tables are laid out to fit an 80-column terminal: no vertical rules, short headers, errors as a count
+(with the rate only when there are any), and a flags column only when some row has a flag.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +11,75 @@ from typing import TYPE_CHECKING
 from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
 
-    from loadbench.analysis import Summary
+    from loadbench.analysis import Point, Summary
     from loadbench.results import Results
+
+
+def _errors(p: Point) -> str:
+    """"0", "3", or "219 (0.09%)": the count summed over repetitions, then the median rate when it is not
+    zero (one significant digit below 1 %, so the cell stays narrow)."""
+    rate = p.error_rate.median * 100
+    if not p.error_total or not rate > 0:
+        return fmt.num(p.error_total)
+    text = f"{rate:.1g}%" if rate < 1 else f"{rate:.2g}%" if rate < 99.5 else f"{rate:.0f}%"
+    return f"{fmt.num(p.error_total)} ({text})"
+
+
+_STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}
+
+
+def _styled(flag: str) -> str:
+    style = next((s for word, s in _STYLES.items() if word in flag), "")
+    return f"[{style}]{flag}[/]" if style else flag
 
 
 def render_terminal_summary(results: Results | Summary, console: Console) -> None:
     """Per workload: model × load point → req/s, p50, p99, errors, server CPU, RSS; then the winner.
 
-    Accepts the Results of a run (summarized here) or an already built Summary.
+    Accepts the Results of a run (summarized here) or an already built Summary. A busy machine is
+    announced before any table, since it casts doubt on all of them.
     """
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
     from loadbench.analysis import Summary, summarize
 
     summary = results if isinstance(results, Summary) else summarize(results)
+    if summary.busy_note:
+        console.print(Text("Busy machine. ", style="bold magenta") + Text(summary.busy_note))
+        console.print()
     if not summary.workloads:
         console.print("No trials were recorded.")
     for w in summary.workloads:
-        table = Table(title=Text(w.key), title_justify="left", title_style="bold", header_style="bold")
-        table.add_column("model")
-        table.add_column("load", justify="right")
-        for name in ("req/s", "p50 ms", "p99 ms", "errors", "server CPU %", "RSS MB"):
-            table.add_column(name, justify="right")
-        table.add_column("")
+        flags = {id(p): fmt.flags(p) for p in w.points}
+        table = Table(title=Text(w.key), title_justify="left", title_style="bold", header_style="bold",
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        table.add_column("model", overflow="fold", min_width=8)
+        table.add_column("load", justify="right", no_wrap=True)
+        for name in ("req/s", "p50 ms", "p99 ms", "errors", "CPU %", "RSS MB"):
+            table.add_column(name, justify="right", no_wrap=True)
+        if any(flags.values()):
+            table.add_column("flags", min_width=12)
         previous: str | None = None
         for p in w.points:
-            flags = []
-            if p.saturated:
-                flags.append("[yellow]saturated[/]")
-            if p.failed:
-                flags.append(f"[red]{p.failed} failed[/]")
             winner = w.verdict is not None and p.model == w.verdict.winner
             label = Text(p.model if p.model != previous else "", style="bold green" if winner else "")
             previous = p.model
-            errors = f"{fmt.num(p.error_total)} ({fmt.pct(p.error_rate.median)})"
-            table.add_row(
+            cells: list[RenderableType] = [
                 label, p.load_label, fmt.num(p.rps.median), fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median),
-                errors, fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1), " ".join(flags),
-            )
+                _errors(p), fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
+            ]
+            if any(flags.values()):
+                cells.append(" ".join(_styled(f) for f in flags[id(p)]))
+            table.add_row(*cells)
         console.print(table)
         if w.verdict is not None:
             console.print(Text(w.verdict.sentence), soft_wrap=False)
         console.print()
+    console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
     if summary.saturated:
         console.print(
             f"[bold yellow]Warning:[/] the load generator could not keep up in {len(summary.saturated)} "

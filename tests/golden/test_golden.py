@@ -1,8 +1,10 @@
 """Golden tests: the markdown, CSV, JSON and terminal renderings of a stored, seeded results file.
 
 The input (input/results.jsonl) was written once by tests/synthetic.py (seed 11) and is kept as bytes, so
-these tests change only when the rendering does. After an intended change, rewrite the expected files
-with `pytest tests/golden --update-golden` and review their diff.
+these tests change only when the rendering does. Three trials were then edited by hand to show a busy
+machine (other_cpu_pct 23.4, 41.0 and 12.6: waitress 16c /plaintext rep 2, uvicorn 64c /io?ms=20 rep 3,
+gunicorn 1c /plaintext rep 1), so the busy flags and note are covered too. After an intended change,
+rewrite the expected files with `pytest tests/golden --update-golden` and review their diff.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def summary() -> Summary:
     return summarize(read_results(INPUT))
 
 
-def _terminal(summary: Summary) -> str:
-    console = Console(record=True, width=140, color_system=None, force_terminal=False)
+def _terminal(summary: Summary, width: int = 140) -> str:
+    console = Console(record=True, width=width, color_system=None, force_terminal=False)
     render_terminal_summary(summary, console)
     return console.export_text()
 
@@ -71,3 +73,7 @@ def test_rendering_matches_golden(summary: Summary, update_golden: bool, fmt: st
 
 def test_terminal_matches_golden(summary: Summary, update_golden: bool) -> None:
     _check("terminal.txt", _terminal(summary), update_golden)
+
+
+def test_terminal_at_80_columns_matches_golden(summary: Summary, update_golden: bool) -> None:
+    _check("terminal-80.txt", _terminal(summary, width=80), update_golden)

@@ -143,3 +143,36 @@ def test_open_loop_verdict_ranks_by_p99(tmp_path: Path) -> None:
     p99 = {p.model: p.p99_ms.median for p in w.points if p.load_value == 150.0}
     assert w.verdict.winner == min(p99, key=p99.__getitem__)
     assert "lower than" in w.verdict.sentence
+
+
+def _with_other_cpu(path: Path, other_cpu_pct: dict[int, float | None]) -> Path:
+    """Rewrite the `other_cpu_pct` of the trials at the given indices (line 1 is the header)."""
+    import json
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for index, value in other_cpu_pct.items():
+        record = json.loads(lines[index + 1])
+        record["other_cpu_pct"] = value
+        lines[index + 1] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_busy_trials_are_counted_per_point_and_announced(tmp_path: Path) -> None:
+    path = write_synthetic_results(tmp_path / "r.jsonl", models=("waitress", "uvicorn"),
+                                   workloads=("/plaintext",), loads=(1, 16), repetitions=3)
+    # Trials 1 and 5: waitress 16c, repetitions 1 and 2; trial 2: uvicorn 1c (10.0 is not above the limit).
+    summary = summarize(read_results(_with_other_cpu(path, {1: 35.5, 5: 12.0, 2: 10.0, 3: None})))
+    points = {(p.model, p.load_label): p for p in summary.workloads[0].points}
+    assert (points["waitress", "16c"].busy, points["waitress", "16c"].other_cpu_pct_max) == (2, 35.5)
+    assert points["uvicorn", "1c"].busy == 0 and points["uvicorn", "1c"].other_cpu_pct_max == 10.0
+    assert sum(p.busy for p in points.values()) == 2
+    assert [t.trial_id for t in summary.busy] == ["waitress|/plaintext|16c|1", "waitress|/plaintext|16c|2"]
+    assert summary.busy_note.startswith("Other processes used up to 36 % of a core during 2 of 12 trials")
+    assert "rerun on a quiet machine" in summary.busy_note
+    assert list(summary.table["busy"]).count(True) == 2 and summary.table["other_cpu_pct"][1] == 35.5
+
+
+def test_a_quiet_run_has_no_busy_note(summary) -> None:  # type: ignore[no-untyped-def]
+    assert summary.busy == () and summary.busy_note == ""
+    assert all(p.busy == 0 and p.other_cpu_pct_max < 10 for w in summary.workloads for p in w.points)

@@ -84,3 +84,17 @@ def test_overlapping_intervals_are_called_noise() -> None:
 
 def test_one_model_gives_no_verdict() -> None:
     assert choose_verdict("/plaintext", "plain", "closed", [_point("a", "threaded", 16, [100.0])]) is None
+
+
+def test_busy_trials_behind_the_compared_figures_are_named_in_the_verdict() -> None:
+    import dataclasses
+
+    quiet = [_point("a", "event-loop", 16, [300, 310, 320]), _point("b", "threaded", 16, [100, 110, 120])]
+    verdict = choose_verdict("/plaintext", "plain", "closed", quiet)
+    assert verdict is not None and "busy" not in verdict.sentence
+    busy = [dataclasses.replace(quiet[0], busy=2, other_cpu_pct_max=35.0), quiet[1]]
+    verdict = choose_verdict("/plaintext", "plain", "closed", busy)
+    assert verdict is not None
+    assert verdict.sentence.endswith(
+        "(2 of the trials compared ran on a busy machine, so the figures are suspect)."
+    )

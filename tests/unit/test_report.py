@@ -136,7 +136,7 @@ def test_terminal_summary_tables_and_winner(summary: Summary) -> None:
     render_terminal_summary(summary, console)
     text = console.export_text()
     assert "/plaintext (closed loop)" in text and "/io?ms=20 (closed loop)" in text
-    assert re.search(r"uvicorn\s+│\s+1c", text)
+    assert re.search(r"uvicorn\s+1c\s+[\d,]+\s", text)
     assert "On /io?ms=20, uvicorn (event-loop) wins" in text
     assert "1 trial(s) failed" in text
 
@@ -205,3 +205,67 @@ def test_header_only_results_render_every_format(results_path: Path, tmp_path: P
     assert render_report(summary, "md").count("0 trials, 0 workloads") == 1
     assert render_report(summary, "csv") == ""
     assert json.loads(render_report(summary, "json"))["trials"] == []
+
+
+def _busy_short_run(tmp_path: Path) -> Path:
+    """One-second trials (a single timeline point each), one repetition, two of them on a busy machine."""
+    path = write_synthetic_results(tmp_path / "short.jsonl", seed=4, workloads=("/plaintext",), repetitions=1,
+                                   duration_s=1.0)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for index, other in ((2, 150.0), (5, 42.0)):
+        record = json.loads(lines[index + 1])
+        record["other_cpu_pct"] = other
+        lines[index + 1] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_busy_machine_is_flagged_first_in_every_summary(tmp_path: Path) -> None:
+    summary = summarize(read_results(_busy_short_run(tmp_path)))
+    note = "Other processes used up to 150 % of a core during 2 of 9 trials"
+    page = render_report(summary, "html")
+    assert page.index(note) < page.index("<ul class=\"verdicts\">")  # above the verdict
+    assert page.count('<span class="flag busy">busy ×1</span>') == 2
+    assert "<th>other CPU %</th>" in page and ">150.0<" in page
+    markdown = render_report(summary, "md")
+    assert markdown.index(note) < markdown.index("**Verdict**")
+    assert markdown.count("| busy ×1 |") == 2 and "| flags |" in markdown
+    console = Console(record=True, width=80, color_system=None)
+    render_terminal_summary(summary, console)
+    text = console.export_text()
+    assert text.startswith("Busy machine. Other processes used up to 150 %")
+    assert text.count("busy ×1") == 2
+
+
+def test_short_trials_get_a_note_instead_of_an_empty_timeline(tmp_path: Path) -> None:
+    page = build_report(_busy_short_run(tmp_path), "html")
+    assert 'id="w1-timeline"' not in page
+    assert "No chart over time: the measured window lasted 1 s" in page
+    assert 'id="w1-resources"' in page and "One repetition per point, so there is no interval" in page
+
+
+def test_timeline_with_few_seconds_draws_markers(tmp_path: Path) -> None:
+    from loadbench.report.charts import MARKERS_UP_TO, model_styles, timeline_chart
+
+    path = write_synthetic_results(tmp_path / "two.jsonl", workloads=("/plaintext",), repetitions=1,
+                                   duration_s=2.0)
+    summary = summarize(read_results(path))
+    chart = timeline_chart(summary.workloads[0], model_styles(summary), "t")
+    assert chart is not None and "time into the measured window" in chart.svg
+    assert len(summary.workloads[0].details[0].timeline_s) == 2 <= MARKERS_UP_TO
+    assert chart.svg.count("<use ") >= 2 * 2 * 3  # a marker per point, per panel, per model
+
+
+def test_terminal_tables_fit_80_columns_without_an_empty_flags_column(tmp_path: Path) -> None:
+    path = write_synthetic_results(tmp_path / "quiet.jsonl", models=("gunicorn-gthread", "uvicorn"),
+                                   workloads=("/plaintext",), repetitions=3)
+    console = Console(record=True, width=80, color_system=None)
+    render_terminal_summary(summarize(read_results(path)), console)
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("model"))
+    assert header.split() == [
+        "model", "load", "req/s", "p50", "ms", "p99", "ms", "errors", "CPU", "%", "RSS", "MB"
+    ], "no flags column when no point has a flag"
+    rows = [line for line in lines if re.match(r"^(gunicorn|uvicorn|\s+)\S*\s+\d+c\s", line)]
+    assert len(rows) == 6, "every point fits on one line"
