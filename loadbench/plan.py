@@ -4,8 +4,9 @@ A block is one fresh server start running its trials back to back. Without varia
 interleaved (A B C A B C, never A A B B C C) so a slow drift of the machine spreads over every server
 instead of biasing one: for each repetition, for each server, one block runs all its workloads × load
 points. With variants (a paired comparison), for each server × workload × load point the variants run
-`rounds` rounds in ABBA order (baseline, candidate, candidate, baseline, ...), each trial in a fresh
-server of its own so neither arm inherits the other's warm state.
+`rounds` rounds in ABBA order (baseline, candidate, candidate, baseline, ...), one block per trial; the
+runner keeps each variant's server running from one of its blocks to the next (see runner._ServerPool),
+so a round costs two measurements and no server start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from loadbench.engine.base import Load, Stages
 from loadbench.scenario_types import AppSpec, Paired, Scenario, ServerEntry, Workload
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
-           "estimate_seconds", "variant_order"]
+           "estimate_seconds", "server_starts", "variant_order"]
 
 #: Seconds a server start, readiness probe and stop cost on top of the trials (estimate only).
 SERVER_START_OVERHEAD_S = 1.5
@@ -117,7 +118,14 @@ def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, vari
 def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:
     """Seconds the plan should take: every window and warm-up, plus `start_overhead_s` per server start."""
     measured = sum(trial.duration_s + trial.warmup_s for trial in plan.trials)
-    return measured + start_overhead_s * len(plan.blocks)
+    return measured + start_overhead_s * server_starts(plan)
+
+
+def server_starts(plan: Plan) -> int:
+    """How many servers the run starts: one per block, or one per server and variant in a paired run."""
+    if plan.scenario.variants:
+        return len({(block.server.name, block.variant) for block in plan.blocks})
+    return len(plan.blocks)
 
 
 def _seconds(value: float) -> str:
@@ -130,7 +138,7 @@ def _seconds(value: float) -> str:
 def describe_plan(plan: Plan) -> list[str]:
     """Lines for `loadbench run --dry-run`: the scenario's settings, then every block and trial in order."""
     scenario = plan.scenario
-    starts = len(plan.blocks)
+    starts = server_starts(plan)
     lines = [
         f"Scenario {scenario.name}{' (quick)' if scenario.quick else ''}: {len(plan.trials)} trials in "
         f"{starts} server start{'s' if starts != 1 else ''}, about {_seconds(estimate_seconds(plan))}",

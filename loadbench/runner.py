@@ -125,12 +125,13 @@ def run_plan(
         env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
     )
     interrupted = False
-    with ResultsWriter(results_path, header) as writer:
-        progress = _Sink(writer=writer, events=sink, scenario=scenario)
+    paired = bool(scenario.variants)
+    with ResultsWriter(results_path, header) as writer, _ServerPool(keep=paired) as pool:
+        progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir)
         sink.started(plan, results_path, sorted(missing))
         try:
-            for group in _rounds(blocks, paired=bool(scenario.variants)):
-                _run_round(group, run_dir, progress)
+            for group in _rounds(blocks, paired=paired):
+                _run_round(group, progress)
         except KeyboardInterrupt:
             interrupted = True
     return RunOutcome(
@@ -147,6 +148,8 @@ class _Sink:
     writer: ResultsWriter
     events: RunEvents
     scenario: Scenario
+    pool: _ServerPool
+    run_dir: Path
     written: int = 0
     failed: int = 0
 
@@ -176,14 +179,14 @@ def _rounds(blocks: list[Block], *, paired: bool) -> list[list[Block]]:
     return groups
 
 
-def _run_round(group: list[Block], run_dir: Path, out: _Sink) -> None:
+def _run_round(group: list[Block], out: _Sink) -> None:
     """Run the blocks of one round; in a paired run, rerun the round once when the engine saturated.
 
     A saturated trial measured the load generator, not the server, so its pair says nothing. The rerun's
     records carry `attempt: 2` and come later in the file; `loadbench compare` uses the last attempt of a
     round and leaves out rounds that saturated again, saying so.
     """
-    results = [result for block in group for result in _run_block(block, run_dir, out)]
+    results = [result for block in group for result in _run_block(block, out)]
     if len(group) < 2 or not any(result.saturated for result in results):
         return
     first = group[0].trials[0]
@@ -192,11 +195,50 @@ def _run_round(group: list[Block], run_dir: Path, out: _Sink) -> None:
         f"{first.load.label}; running that round once more"
     )
     for block in group:
-        _run_block(block, run_dir, out, attempt=2)
+        _run_block(block, out, attempt=2)
 
 
-def _run_block(block: Block, run_dir: Path, out: _Sink, *, attempt: int = 1) -> list[TrialResult]:
-    """Start the block's server once and run its trials; restart once if it dies, else record failures.
+class _ServerPool:
+    """Servers kept running from one block to the next, keyed by (server name, variant).
+
+    In a paired run each block is one trial of one variant; restarting a server for every trial would add
+    a cold start to every measurement and 0.2-1.5 s to every round, so each variant's server stays up
+    (pinned beside the other, which idles meanwhile) until the run moves on to the next server entry.
+    Without `keep`, the pool holds nothing and every block starts and stops its own server.
+    """
+
+    def __init__(self, *, keep: bool) -> None:
+        self.keep = keep
+        self._servers: dict[tuple[str, str | None], ServerProcess] = {}
+
+    def take(self, key: tuple[str, str | None]) -> ServerProcess | None:
+        """The running server kept under `key`, if it is still alive; servers of other entries are stopped."""
+        for other in [k for k in self._servers if k[0] != key[0]]:
+            self._servers.pop(other).stop()
+        server = self._servers.pop(key, None)
+        if server is not None and not server.alive():
+            server.stop()
+            return None
+        return server
+
+    def give_back(self, key: tuple[str, str | None], server: ServerProcess) -> bool:
+        """Keep `server` for the next block of `key`; False when the pool does not keep servers."""
+        if self.keep and server.alive():
+            self._servers[key] = server
+            return True
+        return False
+
+    def __enter__(self) -> _ServerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while self._servers:
+            self._servers.popitem()[1].stop()
+
+
+def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResult]:
+    """Run the block's trials on one server (started, or kept from the previous block of a paired run);
+    restart it when it dies, give the block up after a second failed start, and record every trial.
 
     Returns the block's results in order (they are already written).
     """
@@ -205,8 +247,10 @@ def _run_block(block: Block, run_dir: Path, out: _Sink, *, attempt: int = 1) -> 
     scenario = out.scenario
     model = get_model(block.server.model)
     app = server_app(block.app)
-    log_dir = run_dir / "logs" / f"{block.index:03d}-{_safe(block.server.name)}"
-    server: ServerProcess | None = None
+    key = (block.server.name, block.variant)
+    name = block.server.name + (f"-{block.variant}" if block.variant else "")
+    log_dir = out.run_dir / "logs" / (_safe(name) if out.pool.keep else f"{block.index:03d}-{_safe(name)}")
+    server: ServerProcess | None = out.pool.take(key)
     results: list[TrialResult] = []
     start_failure: ServerStartError | None = None  # after a second failed start, the block is given up
     start_attempts = 0
@@ -238,7 +282,7 @@ def _run_block(block: Block, run_dir: Path, out: _Sink, *, attempt: int = 1) -> 
                 continue
             results.append(out.record(trial, _measure(trial, server, model, scenario, out.events, attempt)))
     finally:
-        if server is not None:
+        if server is not None and not out.pool.give_back(key, server):
             server.stop()
     return results
 
