@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from loadbench.metrics import Recording, TickInfo
     from loadbench.plan import Block, Plan, Trial
     from loadbench.results import ResultsWriter, TrialResult
-    from loadbench.scenario import AppSpec as ScenarioApp
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
     from loadbench.servers.process import ServerProcess
@@ -72,15 +71,6 @@ class RunOutcome:
     skipped_models: tuple[str, ...] = ()
     interrupted: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
-
-
-def server_app(app: ScenarioApp) -> AppSpec:
-    """The scenario's app as the server layer's AppSpec (the two have the same fields)."""
-    from dataclasses import fields
-
-    from loadbench.servers.base import AppSpec
-
-    return AppSpec(**{f.name: getattr(app, f.name) for f in fields(AppSpec)})
 
 
 def unavailable_models(plan: Plan) -> dict[str, str]:
@@ -246,7 +236,7 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
 
     scenario = out.scenario
     model = get_model(block.server.model)
-    app = server_app(block.app)
+    app = block.app
     key = (block.server.name, block.variant)
     name = block.server.name + (f"-{block.variant}" if block.variant else "")
     log_dir = out.run_dir / "logs" / (_safe(name) if out.pool.keep else f"{block.index:03d}-{_safe(name)}")

@@ -221,9 +221,23 @@ def parse_app(problems: Problems, raw: object, base_dir: Path) -> AppSpec:
     ready_path = reader.string("ready_path", "/health" if inferred == "bundled" else "/") or "/"
     if not ready_path.startswith("/"):
         reader.report("ready_path", f"{ready_path!r} must start with /")
-    return AppSpec(kind=inferred, target=target, interface=interface,
-                   ready_path=ready_path, env=reader.string_pairs("env", env=True),
-                   cwd=reader.directory("cwd", base_dir))
+    return _build_app(problems, kind=inferred, target=target, interface=interface, ready_path=ready_path,
+                      env=reader.string_pairs("env", env=True), cwd=reader.directory("cwd", base_dir))
+
+
+def _build_app(problems: Problems, **fields: Any) -> AppSpec:
+    """An AppSpec from `fields`, or the bundled app's as a stand-in when they do not make one.
+
+    Invalid fields have been reported already (their readers report as they read), so the stand-in never
+    runs: the scenario fails to load with those problems. Should nothing have been reported, the
+    AppSpec's own complaint is, so no invalid [app] can slip through.
+    """
+    try:
+        return AppSpec(**fields)
+    except UsageError as exc:
+        if not problems.items:
+            problems.add(str(exc), key="app")
+        return AppSpec()
 
 
 def _present(raw: dict[str, Any]) -> str:
@@ -262,19 +276,20 @@ def parse_variants(problems: Problems, raw: object, base: AppSpec, base_dir: Pat
             module = _module(reader, "app", "app")
             if base.kind == "command":
                 reader.report("app", "[app] runs a command; a variant can change its command, not an app")
-            app = AppSpec(kind="import", target=module, interface=base.interface if base.kind == "import"
-                          else "auto", ready_path="/" if base.kind == "bundled" else base.ready_path,
-                          env=base.env, cwd=base.cwd)
+            app = _build_app(problems, kind="import", target=module,
+                             interface=base.interface if base.kind == "import" else "auto",
+                             ready_path="/" if base.kind == "bundled" else base.ready_path,
+                             env=base.env, cwd=base.cwd)
         if "command" in table:
             if base.kind != "command":
                 reader.report("command", "needs [app] command = \"...\" (a variant overrides, it does not "
                                          "change the kind of app)")
-            app = _replace_app(app, target=reader.command("command"))
+            app = _replace_app(problems, app, target=reader.command("command"))
         if "env" in table:
             merged = dict(app.env) | dict(reader.string_pairs("env", env=True))
-            app = _replace_app(app, env=tuple(merged.items()))
+            app = _replace_app(problems, app, env=tuple(merged.items()))
         if "cwd" in table:
-            app = _replace_app(app, cwd=reader.directory("cwd", base_dir))
+            app = _replace_app(problems, app, cwd=reader.directory("cwd", base_dir))
         variants.append(Variant(name=name, app=app))
     names = [variant.name for variant in variants]
     for index, name in enumerate(names):
@@ -287,9 +302,9 @@ def parse_variants(problems: Problems, raw: object, base: AppSpec, base_dir: Pat
     return tuple(variants)
 
 
-def _replace_app(app: AppSpec, **changes: Any) -> AppSpec:
+def _replace_app(problems: Problems, app: AppSpec, **changes: Any) -> AppSpec:
     fields = {name: getattr(app, name) for name in AppSpec.__dataclass_fields__}
-    return AppSpec(**(fields | changes))
+    return _build_app(problems, **(fields | changes))
 
 
 def parse_paired(problems: Problems, raw: object, has_variants: bool) -> Paired | None:

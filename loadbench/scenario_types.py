@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from loadbench.engine.base import Closed, Load, Open, RequestSpec, Stages
+from loadbench.servers.base import AppKind, AppSpec, Interface
 
-AppKind = Literal["bundled", "import", "command"]
-Interface = Literal["auto", "wsgi", "asgi"]
 WorkloadKind = Literal["endpoint", "mix"]
 PairedOrder = Literal["ABBA", "ABAB"]
 
@@ -35,47 +34,6 @@ __all__ = [
     "Workload",
     "WorkloadKind",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AppSpec:
-    """The application under test and how to start and probe it.
-
-    The fields match loadbench.servers.base.AppSpec one for one (the runner converts field by field;
-    this module does not import the servers package). `kind` is "bundled" (loadbench's own app),
-    "import" (`target` is the user's WSGI/ASGI callable "pkg.module:attr", served by each server model;
-    `interface` forces WSGI or ASGI, "auto" lets the server layer detect it) or "command" (`target` is the
-    user's own server command, a template with `{host}` and `{port}`, split like a shell after filling
-    in). `ready_path` is probed until any HTTP response arrives (the bundled app must answer 200 there).
-    `env` is added to the server's environment; `cwd` (absolute) is its working directory, None for
-    loadbench's own.
-    """
-
-    kind: AppKind = "bundled"
-    target: str | None = None
-    interface: Interface = "auto"
-    ready_path: str = "/health"
-    env: tuple[tuple[str, str], ...] = ()
-    cwd: str | None = None
-
-    @property
-    def env_dict(self) -> dict[str, str]:
-        """`env` as a fresh dict, ready to merge into os.environ."""
-        return dict(self.env)
-
-    def describe(self) -> str:
-        """One line for the dry run and the report header."""
-        if self.kind == "bundled":
-            text = "the bundled app"
-        elif self.kind == "import":
-            text = f"{self.target} ({self.interface if self.interface != 'auto' else 'WSGI/ASGI detected'})"
-        else:
-            text = f"command: {self.target}"
-        extras = [f"ready at {self.ready_path}"]
-        extras += [f"{key}={value}" for key, value in self.env]
-        if self.cwd:
-            extras.append(f"in {self.cwd}")
-        return f"{text}; {', '.join(extras)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -49,6 +49,25 @@ class AppSpec:
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
 
+    @property
+    def env_dict(self) -> dict[str, str]:
+        """`env` as a fresh dict, ready to merge into os.environ."""
+        return dict(self.env)
+
+    def describe(self) -> str:
+        """One line for the dry run and the report header."""
+        if self.kind == "bundled":
+            text = "the bundled app"
+        elif self.kind == "import":
+            text = f"{self.target} ({self.interface if self.interface != 'auto' else 'WSGI/ASGI detected'})"
+        else:
+            text = f"command: {self.target}"
+        extras = [f"ready at {self.ready_path}"]
+        extras += [f"{key}={value}" for key, value in self.env]
+        if self.cwd:
+            extras.append(f"in {self.cwd}")
+        return f"{text}; {', '.join(extras)}"
+
     def __post_init__(self) -> None:
         if self.kind in ("import", "command") and not self.target:
             raise UsageError(f"app kind {self.kind!r} needs a target (module:attr or a command template)")
