@@ -379,7 +379,9 @@ def _note(t: TrialResult, reasons: tuple[str, ...], log_tail: str = "") -> Trial
 
 def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     """Aggregate every trial of `results` into a Summary (medians, CIs, verdicts, notes)."""
-    header, trials = results.header, list(results.trials)
+    from loadbench.results import latest_attempts
+
+    header, trials = results.header, latest_attempts(results.trials)
     frame = trials_frame(trials)
     by_index = {t.index: t for t in trials}
     workloads: list[WorkloadSummary] = []

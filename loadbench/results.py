@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loadbench import __version__
 from loadbench.errors import LoadbenchError, ResultsFormatError
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from loadbench.engine.base import Load, RequestSpec
     from loadbench.metrics import LatencyHistogram
     from loadbench.monitor import MonitorSummary
+
+_T = TypeVar("_T")
 
 RESULTS_FORMAT = "loadbench-results"
 # Version history (bump on any change a version-1 reader would misread; adding optional keys is not one):
@@ -307,6 +309,19 @@ def failed_trial_result(
         load=load, repetition=repetition, round=round, started=started, cpus=cpus,
     ))
     return TrialResult.from_json(data, where=f"trial {trial_id!r}")
+
+
+def latest_attempts(trials: Sequence[_T]) -> list[_T]:
+    """`trials` without those a later attempt replaced: a paired run measures a round again (attempt 2)
+    when the load generator saturated, and only the round's last attempt counts. Order is kept."""
+    def identity(trial: Any) -> tuple[object, ...]:
+        return (trial.model, trial.variant, trial.workload, trial.load_label, trial.round)
+
+    last: dict[tuple[object, ...], int] = {}
+    for trial in trials:
+        key = identity(trial)
+        last[key] = max(last.get(key, 0), int(getattr(trial, "attempt", 1) or 1))
+    return [t for t in trials if int(getattr(t, "attempt", 1) or 1) == last[identity(t)]]
 
 
 def default_run_dir(scenario_name: str, now: datetime | None = None, *, root: str | Path = "reports") -> Path:

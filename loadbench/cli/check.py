@@ -51,7 +51,7 @@ def command(
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.gate.thresholds import parse_thresholds
     from loadbench.report.junit import render_junit
-    from loadbench.results import read_results
+    from loadbench.results import latest_attempts, read_results
 
     parsed = parse_thresholds(thresholds, source="--threshold")
     data = read_results(results)
@@ -59,7 +59,7 @@ def command(
     if not no_scenario_thresholds:
         stored = data.header.scenario.get("thresholds") or ()
         parsed += parse_thresholds(tuple(str(t) for t in stored), source="scenario [thresholds] checks")
-    report = check(data.trials, parsed)
+    report = check(latest_attempts(data.trials), parsed)
     click.echo(check_text(report))
     if markdown:
         write_text(markdown, check_markdown(report))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 from gate_fakes import FakeTrial
 
@@ -64,3 +66,24 @@ class _Attempted:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._trial, name)
+
+
+def test_latest_attempts_drops_the_saturated_first_measurement(tmp_path: Path) -> None:
+    from synthetic import write_synthetic_results
+
+    from loadbench.analysis import summarize
+    from loadbench.results import latest_attempts, read_results
+
+    path = write_synthetic_results(
+        tmp_path / "r.jsonl", models=("uvicorn",), workloads=("/json",), loads=(8,), repetitions=2
+    )
+    lines = path.read_text().splitlines()
+    rerun = json.loads(lines[-1]) | {"attempt": 2, "index": 99}
+    first = json.loads(lines[-1]) | {"saturated": True, "saturation_reasons": ["engine CPU 95 %"]}
+    path.write_text("\n".join([*lines[:-1], json.dumps(first), json.dumps(rerun)]) + "\n")
+    results = read_results(path)
+    kept = latest_attempts(results.trials)
+    assert [t.attempt for t in kept] == [1, 2]
+    assert not any(t.saturated for t in kept)
+    (point,) = summarize(results).workloads[0].points
+    assert point.repetitions == 2 and point.saturated == 0
