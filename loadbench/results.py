@@ -351,13 +351,17 @@ class ResultsWriter:
         self._fd: int | None = None
 
     def open(self) -> ResultsWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.overwrite else os.O_EXCL)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, flags, 0o644)
         except FileExistsError:
             raise LoadbenchError(
                 f"{self.path} already exists; choose another --out directory or remove the file"
+            ) from None
+        except OSError as exc:
+            raise LoadbenchError(
+                f"cannot write results to {self.path}: {exc.strerror or exc}; choose another --out directory"
             ) from None
         self._write(dumps_line(self.header.to_json()))
         # The directory entry must be durable too, or a crash could lose the whole new file.

@@ -107,7 +107,6 @@ def run_plan(
         sink.warning(message)
     blocks = [block for block in plan.blocks if block.server.name not in missing]
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     results_path = run_dir / "results.jsonl"
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
