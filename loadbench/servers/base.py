@@ -135,7 +135,15 @@ def check_loopback(host: str) -> None:
 
 
 class ServerModel(Protocol):
-    """A way of running a web app: a name users type, a family, and how to start it."""
+    """A way of running a web app: a name users type, a family, and how to start it.
+
+    Two optional members, read by launch() with getattr (see loadbench.servers.external):
+    `prepare(app, opts, port, run_dir) -> list[str]` for a model that needs files before it starts
+    (nginx, Apache): it writes them into `run_dir`, a fresh private 0700 directory removed when the
+    server stops (and by the guard should loadbench die), and returns the command line used instead of
+    command(). `not_ready_statuses`: HTTP statuses that do not count as ready (a proxy's 502 while the
+    app behind it boots).
+    """
 
     @property
     def name(self) -> str:
@@ -172,6 +180,7 @@ class ModelBase:
     requires: tuple[tuple[str, str], ...] = ()  # (module, install hint)
     interfaces: tuple[Literal["wsgi", "asgi"], ...] = ("wsgi",)
     stop_signal: int = signal.SIGTERM  # what the launcher and the guard send first; SIGKILL follows
+    not_ready_statuses: frozenset[int] = frozenset()  # answers from a front end while the app is not up
 
     def available(self) -> str | None:
         """None when every required module can be found (found, never imported: that is slow)."""

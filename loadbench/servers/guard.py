@@ -28,9 +28,10 @@ guard cleans the group the same way and exits with CMD's code (128 + signal numb
 
 Protocol with the launcher: the guard writes CMD's pid and a newline on its stdout, then closes it. It
 writes its own problems (cannot start CMD, bad CPU list) on stderr, which the launcher points at the
-server's log file; CMD's stdout and stderr go there too. With --remove-dir the guard deletes that
-(private) log directory when it stops the tree because loadbench went away or signalled it, not when
-CMD exits on its own: then loadbench reads the log to report why. Exit code 127: CMD could not be started.
+server's log file; CMD's stdout and stderr go there too. With --remove-dir (repeatable) the guard deletes
+those private directories (the log dir, a server's run dir) when it stops the tree because loadbench went
+away or signalled it, not when CMD exits on its own: then loadbench reads the log to report why.
+Exit code 127: CMD could not be started.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--parent", type=int, default=0, help="pid of loadbench (checked after prctl)")
     parser.add_argument("--cpus", default="", help="comma-separated CPUs for the whole tree")
     parser.add_argument("--grace", type=float, default=2.0, help="seconds between SIGTERM and SIGKILL")
-    parser.add_argument("--remove-dir", default="", help="private log dir to delete when loadbench is gone")
+    parser.add_argument("--remove-dir", action="append", default=[],
+                        help="private dir to delete when loadbench is gone (repeatable)")
     parser.add_argument("--stop-signal", type=int, default=int(signal.SIGTERM), help="first signal sent")
     parser.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _watch(
     child: subprocess.Popen[bytes], lifeline: int, wake_r: int, stop: list[int], grace_s: float,
-    stop_signal: int, remove_dir: str,
+    stop_signal: int, remove_dirs: list[str],
 ) -> int:
     """Block until the lifeline closes, a stop signal comes, or CMD exits; then clean the group."""
     poller = select.poll()
@@ -191,8 +193,8 @@ def _watch(
             return _exit_code_of(child)
     stop_group(pgid, grace_s, stop_signal)
     _reap()
-    if remove_dir:  # loadbench is gone (or we were told to stop): nobody will read the log
-        shutil.rmtree(remove_dir, ignore_errors=True)
+    for directory in remove_dirs:  # loadbench is gone (or we were told to stop): nobody will read the log
+        shutil.rmtree(directory, ignore_errors=True)
     if child_fd >= 0:
         os.close(child_fd)
     return _exit_code_of(child) if child.returncode is not None else 0

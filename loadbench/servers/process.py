@@ -4,7 +4,8 @@ launch() picks or checks the port, runs `python -S loadbench/servers/guard.py ..
 session with the read end of a lifeline pipe (see guard.py for the orphan-proofing), reads CMD's pid
 back from the guard, and probes the ready path over HTTP every 10 ms until it answers. It returns a
 ready ServerProcess, or raises ServerStartError (command line + log tail) with every process it
-started already gone.
+started already gone. A model with a `prepare` method (nginx, Apache) gets a fresh private run dir per
+start for its config files, removed with the server; see ServerModel.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -50,7 +52,7 @@ class ServerProcess:
     def __init__(
         self, *, model: ServerModel, command: list[str], guard: subprocess.Popen[bytes], pid: int,
         host: str, port: int, log_path: Path, lifeline_fd: int, ready_path: str, need_200: bool,
-        private_dir: Path | None,
+        private_dir: Path | None, run_dir: Path | None = None,
     ) -> None:
         self.model = model
         self.command = command
@@ -66,6 +68,7 @@ class ServerProcess:
         self._guard = guard
         self._lifeline_fd = lifeline_fd
         self._private_dir = private_dir
+        self._run_dir = run_dir  # a prepare()d model's files: removed at stop, whatever happened
         self._stopped = False
 
     def __repr__(self) -> str:
@@ -128,6 +131,8 @@ class ServerProcess:
         """
         started = time.monotonic()
         last = "nothing answered"
+        # A proxy answers before the app behind it is up; such a model names the statuses meaning "not yet".
+        not_yet: frozenset[int] = getattr(self.model, "not_ready_statuses", frozenset())
         while True:
             if not self.alive():
                 code = self._wait_exit_code()
@@ -136,7 +141,7 @@ class ServerProcess:
                 )
             remaining = deadline - time.monotonic()
             status = self.probe(timeout_s=max(0.05, min(0.5, remaining)))
-            if status is not None and (status == 200 or not self.need_200):
+            if status is not None and (status == 200 or not self.need_200) and status not in not_yet:
                 self.ready_s = time.monotonic() - started
                 return
             if status is not None:
@@ -184,8 +189,9 @@ class ServerProcess:
                 os.close(self._lifeline_fd)
             if self._guard.stdout is not None:
                 self._guard.stdout.close()
-            if self._private_dir is not None:
-                shutil.rmtree(self._private_dir, ignore_errors=True)
+            for directory in (self._private_dir, self._run_dir):
+                if directory is not None:
+                    shutil.rmtree(directory, ignore_errors=True)
 
     def __enter__(self) -> ServerProcess:
         if self.ready_s is None:
@@ -229,13 +235,21 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
         log_dir = Path(opts.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
     attempts = 3 if opts.port == 0 else 1  # a port picked by us can be taken before the server binds it
+    # A model that needs files before it starts (a config, a document root: nginx, apache) defines
+    # prepare(app, opts, port, run_dir) -> command line, and gets a fresh private run dir per attempt.
+    prepare: Callable[[AppSpec, ServerOptions, int, Path], list[str]] | None = getattr(model, "prepare", None)
+    run_dir = None
     try:
         for attempt in range(attempts):
             port = opts.port or free_port(host)
-            command = model.command(app, opts, port)
+            if prepare is not None:
+                run_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-run-"))  # mode 0700
+                command = prepare(app, opts, port, run_dir)
+            else:
+                command = model.command(app, opts, port)
             if opts.port:
                 _check_port_free(model.name, host, port, command)
-            server = _spawn(model, app, opts, command, host, port, log_dir, deadline, private_dir)
+            server = _spawn(model, app, opts, command, host, port, log_dir, deadline, private_dir, run_dir)
             server._private_dir = private_dir
             try:
                 server.wait_ready(deadline)
@@ -251,8 +265,9 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
             return server
         raise AssertionError("unreachable")
     except BaseException:
-        if private_dir is not None:
-            shutil.rmtree(private_dir, ignore_errors=True)
+        for directory in (private_dir, run_dir):
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
@@ -274,7 +289,7 @@ def child_env(app: AppSpec) -> dict[str, str]:
 
 def guard_argv(
     command: list[str], lifeline_fd: int, cpus: tuple[int, ...] | None, stop_signal: int = signal.SIGTERM,
-    remove_dir: Path | None = None,
+    remove_dir: Path | None = None, run_dir: Path | None = None,
 ) -> list[str]:
     """The guard's command line wrapping `command` (see guard.py)."""
     argv = [
@@ -283,8 +298,9 @@ def guard_argv(
     ]
     if cpus:
         argv += ["--cpus", ",".join(str(c) for c in cpus)]
-    if remove_dir is not None:
-        argv += ["--remove-dir", str(remove_dir)]
+    for directory in (remove_dir, run_dir):
+        if directory is not None:
+            argv += ["--remove-dir", str(directory)]
     return [*argv, "--", *command]
 
 
@@ -306,13 +322,13 @@ def _check_port_free(name: str, host: str, port: int, command: list[str]) -> Non
 
 def _spawn(
     model: ServerModel, app: AppSpec, opts: ServerOptions, command: list[str], host: str, port: int,
-    log_dir: Path, deadline: float, private_dir: Path | None,
+    log_dir: Path, deadline: float, private_dir: Path | None, run_dir: Path | None = None,
 ) -> ServerProcess:
     log_path = log_dir / f"{model.name}-{port}.log"
     read_fd, write_fd = os.pipe()
     try:
         with open(log_path, "ab") as log:
-            argv = guard_argv(command, read_fd, opts.cpus, _stop_signal(model), private_dir)
+            argv = guard_argv(command, read_fd, opts.cpus, _stop_signal(model), private_dir, run_dir)
             guard = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, pass_fds=(read_fd,),
                 start_new_session=True, cwd=app.cwd, env=child_env(app),
@@ -326,6 +342,7 @@ def _spawn(
     server = ServerProcess(
         model=model, command=command, guard=guard, pid=pid or -1, host=host, port=port, log_path=log_path,
         lifeline_fd=write_fd, ready_path=app.ready_path, need_200=app.kind == "bundled", private_dir=None,
+        run_dir=run_dir,
     )
     if pid is None:
         server.stop()

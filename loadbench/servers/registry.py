@@ -16,6 +16,11 @@ MODELS: dict[str, str] = {
     "gunicorn-gthread": "loadbench.servers.gunicorn:GunicornGthreadModel",
     "gunicorn-gevent": "loadbench.servers.gunicorn:GunicornGeventModel",
     "uvicorn": "loadbench.servers.uvicorn:UvicornModel",
+    "nginx": "loadbench.servers.nginx:NginxModel",
+    "nginx-gunicorn": "loadbench.servers.nginx:NginxGunicornModel",
+    "apache": "loadbench.servers.apache:ApacheModel",
+    "apache-worker": "loadbench.servers.apache:ApacheWorkerModel",
+    "apache-prefork": "loadbench.servers.apache:ApachePreforkModel",
     "command": "loadbench.servers.command:CommandModel",
 }
 
@@ -33,7 +38,7 @@ def get_model(name: str) -> ServerModel:
 
         close = difflib.get_close_matches(name, MODELS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown server model {name!r}{hint} Known models: {', '.join(MODELS)}")
+        raise UsageError(f"unknown server model {name!r}{hint}; known models: {', '.join(MODELS)}")
     module_name, _, class_name = spec.partition(":")
     model: ServerModel = getattr(importlib.import_module(module_name), class_name)()
     return model

@@ -38,14 +38,17 @@ def test_models_lists_every_model_with_availability(capsys: pytest.CaptureFixtur
     assert rows["waitress"] == ["threaded", "yes"]
     assert rows["gunicorn"] == ["pre-fork", "yes"]
     assert rows["uvicorn"] == ["event-loop", "yes"]
-    assert set(rows) == {"waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "command"}
+    assert set(rows) == {
+        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn",
+        "nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork", "command",
+    }
 
 
 def test_serve_unknown_model_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run_main(["serve", "gunicron"], capsys)
     assert code == 2
     assert "unknown server model 'gunicron'; did you mean 'gunicorn'?" in err
-    assert "Known models: waitress, gunicorn, gunicorn-gthread, gunicorn-gevent, uvicorn" in err
+    assert "known models: waitress, gunicorn, gunicorn-gthread, gunicorn-gevent, uvicorn" in err
 
 
 def test_serve_help_lists_models_and_examples(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,8 @@ PORT = 43210
 
 def test_registry_lists_every_model_in_order() -> None:
     assert model_names() == [
-        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "command",
+        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn",
+        "nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork", "command",
     ]
     assert [m.name for m in all_models()] == model_names()
 
@@ -29,11 +30,11 @@ def test_unknown_model_suggests_and_lists(typed: str, suggestion: str) -> None:
         get_model(typed)
     message = str(err.value)
     assert f"did you mean {suggestion!r}" in message
-    assert "Known models: waitress, gunicorn," in message
+    assert "known models: waitress, gunicorn," in message
 
 
 def test_unknown_model_without_close_match_lists_known() -> None:
-    with pytest.raises(UsageError, match=r"unknown server model 'zzz' Known models: waitress"):
+    with pytest.raises(UsageError, match=r"unknown server model 'zzz'; known models: waitress"):
         get_model("zzz")
 
 
@@ -169,5 +170,6 @@ def test_guard_argv_wraps_command() -> None:
 def test_models_report_availability_without_importing_servers() -> None:
     before = set(sys.modules)
     for model in all_models():
-        assert model.available() is None or "pip install" in str(model.available())
+        why = model.available()
+        assert why is None or "pip install" in why or "apt-get install" in why
     assert not {"gunicorn.app.base", "uvicorn.main", "waitress.server"} & (set(sys.modules) - before)

@@ -1,0 +1,195 @@
+"""The nginx models: real nginx serving the bundled app's static files, and nginx in front of gunicorn.
+
+`nginx` serves /static/<file> from a copy of the app's files, and /health, /plaintext and /json as fixed
+`return 200` answers with the app's bodies and Content-Types. It has no Python behind it, so /io, /cpu
+and /db answer 404: compare it with the Python models on static files and fixed answers only.
+
+`nginx-gunicorn` is the classic deployment: nginx on the public port (it serves /static/ itself, for the
+bundled app), proxying everything else over a unix socket to gunicorn sync workers, with upstream
+keep-alive. Both run under one guard: the guard's command is loadbench/servers/_pair.py, which starts
+gunicorn and nginx in the guard's process group and ends both as soon as either ends.
+
+Each start runs a private nginx: `nginx -p RUN_DIR -c RUN_DIR/nginx-HOST-PORT.conf -e stderr` (the name
+shows in `ps` which instance listens where) with `daemon off`,
+every path (pid file, *_temp_path) inside the run dir, and the error log on stderr, which the launcher
+sends to the server's log file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from loadbench.servers.base import AppSpec, ServerOptions
+from loadbench.servers.external import (
+    ExternalModel,
+    FixedResponse,
+    fixed_responses,
+    run_user,
+    share_run_dir,
+    write_docroot,
+)
+from loadbench.servers.gunicorn import GunicornModel
+
+DEFAULT_WORKERS = 1
+UPSTREAM_KEEPALIVE = 64  # idle connections nginx keeps to gunicorn (sync workers close theirs anyway)
+PAIR_PATH = Path(__file__).with_name("_pair.py")
+_TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def config_path(run_dir: Path, opts: ServerOptions, port: int) -> Path:
+    """Where the config goes: named after the address it listens on."""
+    return run_dir / f"nginx-{opts.bind_host}-{port}.conf"
+
+
+def nginx_string(text: str) -> str:
+    """`text` as a single-quoted nginx config string; ValueError for what a literal cannot hold."""
+    if "$" in text or "\n" in text:
+        raise ValueError(f"{text!r}: nginx would expand '$' and a return body here is one line")
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fixed_location(answer: FixedResponse) -> str:
+    body = nginx_string(answer.body.decode("utf-8"))
+    return (
+        f"        location = {answer.path} {{\n"
+        f"            default_type {answer.content_type};\n"
+        f"            return 200 {body};\n"
+        f"        }}\n"
+    )
+
+
+def nginx_config(
+    *, run_dir: Path, host: str, port: int, workers: int, user: tuple[str, str] | None,
+    fixed: tuple[FixedResponse, ...] = (), static_root: Path | None = None,
+    upstream_socket: Path | None = None,
+) -> str:
+    """The whole nginx.conf: a private, foreground nginx on host:port, everything under `run_dir`.
+
+    `fixed`: exact-path locations answering a fixed body. `static_root`: serve /static/<file> from
+    static_root/static/. `upstream_socket`: proxy every other path to that unix socket (else 404).
+    `user`: (user, group) workers run as; only when nginx starts as root.
+    """
+    temp_paths = "".join(f"    {kind}_temp_path {run_dir}/{kind}_temp;\n" for kind in _TEMP_PATHS)
+    locations = "".join(_fixed_location(answer) for answer in fixed)
+    if static_root is not None:
+        locations += (
+            "        location /static/ {\n"
+            f"            root {static_root};\n"
+            "            try_files $uri =404;\n"
+            "        }\n"
+        )
+    if upstream_socket is not None:
+        upstream = (
+            "    upstream app {\n"
+            f"        server unix:{upstream_socket};\n"
+            f"        keepalive {UPSTREAM_KEEPALIVE};\n"
+            "    }\n"
+        )
+        locations += (
+            "        location / {\n"
+            "            proxy_pass http://app;\n"
+            "            proxy_http_version 1.1;\n"
+            '            proxy_set_header Connection "";\n'
+            "            proxy_set_header Host $http_host;\n"
+            "        }\n"
+        )
+    else:
+        upstream = ""
+        locations += "        location / {\n            return 404;\n        }\n"
+    user_line = f"user {user[0]} {user[1]};\n" if user else ""
+    return (
+        "# Written by loadbench for one server start (loadbench/servers/nginx.py); removed when it stops.\n"
+        f"{user_line}"
+        f"worker_processes {workers};\n"
+        "daemon off;\n"
+        "master_process on;\n"
+        f"pid {run_dir}/nginx.pid;\n"
+        "error_log stderr notice;\n"
+        "events {\n"
+        "    worker_connections 4096;\n"
+        "}\n"
+        "http {\n"
+        "    access_log off;\n"
+        "    server_tokens off;\n"
+        "    sendfile on;\n"
+        "    tcp_nopush on;\n"
+        "    tcp_nodelay on;\n"
+        "    keepalive_timeout 75s;\n"
+        "    keepalive_requests 100000;\n"
+        "    types { }\n"
+        "    default_type application/octet-stream;\n"
+        f"{temp_paths}"
+        f"{upstream}"
+        "    server {\n"
+        f"        listen {host}:{port} backlog=2048;\n"
+        "        server_name _;\n"
+        f"{locations}"
+        "    }\n"
+        "}\n"
+    )
+
+
+class NginxModel(ExternalModel):
+    """nginx serving the bundled app's static files and fixed answers; worker_processes = workers (def. 1)."""
+
+    name = "nginx"
+    family = "event-loop (external)"
+    description = "real nginx: event loop per worker process, static files + fixed answers (no /io /cpu /db)"
+    binaries = ("nginx",)
+    install_hint = "apt-get install nginx"
+
+    def nginx_argv(self, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        binary = self.binary() or self.binaries[0]
+        return [binary, "-p", f"{run_dir}/", "-c", str(config_path(run_dir, opts, port)), "-e", "stderr"]
+
+    def argv(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        return self.nginx_argv(opts, port, run_dir)
+
+    def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        self.check_app(app)
+        docroot = write_docroot(run_dir, fixed_files=False)
+        config = nginx_config(
+            run_dir=run_dir, host=opts.bind_host, port=port, workers=opts.workers or DEFAULT_WORKERS,
+            user=run_user(), fixed=fixed_responses(), static_root=docroot,
+        )
+        config_path(run_dir, opts, port).write_text(config)
+        share_run_dir(run_dir)
+        return self.argv(app, opts, port, run_dir)
+
+
+class NginxGunicornModel(NginxModel):
+    """nginx (1 worker) as reverse proxy in front of gunicorn sync workers on a unix socket."""
+
+    name = "nginx-gunicorn"
+    family = "topology"
+    description = "nginx reverse proxy (upstream keep-alive; serves /static/) before gunicorn sync workers"
+    requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
+    interfaces = ("wsgi",)
+    serves_import_apps = True
+    not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, gunicorn's workers not yet
+
+    def gunicorn_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
+        """GunicornModel's own command line, bound to the unix socket instead of a port."""
+        argv = GunicornModel().command(app, opts, 0)
+        argv[argv.index("--bind") + 1] = f"unix:{socket_path}"
+        return argv
+
+    def argv(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        socket_path = run_dir / "gunicorn.sock"
+        commands = [self.gunicorn_argv(app, opts, socket_path), self.nginx_argv(opts, port, run_dir)]
+        return [sys.executable, "-S", str(PAIR_PATH), "--wait-for", str(socket_path), json.dumps(commands)]
+
+    def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        self.check_app(app)
+        (run_dir / "gunicorn.sock").unlink(missing_ok=True)  # a killed attempt's would fool --wait-for
+        bundled = app.kind == "bundled"
+        static_root = write_docroot(run_dir, fixed_files=False) if bundled else None
+        config = nginx_config(
+            run_dir=run_dir, host=opts.bind_host, port=port, workers=1, user=run_user(),
+            static_root=static_root, upstream_socket=run_dir / "gunicorn.sock",
+        )
+        config_path(run_dir, opts, port).write_text(config)
+        share_run_dir(run_dir)
+        return self.argv(app, opts, port, run_dir)
