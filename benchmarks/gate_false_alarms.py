@@ -6,9 +6,9 @@ Runs many short paired gates against real servers and counts the verdicts of loa
     slow15      candidate 15 % slower (throughput)            expect "regression" at least 19 times in 20
     slow2       candidate 2 % slower, tolerance 5 %           expect "regression" 0 times
 
-Each gate is what `loadbench run` does for a paired scenario: `rounds` rounds in ABBA order, every trial in
-a fresh server (uvicorn on CPU 0, the bundled app's /plaintext), the engine on CPU 1, closed loop; then
-`loadbench compare`'s analysis (compare_in_run on the in-memory TrialResults) on throughput.
+Each gate is a real `loadbench run` of a paired scenario (loadbench.runner.run_plan): `rounds` rounds in ABBA
+order, each variant's server (uvicorn on CPU 0, the bundled app's /plaintext) kept up across rounds, the
+engine on CPU 1, closed loop; then `loadbench compare`'s analysis (compare_in_run) on throughput.
 
 "x % slower" is made with the app's delay knob (LOADBENCH_APP_DELAY_US, busy CPU per request). The
 per-request cost without delay, c0 = 1 / rps(delay 0), is measured first; with base delay D each request
@@ -29,17 +29,21 @@ import json
 import math
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from loadbench.engine import drive
 from loadbench.engine.base import Closed, DriveOptions, RequestSpec, Target
 from loadbench.gate.compare import Verdict
 from loadbench.gate.paired import compare_in_run
-from loadbench.results import TrialResult, make_trial_result
+from loadbench.plan import build_plan
+from loadbench.results import read_results
+from loadbench.runner import run_plan
+from loadbench.scenario import parse_scenario
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import get_model
 
@@ -76,25 +80,48 @@ def measure(settings: Settings, delay_us: int) -> dict[str, Any]:
     return recording.to_record()
 
 
+GATE_SCENARIO = """\
+name = "gate-probe"
+[app]
+env = {{ {env} = "{base}" }}
+[[servers]]
+model = "{model}"
+[[endpoints]]
+path = "{path}"
+[load]
+connections = [{connections}]
+duration = "{duration}s"
+warmup = "{warmup}s"
+timeout = "2s"
+[cpus]
+server = [{server_cpu}]
+client = [{client_cpu}]
+[[variants]]
+name = "baseline"
+[[variants]]
+name = "candidate"
+env = {{ {env} = "{cand}" }}
+[paired]
+rounds = {rounds}
+order = "ABBA"
+"""
+
+
 def one_gate(
     settings: Settings, base_delay_us: int, cand_delay_us: int, tolerance: float
 ) -> tuple[Verdict, float]:
-    """Run one paired gate (ABBA rounds); return its verdict and the median measured change in rps (%)."""
-    trials: list[TrialResult] = []
-    load = Closed(connections=settings.connections)
-    for rnd in range(1, settings.rounds + 1):
-        order = [("baseline", base_delay_us), ("candidate", cand_delay_us)]
-        if rnd % 2 == 0:
-            order.reverse()  # ABBA: A B, B A, A B, ...
-        for variant, delay in order:
-            record = measure(settings, delay)
-            trials.append(make_trial_result(
-                record, trial_id=f"{settings.model}|{variant}|{settings.path}|{load.label}|{rnd}",
-                index=len(trials), model=settings.model, server_model=settings.model, family="event-loop",
-                server_options={}, variant=variant, workload=settings.path,
-                requests_spec=[RequestSpec(path=settings.path)], load=load, repetition=rnd, round=rnd,
-                started=datetime.now(UTC), cpus={"server": list(SERVER_CPUS), "client": list(CLIENT_CPUS)},
-            ))  # fmt: skip
+    """Run one paired gate exactly as `loadbench run` runs a paired scenario (the real runner: ABBA rounds,
+    each variant's server kept up, a saturated round measured again), then `loadbench compare`'s analysis.
+    Returns the verdict and the median measured change in rps (%)."""
+    text = GATE_SCENARIO.format(
+        env=DELAY_ENV, base=base_delay_us, cand=cand_delay_us, model=settings.model, path=settings.path,
+        connections=settings.connections, duration=settings.duration_s, warmup=settings.warmup_s,
+        rounds=settings.rounds, server_cpu=SERVER_CPUS[0], client_cpu=CLIENT_CPUS[0],
+    )
+    with tempfile.TemporaryDirectory(prefix="gate-probe-") as tmp:
+        scenario = parse_scenario(text, path=f"{tmp}/gate-probe.toml")
+        outcome = run_plan(build_plan(scenario), run_dir=Path(tmp) / "run")
+        trials = read_results(outcome.results_path).trials
     comparison = compare_in_run(trials, baseline="baseline", candidate="candidate", metric="rps",
                                 tolerance=tolerance)
     (group,) = comparison.groups
@@ -128,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.model} /plaintext {args.connections}c: {zero:,.0f} req/s without delay → c0 ≈ "
           f"{c0_us:.1f} µs per request; baseline delay {args.delay_us} µs; server CPU {SERVER_CPUS}, "
           f"client CPU {CLIENT_CPUS}")
-    print(f"each gate: {args.rounds} ABBA rounds × 2 trials × ({args.warmup:g} s + {args.duration:g} s + "
-          f"server start), tolerance {args.tolerance:.0%}")
+    print(f"each gate: {args.rounds} ABBA rounds × 2 trials × ({args.warmup:g} s + {args.duration:g} s), "
+          f"2 server starts, tolerance {args.tolerance:.0%}")
     summary: dict[str, Any] = {"c0_us": c0_us, "settings": vars(args), "cases": {}}
     for case in cases:
         slowdown = CASES[case]
