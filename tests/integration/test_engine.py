@@ -133,6 +133,16 @@ def test_chunked_bodies_are_framed() -> None:
     assert no_errors(rec) and rec.requests > 10 and rec.ok == rec.requests
 
 
+def test_responses_that_never_repeat_are_framed_without_the_cache() -> None:
+    # Every body differs (the request count), a third are chunked, a fifth HTTP/1.0 keep-alive:
+    # each goes through the C framer (one read) or the Python framing, never the cache.
+    with test_server("dynamic") as srv:
+        rec, _ = timed(srv.port, Closed(connections=4), DriveOptions(duration_s=0.8))
+        assert srv.count() == rec.requests
+    assert no_errors(rec) and rec.requests > 100 and rec.ok == rec.requests
+    assert rec.connections_opened == 4  # keep-alive held, HTTP/1.0 included
+
+
 def test_5xx_are_responses_but_not_successes() -> None:
     with test_server("status", status=503) as srv:
         rec, _ = timed(srv.port, Closed(connections=2), DriveOptions(duration_s=0.6))

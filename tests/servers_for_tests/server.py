@@ -1,18 +1,37 @@
 """A small misbehaving HTTP/1.1 server for the engine's integration tests (stdlib asyncio only).
 
-Run: python server.py MODE [--delay-ms N] [--slots N] [--status N]; it binds 127.0.0.1 on a free port,
-prints "PORT <n>" on stdout and serves until killed. Every request except GET /__count is counted;
-GET /__count answers the count so far (the test's ground truth for "requests the server saw").
+Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N]; it binds 127.0.0.1 on
+--port (default: a free port), prints "PORT <n>" on stdout and serves until killed. Every request except
+GET /__count is counted; GET /__count answers the count so far (the test's ground truth for "requests
+the server saw"). The bytes of every hostile answer are written as they are: no HTTP library between.
 
-Modes:
+Well-behaved modes:
   ok        200 with a 2-byte body at once
   slow      each request holds one of --slots slots for --delay-ms (a fixed service time, queued FIFO)
-  hang      reads requests and never answers
-  trickle   sends the head, then the 100-byte body one byte every --delay-ms
-  reset     answers every request with a TCP reset (SO_LINGER 0, close)
   chunked   a chunked body of 3 chunks written separately, with a trailer
   status    an empty response with status --status (e.g. 503)
   close     200 with Connection: close, then closes
+  dynamic   200 whose body is the request count: no two responses alike (defeats the engine's cache);
+            every third one chunked, every fifth one HTTP/1.0 with keep-alive
+Failing and hostile modes (the class the engine must count is in brackets; see loadbench/engine/aio.py):
+  hang            reads requests and never answers                                     [timeout]
+  trickle         the head, then the 100-byte body one byte every --delay-ms           [timeout]
+  reset           answers every request with a TCP reset (SO_LINGER 0, close)          [reset]
+  bad-status      a complete head whose status line is not HTTP ("HTTP/1.1 2x0 ...")   [protocol]
+  not-http        a banner that is not HTTP at all, then silence                       [protocol]
+  bad-chunked     a chunked body whose second chunk size is not hex                    [protocol]
+  long-cl-close   Content-Length 100, 10 bytes of body, then close                     [reset]
+  long-cl-hang    Content-Length 100, 10 bytes of body, then nothing                   [timeout]
+  short-cl        Content-Length 2 but a longer body: extra bytes before the next one  [protocol]
+  huge-header     a head with a 1 MiB header line                                      [protocol]
+  early           a response on accept, before any request, then one per request       [protocol]
+  mid-body-close  a chunked body cut off mid-chunk by a close                          [reset]
+  endless-chunked 16 KiB chunks forever                                                [timeout]
+  endless-close   no length (body until close), 64 KiB blocks forever                  [timeout]
+  huge-chunk      one chunk of 2**40 bytes, streamed forever                           [timeout]
+  slow-first-byte the answer after --delay-ms (e.g. 10 s)                              [timeout]
+  bypath          the first path segment names the mode per request ("/short-cl"); "/ok" and anything
+                  unknown answer as ok (so a readiness probe at "/ok" succeeds); "early" is not per path
 """
 
 from __future__ import annotations
@@ -22,6 +41,10 @@ import asyncio
 import socket
 import struct
 import sys
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+BLOCK = b"x" * 65536
+CHUNK = b"4000\r\n" + b"y" * 0x4000 + b"\r\n"
 
 
 class Server:
@@ -36,6 +59,8 @@ class Server:
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            if self.mode == "early":
+                writer.write(OK)  # before reading anything: a response nobody asked for
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
@@ -49,7 +74,10 @@ class Server:
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
                     continue
                 self.count += 1
-                if not await self.answer(writer):
+                mode = self.mode
+                if mode == "bypath":
+                    mode = head.split(b" ", 2)[1].split(b"/")[1].split(b"?")[0].decode() or "ok"
+                if not await self.answer(mode, writer):
                     return
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -58,15 +86,12 @@ class Server:
             if not writer.is_closing():
                 writer.close()
 
-    async def answer(self, writer: asyncio.StreamWriter) -> bool:
+    async def answer(self, mode: str, writer: asyncio.StreamWriter) -> bool:
         """Write the response of this mode; False when the connection is finished."""
-        mode = self.mode
-        if mode == "ok":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
-        elif mode == "slow":
+        if mode == "slow":
             async with self.slots:
                 await asyncio.sleep(self.delay_s)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            writer.write(OK)
         elif mode == "hang":
             await asyncio.sleep(3600)
         elif mode == "trickle":
@@ -88,13 +113,69 @@ class Server:
                 writer.write(part)
         elif mode == "status":
             writer.write(b"HTTP/1.1 %d Oops\r\nContent-Length: 0\r\n\r\n" % self.status)
+        elif mode == "dynamic":
+            body = str(self.count).encode()
+            if self.count % 3 == 0:
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                             % (len(body), body))  # fmt: skip
+            else:
+                version = b"1.0" if self.count % 5 == 0 else b"1.1"
+                keep = b"Connection: keep-alive\r\n" if version == b"1.0" else b""
+                writer.write(b"HTTP/%s 200 OK\r\n%sContent-Length: %d\r\n\r\n%s"
+                             % (version, keep, len(body), body))  # fmt: skip
         elif mode == "close":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            writer.write(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
             await writer.drain()
             writer.close()
             return False
         else:
-            raise SystemExit(f"unknown mode {mode!r}")
+            return await self.hostile(mode, writer)
+        return True
+
+    async def hostile(self, mode: str, writer: asyncio.StreamWriter) -> bool:
+        if mode == "bad-status":
+            writer.write(b"HTTP/1.1 2x0 Broken\r\nContent-Length: 2\r\n\r\nok")
+        elif mode == "not-http":
+            writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+            await asyncio.sleep(3600)
+        elif mode == "bad-chunked":
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n")
+        elif mode in ("long-cl-close", "long-cl-hang"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+            await writer.drain()
+            if mode == "long-cl-close":
+                writer.close()
+                return False
+            await asyncio.sleep(3600)
+        elif mode == "short-cl":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok, and 27 bytes too many!!")
+        elif mode == "huge-header":
+            big = b"X-Big: " + b"a" * (1 << 20)
+            writer.write(b"HTTP/1.1 200 OK\r\n" + big + b"\r\nContent-Length: 2\r\n\r\nok")
+        elif mode == "mid-body-close":
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\nonly part of the chunk")
+            await writer.drain()
+            writer.close()
+            return False
+        elif mode in ("endless-chunked", "endless-close", "huge-chunk"):
+            if mode == "endless-chunked":
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                block = CHUNK * 4
+            elif mode == "endless-close":
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+                block = BLOCK
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000\r\n")
+                block = BLOCK
+            while True:  # until the client goes away (drain raises ConnectionError)
+                writer.write(block)
+                await writer.drain()
+        elif mode == "slow-first-byte":
+            await asyncio.sleep(self.delay_s)
+            writer.write(OK)
+        else:
+            writer.write(OK)  # "ok", and any unknown path in bypath mode
         return True
 
 
@@ -104,9 +185,10 @@ async def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--status", type=int, default=503)
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     server = Server(args.mode, args.delay_ms / 1000, args.slots, args.status)
-    srv = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    srv = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024)
     port = srv.sockets[0].getsockname()[1]
     sys.stdout.write(f"PORT {port}\n")
     sys.stdout.flush()
