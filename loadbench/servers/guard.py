@@ -72,7 +72,10 @@ def _reap() -> None:
             return
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """True while any process of group `pgid` exists (pgid ≤ 1 never names a server's group)."""
+    if pgid <= 1:
+        return False
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -82,25 +85,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Send `sig` to group `pgid` if it still exists; pgid ≤ 1 (ours, or init's) is never signalled."""
+    if pgid <= 1:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
 def stop_group(pgid: int, grace_s: float, stop_signal: int = signal.SIGTERM) -> None:
     """Send `stop_signal` to the group, wait up to `grace_s` for it to empty, SIGKILL the rest, reap."""
-    _signal_group(pgid, stop_signal)
+    signal_group(pgid, stop_signal)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         _reap()
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         time.sleep(_POLL_S)
-    _signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         _reap()
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         time.sleep(_POLL_S)
 

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from loadbench.errors import ServerStartError, ServerUnavailableError
+from loadbench.servers.guard import group_alive, signal_group
 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
@@ -174,16 +175,16 @@ class ServerProcess:
             return
         self._stopped = True
         try:
-            _killpg(self.pgid, _stop_signal(self.model))
+            signal_group(self.pgid, _stop_signal(self.model))
             try:
                 self._guard.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                _killpg(self.pgid, signal.SIGKILL)
+                signal_group(self.pgid, signal.SIGKILL)
                 self._guard.kill()
                 self._guard.wait()
             # The guard has reaped the group; anything still in it escaped the guard's grace: kill it.
-            if _group_alive(self.pgid):
-                _killpg(self.pgid, signal.SIGKILL)
+            if group_alive(self.pgid):
+                signal_group(self.pgid, signal.SIGKILL)
         finally:
             with contextlib.suppress(OSError):
                 os.close(self._lifeline_fd)
@@ -379,20 +380,4 @@ def _stop_signal(model: ServerModel) -> int:
     return int(getattr(model, "stop_signal", signal.SIGTERM))
 
 
-def _killpg(pgid: int, sig: int) -> None:
-    if pgid <= 1:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    if pgid <= 1:
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
