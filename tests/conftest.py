@@ -11,6 +11,13 @@ import psutil
 import pytest
 
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", default=False,
+        help="rewrite tests/golden/expected/* from the current output instead of comparing",
+    )
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpAnswer:
     """One HTTP response: status, headers (lower-case names), body."""
