@@ -11,7 +11,6 @@ import psutil
 import pytest
 
 
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden", action="store_true", default=False,
