@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.caveats import busy_note, is_busy, repetition_note
+from loadbench.engine.base import ErrorClass
 from loadbench.explain import Verdict, choose_verdict, workload_kind
 from loadbench.gate.stats import ci_coverage, median, median_ci_rank
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from loadbench.results import Results, TrialResult
 
-ERROR_CLASSES = ("connect_refused", "connect_timeout", "timeout", "reset", "protocol")
+ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
 # The spectrum chart's x axis runs 0 → 99.99 % on a log(1/(1-p)) scale; p100 (the max) cannot sit on it.
 SPECTRUM_MAX_PCT = 99.99 + 1e-9
 CI_METHOD = (

@@ -17,13 +17,13 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from loadbench.engine.base import Load, load_label, load_to_dict
+from loadbench.engine.base import ErrorClass as ErrorClass  # re-exported (defined with the engine's types)
+from loadbench.engine.base import Load, load_to_dict
 from loadbench.errors import ResultsFormatError
 
 LOWEST_NS = 1_000
@@ -36,16 +36,6 @@ COUNTS_LEN = (_TOP_BUCKET + 2) * _HALF
 # Version history of the encoding: 1 = magic "LBH1", sparse (delta index u32, count u64) pairs, zlib.
 _MAGIC = b"LBH1"
 _HEADER = struct.Struct("<4sQqqqQQQ")  # magic, count, min, max, sum (low 63 bits), clamped lo/hi, n pairs
-
-
-class ErrorClass(StrEnum):
-    """Why a request got no HTTP response: the five transport failure classes."""
-
-    CONNECT_REFUSED = "connect_refused"
-    CONNECT_TIMEOUT = "connect_timeout"
-    TIMEOUT = "timeout"
-    RESET = "reset"
-    PROTOCOL = "protocol"
 
 
 def bucket_indices(values_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -366,7 +356,7 @@ class Recording:
             "histogram": self.latency.encode(),
             "service_histogram": self.service.encode() if self.service is not None else None,
             "load": load_to_dict(self.load),
-            "load_label": load_label(self.load),
+            "load_label": self.load.label,
         }
 
 

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from loadbench import __version__
+from loadbench.engine.base import ErrorClass
 from loadbench.errors import LoadbenchError, ResultsFormatError
 from loadbench.jsoncodec import (
     describe,
@@ -65,9 +66,7 @@ __all__ = [
 ]
 
 JsonDict = dict[str, Any]
-_NO_ERRORS: Mapping[str, int] = {
-    "connect_refused": 0, "connect_timeout": 0, "timeout": 0, "reset": 0, "protocol": 0,
-}
+_NO_ERRORS: Mapping[str, int] = {cls.value: 0 for cls in ErrorClass}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -103,8 +103,8 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               "counts from each request's scheduled send time.")  # fmt: skip
 @click.option("--stages", default=None, help="Ramps from 0, k6 style: 10s:100/s,30s:500/s or 10s:16c,20s:64c "
               "(warm-up runs at the first stage's target).")  # fmt: skip
-@click.option("-d", "--duration", default=None, help="Measured duration (after warm-up). [default: 10s "
-              "unless -n is given]")  # fmt: skip
+@click.option("-d", "--duration", default=None, help="Measured duration (after warm-up); --stages sets its "
+              "own. [default: 10s unless -n is given]")  # fmt: skip
 @click.option("-n", "--requests", "max_requests", default=None,
               help="Stop after N measured requests (1k, 2M).")
 @click.option("--warmup", default="0s", show_default=True, help="Load before the measured window, excluded "
@@ -146,6 +146,9 @@ def command(
     check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
     if sum(x is not None for x in (connections, rate, stages)) > 1:
         raise UsageError("-c, -r and --stages exclude each other: choose one load shape")
+    if stages is not None and duration is not None:
+        raise UsageError(f"-d {duration} with --stages: the stages set the duration (their total); "
+                         "drop -d or add a stage")  # fmt: skip
     max_conns = parse_count(max_connections, what="--max-connections")
     if max_conns < 1:
         raise UsageError(f"--max-connections {max_connections}: must be at least 1")
@@ -245,7 +248,12 @@ def summary_text(url: str, rec: Recording, options: Any) -> str:
     from loadbench.engine.base import Closed, Open
 
     lines = [f"loadbench bench {url}"]
-    if rec.saturated:
+    if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
+        failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
+            "no request failed either: nothing was measured")  # fmt: skip
+        lines.append(f"WARNING: no response arrived in the measured window; {failed}.")
+        lines.extend(f"  - {reason}" for reason in rec.saturation_reasons)
+    elif rec.saturated:
         lines.append("WARNING: the load generator did not deliver the load asked; read these figures as")
         lines.append("a lower bound of what the server can do:")
         lines.extend(f"  - {reason}" for reason in rec.saturation_reasons)

@@ -72,15 +72,16 @@ def drive(
 
     check_target(target, allow_remote=options.allow_remote)
     _validate(load, requests, options)
-    if options.processes > 1:
-        from loadbench.engine.procs import drive_processes
+    from loadbench.engine.procs import drive_processes, usable_processes
 
+    processes = usable_processes(load, options.processes)
+    if processes > 1:
         shard = drive_processes(target, requests, load, options, on_tick=on_tick)
     else:
         with pinned(options.cpus):
             shard = drive_one(target, requests, load, options, report=on_tick)
     return build_recording(
         shard, load=load, warmup_s=options.warmup_s, target_rps=target_rps_of(load, options),
-        max_connections=max_connections_of(load), processes=options.processes, cpus=options.cpus,
+        max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
         keepalive=options.keepalive,
     )  # fmt: skip

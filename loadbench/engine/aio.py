@@ -40,6 +40,7 @@ import ssl
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
+from loadbench.engine.base import ErrorClass
 from loadbench.engine.http1 import (
     BODY_CHUNKED,
     MAX_HEAD_BYTES,
@@ -49,7 +50,6 @@ from loadbench.engine.http1 import (
     parse_head,
 )
 from loadbench.engine.recorder import STATUS_BITS
-from loadbench.metrics import ErrorClass
 
 if TYPE_CHECKING:
     from loadbench.engine.run import Run
@@ -283,7 +283,10 @@ class Conn(asyncio.Protocol):
         if self.dead:
             return
         self.dead = True
-        self.run.rec.error(ErrorClass.PROTOCOL, f"{size} bytes received with no request in flight")
+        rec = self.run.rec
+        if rec.measuring:
+            rec.unsolicited += 1
+        rec.error(ErrorClass.PROTOCOL, f"{size} bytes received with no request in flight")
         if self.transport is not None:
             self.transport.abort()
 

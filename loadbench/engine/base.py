@@ -1,15 +1,27 @@
 """The engine's vocabulary: what to send (RequestSpec), where (Target), and how hard (a Load shape).
 
-These frozen dataclasses are shared by the CLI (`bench`), the scenario parser and the runner; the engine
-itself (aio.py) turns them into traffic. Durations are seconds, rates requests per second.
+These frozen dataclasses (and the ErrorClass names) are shared by the CLI (`bench`), the scenario parser,
+the runner and the results reader; the engine itself (aio.py) turns them into traffic. Durations are
+seconds, rates requests per second.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 ArrivalProcess = Literal["uniform", "poisson"]
+
+
+class ErrorClass(StrEnum):
+    """Why a request got no HTTP response: the five transport failure classes (the record's `errors` keys)."""
+
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    TIMEOUT = "timeout"
+    RESET = "reset"
+    PROTOCOL = "protocol"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,11 +130,6 @@ class DriveOptions:
     seed: int = 0  # seeds the Poisson arrivals and the weighted mix: equal seeds, equal schedules
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set
     extra: dict[str, str] = field(default_factory=dict)
-
-
-def load_label(load: Load) -> str:
-    """The short label of a load shape: "64c", "500/s", "10s:100/s,30s:500/s"."""
-    return load.label
 
 
 def load_to_dict(load: Load) -> dict[str, object]:

@@ -153,14 +153,17 @@ async def _drive(
     measuring = warmup_ns == 0
     measure_start = t_start
     cpu0 = 0.0
+    in_flight_at_begin = 0
     second = 0
     next_fold = t_start + TICK_NS
     next_second = t_start + SECOND_NS
 
     def begin(now: int) -> None:
-        nonlocal measuring, measure_start, cpu0, next_fold, next_second
+        nonlocal measuring, measure_start, cpu0, next_fold, next_second, in_flight_at_begin
         rec.begin()
         measuring, measure_start, cpu0 = True, now, _cpu_s()
+        # Requests in flight now were sent during the warm-up (none without one: those are still connecting).
+        in_flight_at_begin = run.busy() if warmup_ns else 0
         next_fold, next_second = now + TICK_NS, now + SECOND_NS
         if options.max_requests:
             run.budget = max(options.max_requests - run.busy(), 0)
@@ -174,20 +177,20 @@ async def _drive(
         begin(t_start)
     while True:
         now = perf_counter_ns()
-        if not measuring:
-            if now >= t_start + warmup_ns:
-                begin(now)
-            elif now >= next_second:
-                rec.fold()
-                next_second += SECOND_NS
-                if report is not None:
-                    report(TickInfo(phase="warmup", elapsed_s=(now - t_start) / 1e9, duration_s=0.0,
-                                    requests=0, rps=0.0, errors=0))  # fmt: skip
+        if not measuring and now >= t_start + warmup_ns:
+            begin(now)
+        if now >= next_fold:
+            # Folded in the warm-up too (fold() discards there): the deadline must move on, or every
+            # wake-up after the first tick would be in the past and the loop would spin a whole core.
+            run.check_cache(len(rec.lat))
+            rec.fold()
+            next_fold += TICK_NS * max(1, (now - next_fold) // TICK_NS + 1)
+        if not measuring and now >= next_second:
+            next_second += SECOND_NS
+            if report is not None:
+                report(TickInfo(phase="warmup", elapsed_s=(now - t_start) / 1e9, duration_s=0.0,
+                                requests=0, rps=0.0, errors=0))  # fmt: skip
         if measuring:
-            if now >= next_fold:
-                run.check_cache(len(rec.lat))
-                rec.fold()
-                next_fold += TICK_NS * max(1, (now - next_fold) // TICK_NS + 1)
             if now >= next_second:
                 rec.fold()
                 rec.close_second(second)
@@ -213,11 +216,18 @@ async def _drive(
         await asyncio.sleep(max(wake - perf_counter_ns(), 0) / 1e9)
 
     t_end = perf_counter_ns()
+    # The CPU of the measured window only: client_cpu_pct divides it by the window's length, and the
+    # drain (waiting for the last responses, closing connections) lies outside that window.
     cpu_s = _cpu_s() - cpu0
     rec.fold()
     got_in, got_out = run.byte_totals()
     rec.bytes_in += got_in
     rec.bytes_out += got_out
+    if not open_loop:
+        # The closed loop sends from the hot path, where a counter would cost every request; every
+        # request sent in the window has completed (response or error) or is still in flight now.
+        finished = rec.requests + sum(rec.errors.values()) - rec.unsolicited
+        rec.sent = max(finished + run.busy() - in_flight_at_begin, 0)
     if t_end - (next_second - SECOND_NS) >= MIN_PARTIAL_SECOND_NS:
         rec.close_second(second)
     rec.draining = True

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Target
+from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
+from loadbench.engine.phases import run_duration_s
 from loadbench.engine.recorder import Shard, merge_shards
 from loadbench.errors import EngineError, LoadbenchError, UsageError
 from loadbench.metrics import TickInfo
@@ -28,20 +29,31 @@ GRACE_S = 10.0  # beyond warm-up + duration + timeout before a child is ended
 
 
 def split_load(load: Load, parts: int) -> list[Load]:
-    """Each process's share: connections split as evenly as whole numbers allow, rates divided."""
+    """Each process's share: connections (a closed loop's, or each connection stage's target) split as
+    evenly as whole numbers allow, so the shares add up to the count asked; rates divided."""
     if isinstance(load, Closed):
         return [Closed(connections=n) for n in split_count(load.connections, parts)]
     share = math.ceil(load.max_connections / parts)
     if isinstance(load, Open):
         return [dataclasses.replace(load, rate_per_s=load.rate_per_s / parts, max_connections=share)] * parts
+    if load.kind == "connections":
+        shares = [split_count(round(s.target), parts) for s in load.stages]
+        return [
+            dataclasses.replace(load, stages=tuple(Stage(duration_s=s.duration_s, target=float(n[i]))
+                                                   for s, n in zip(load.stages, shares, strict=True)))
+            for i in range(parts)
+        ]  # fmt: skip
     stages = tuple(Stage(duration_s=s.duration_s, target=s.target / parts) for s in load.stages)
     return [dataclasses.replace(load, stages=stages, max_connections=share)] * parts
 
 
 def usable_processes(load: Load, wanted: int) -> int:
-    """No more processes than connections in a closed loop (each needs at least one)."""
+    """No more processes than connections in a closed loop or at the peak of connection stages (each
+    process needs at least one connection, or it would measure nothing)."""
     if isinstance(load, Closed):
         return max(1, min(wanted, load.connections))
+    if isinstance(load, Stages) and load.kind == "connections":
+        return max(1, min(wanted, max(round(s.target) for s in load.stages)))
     return wanted
 
 
@@ -72,7 +84,8 @@ def drive_processes(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
     *, on_tick: Callable[[TickInfo], None] | None = None,
 ) -> Shard:  # fmt: skip
-    """Run the load split over options.processes engine processes and return the merged shard."""
+    """Run the load split over options.processes engine processes (at most usable_processes) and
+    return the merged shard."""
     count = usable_processes(load, options.processes)
     loads = split_load(load, count)
     budgets = split_count(options.max_requests, count) if options.max_requests else [None] * count
@@ -89,7 +102,7 @@ def drive_processes(
             proc.start()
             child_end.close()
             children.append((proc, parent_end))
-        return _collect(children, options, on_tick)
+        return _collect(children, load, options, on_tick)
     finally:
         for proc, pipe in children:
             pipe.close()
@@ -101,13 +114,15 @@ def drive_processes(
                 proc.join()
 
 
-def _collect(children: list[tuple[Any, Connection]], options: DriveOptions,
+def _collect(children: list[tuple[Any, Connection]], load: Load, options: DriveOptions,
              on_tick: Callable[[TickInfo], None] | None) -> Shard:  # fmt: skip
+
     pipes = [pipe for _, pipe in children]
     _await_all(pipes, "ready", time.monotonic() + START_TIMEOUT_S)
     for pipe in pipes:
         pipe.send("go")
-    run_s = (options.duration_s or 3600.0) if options.max_requests else (options.duration_s or 0.0)
+    window_s = run_duration_s(load, options)
+    run_s = (window_s or 3600.0) if options.max_requests else (window_s or 0.0)
     deadline = time.monotonic() + options.warmup_s + run_s + options.timeout_s + GRACE_S
     shards: dict[int, Shard] = {}
     ticks: dict[tuple[str, int], list[TickInfo]] = {}

@@ -18,12 +18,11 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from loadbench.engine.base import Load
+from loadbench.engine.base import ErrorClass, Load
 from loadbench.metrics import (
     COUNTS_LEN,
     HIGHEST_NS,
     LOWEST_NS,
-    ErrorClass,
     LatencyHistogram,
     Recording,
     TimelinePoint,
@@ -91,6 +90,7 @@ class Recorder:
         self.draining = False
         self.sent = 0
         self.dropped = 0
+        self.unsolicited = 0  # protocol errors with no request in flight (not a request sent)
         self.connections_opened = 0
         self.requests = 0
         self.drained = 0
@@ -122,7 +122,7 @@ class Recorder:
         """Start the measured window: drop everything recorded during warm-up."""
         self.fold()
         self.measuring = True
-        self.sent = self.dropped = 0
+        self.sent = self.dropped = self.unsolicited = 0
 
     def fold(self) -> None:
         """Move the raw buffers into the histograms, status counts and the current second."""
@@ -236,6 +236,9 @@ def saturation_reasons(
 ) -> tuple[str, ...]:
     """Plain-words reasons why the engine did not deliver the load asked (empty: it kept up)."""
     reasons: list[str] = []
+    if shard.sent == 0 and shard.requests == 0 and not any(shard.errors.values()):
+        reasons.append("the engine sent no request in the measured window, so it measured nothing; "
+                       "give more connections, a higher rate or a longer duration")  # fmt: skip
     if target_rps and shard.duration_s > 0:
         achieved = shard.sent / shard.duration_s
         if achieved < MIN_ACHIEVED_FRACTION * target_rps:

@@ -16,9 +16,9 @@ from time import perf_counter_ns
 from typing import Any
 
 from loadbench.engine.aio import Conn
+from loadbench.engine.base import ErrorClass
 from loadbench.engine.http1 import fast_framer
 from loadbench.engine.recorder import Recorder
-from loadbench.metrics import ErrorClass
 
 NO_LIMIT = 1 << 62
 MAX_CACHED = 64

@@ -79,6 +79,7 @@ def test_remote_refusal_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]
         (["--body", "@/nonexistent/file"], "cannot read the file"),
         (["--mix", "nopath=2"], "write it like /path=3"),
         (["--cpus", "x"], "is not a CPU list"),
+        (["--stages", "1s:1c", "-d", "5s"], "the stages set the duration"),
     ],
 )  # fmt: skip
 def test_bad_values_are_one_line_usage_errors(
@@ -144,6 +145,14 @@ def test_saturation_is_a_warning_with_exit_0(capsys: pytest.CaptureFixture[str])
     assert code == 0
     assert out.splitlines()[1].startswith("WARNING: the load generator did not deliver the load asked")
     assert "dropped" in out
+
+
+def test_a_run_without_responses_never_says_the_engine_kept_up(capsys: pytest.CaptureFixture[str]) -> None:
+    with test_server("hang") as srv:
+        code, out, _ = run_main(["bench", srv.url, "-c", "1", "-d", "0.3s", "--timeout", "0.5s"], capsys)
+    assert code == 0
+    assert out.splitlines()[1].startswith("WARNING: no response arrived in the measured window; all ")
+    assert "OK: the engine kept up" not in out and "timeout 1" in out
 
 
 def test_help_ends_with_examples() -> None:

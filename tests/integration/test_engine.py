@@ -32,6 +32,7 @@ def test_requests_reported_are_requests_the_server_saw() -> None:
         rec, elapsed = timed(srv.port, Closed(connections=4), DriveOptions(duration_s=1.0))
         assert no_errors(rec) and rec.requests > 100
         assert srv.count() == rec.requests  # no hidden retries, nothing lost
+    assert rec.sent == rec.requests  # no warm-up: every request sent in the window was answered
     assert rec.status == {200: rec.requests} and rec.ok == rec.requests
     assert rec.bytes_out > 0 and rec.bytes_in > 0
     assert 0.95 <= rec.duration_s <= 1.2 and elapsed < 1.0 + SLACK_S
@@ -51,6 +52,8 @@ def test_warmup_is_excluded_and_comes_before_the_window() -> None:
         rec, elapsed = timed(srv.port, Closed(connections=2), DriveOptions(duration_s=1.0, warmup_s=0.5))
         seen = srv.count()
     assert seen > rec.requests * 1.2  # the warm-up's requests reached the server but are not reported
+    # The window's responses include those to the (at most 2) requests the warm-up left in flight.
+    assert rec.requests - 2 <= rec.sent <= rec.requests
     assert rec.duration_s == pytest.approx(1.0, abs=0.15) and rec.warmup_s == 0.5
     assert 1.4 <= elapsed < 1.5 + SLACK_S
 
@@ -216,3 +219,43 @@ def test_refusals_happen_before_any_traffic(
 ) -> None:
     with pytest.raises(error):
         drive(target, GET, load, options)
+
+
+def test_warmup_sleeps_between_ticks_instead_of_spinning() -> None:
+    import resource
+
+    import loadbench.engine.phases  # noqa: F401 - imports (numpy) outside the measured CPU
+
+    def thread_cpu_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_THREAD)  # drive() runs its loop in this thread
+        return usage.ru_utime + usage.ru_stime
+
+    with test_server("ok") as srv:
+        cpu0 = thread_cpu_s()
+        rec, elapsed = timed(srv.port, Open(rate_per_s=10.0), DriveOptions(duration_s=0.3, warmup_s=1.5))
+        cpu_s = thread_cpu_s() - cpu0
+    assert elapsed >= 1.8 and no_errors(rec)
+    assert cpu_s < 0.5, f"{cpu_s:.2f} s of CPU for a 10/s load over {elapsed:.1f} s: the loop spins"
+
+
+def test_connection_stages_over_processes_keep_the_count_and_the_stages_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from loadbench.engine import procs
+
+    # A short grace makes a deadline computed from options.duration_s (0.1 s), not from the
+    # stages' 2.5 s, end the processes early.
+    monkeypatch.setattr(procs, "GRACE_S", 1.5)
+
+    def steady(connections: int, seconds: float) -> Stages:
+        return Stages(kind="connections", stages=(Stage(duration_s=0, target=connections),
+                                                  Stage(duration_s=seconds, target=connections)))  # fmt: skip
+
+    with test_server("ok") as srv:
+        options = DriveOptions(duration_s=0.1, timeout_s=0.5, processes=2)
+        rec = drive(Target(port=srv.port), GET, steady(3, 2.5), options)
+        single = drive(Target(port=srv.port), GET, steady(1, 0.5), DriveOptions(processes=2))
+    assert rec.processes == 2 and no_errors(rec)
+    assert rec.connections_opened == 3  # split 2 + 1, not round(1.5) twice
+    assert rec.duration_s == pytest.approx(2.5, abs=0.2)
+    assert single.processes == 1 and single.requests > 10 and not single.saturated

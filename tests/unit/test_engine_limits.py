@@ -68,3 +68,14 @@ def test_warmup_runs_at_the_first_stage_target_then_the_ramp_starts_from_zero() 
     assert profile.rate_at(7.0) == pytest.approx(50.0)
     assert profile.hits_by(12.0) - profile.hits_by(2.0) == pytest.approx(500.0)
     assert DriveOptions().timeout_s == 2.0
+
+
+def test_connection_stages_split_into_whole_shares_that_add_up() -> None:
+    ramp = Stages(kind="connections", stages=(Stage(duration_s=1, target=3), Stage(duration_s=2, target=7)))
+    shares = split_load(ramp, 2)
+    targets = [[st.target for st in share.stages] for share in shares]  # type: ignore[union-attr]
+    assert targets == [[2.0, 4.0], [1.0, 3.0]]  # 3 = 2 + 1 and 7 = 4 + 3, not 1.5 rounded twice
+    assert all(st.duration_s == (1, 2)[i] for share in shares for i, st in enumerate(share.stages))  # type: ignore[union-attr]
+    one = Stages(kind="connections", stages=(Stage(duration_s=1, target=1),))
+    assert usable_processes(one, 2) == 1  # a second process would get no connection and measure nothing
+    assert usable_processes(ramp, 8) == 7 and usable_processes(ramp, 2) == 2

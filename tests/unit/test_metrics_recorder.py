@@ -150,3 +150,15 @@ def test_build_recording_flags_saturation_and_derives_ok() -> None:
     closed = build_recording(_shard(), load=Closed(connections=1), warmup_s=0.0, target_rps=None,
                              max_connections=1, processes=1, cpus=None, keepalive=True)  # fmt: skip
     assert not closed.saturated and closed.saturation_reasons == ()
+
+
+def test_a_run_that_sent_nothing_is_flagged() -> None:
+    empty = Recorder(open_loop=False)
+    empty.begin()
+    shard = empty.shard(event_loop="uvloop", duration_s=1.0, cpu_s=0.01)
+    rec = build_recording(shard, load=Closed(connections=1), warmup_s=0.0, target_rps=None, max_connections=1,
+                          processes=1, cpus=None, keepalive=True)  # fmt: skip
+    assert rec.requests == 0 and rec.saturated
+    assert "sent no request in the measured window" in rec.saturation_reasons[0]
+    failed = _shard(requests=0, sent=3, status={}, errors={**shard.errors, "connect_refused": 3})
+    assert saturation_reasons(failed, target_rps=None, max_connections=1) == ()  # the server's failure
