@@ -7,12 +7,8 @@ go away with a SIGKILLed parent. Skipped, with the install command, where the bi
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -120,39 +116,6 @@ def test_stop_leaves_no_process_and_no_file(name: str, processes_gone: Callable[
     assert not run_dir.exists()
 
 
-_ORPHAN_SCRIPT = """
-import json, sys, time
-from loadbench.servers import AppSpec, ServerOptions, get_model
-server = get_model(sys.argv[1]).start(AppSpec(), ServerOptions(workers=2))
-time.sleep(0.3)  # let every worker come up
-print(json.dumps({"pids": server.pids(), "guard": server.guard_pid, "pgid": server.pgid,
-                  "command": server.command}), flush=True)
-time.sleep(60)
-"""
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_server_dies_with_a_sigkilled_parent(name: str, processes_gone: Callable[..., list[int]]) -> None:
-    _model(name)
-    argv = [sys.executable, "-c", _ORPHAN_SCRIPT, name]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as parent:
-        try:
-            assert parent.stdout is not None
-            info = json.loads(parent.stdout.readline())
-            assert len(info["pids"]) >= 3, "the server should have a master and workers"
-            os.kill(parent.pid, signal.SIGKILL)
-            parent.wait(5)
-        finally:
-            if parent.poll() is None:
-                parent.kill()
-    assert processes_gone([*info["pids"], info["guard"]], 5.0) == []
-    with pytest.raises(ProcessLookupError):
-        os.killpg(info["pgid"], 0)
-    conf = next(arg for arg in info["command"] if arg.endswith((".conf", ".sock")))
-    deadline = time.monotonic() + 5  # the guard removes the run dir once the group is gone
-    while Path(conf).parent.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not Path(conf).parent.exists()
 
 
 @pytest.mark.parametrize("name", MODELS)
