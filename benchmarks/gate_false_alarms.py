@@ -41,7 +41,7 @@ from loadbench.engine.base import Closed, DriveOptions, RequestSpec, Target
 from loadbench.gate.compare import Verdict
 from loadbench.gate.paired import compare_in_run
 from loadbench.plan import build_plan
-from loadbench.results import read_results
+from loadbench.resultsfile import read_results
 from loadbench.runner import run_plan
 from loadbench.scenario import parse_scenario
 from loadbench.servers.base import AppSpec, ServerOptions

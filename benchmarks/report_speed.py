@@ -24,7 +24,7 @@ from synthetic import write_synthetic_results
 
 from loadbench.analysis import summarize
 from loadbench.report import render_report
-from loadbench.results import read_results
+from loadbench.resultsfile import read_results
 
 MODELS = ("waitress", "gunicorn", "gunicorn-gevent", "uvicorn")
 WORKLOADS = ("/plaintext", "/json", "/io?ms=20", "/cpu?n=20000", "/static/1k.bin")

@@ -1,7 +1,8 @@
 """Turn a results file's trials into a Summary: medians over repetitions with confidence intervals.
 
-This is the only module that imports pandas. Every figure a report shows is computed here; the renderers
-in loadbench.report only format and draw what a Summary holds.
+This is the only module that imports pandas. Every figure a report shows is computed here or, for the
+per-trial rows of the raw table and the CSV, in loadbench.trialtable; the renderers in loadbench.report
+only format and draw what a Summary holds.
 
 Statistics: for each (workload, model, load point) the median over the repetitions that ran, and a
 distribution-free confidence interval of the median from order statistics: the interval
@@ -21,16 +22,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.caveats import busy_note, is_busy, repetition_note
-from loadbench.engine.base import ErrorClass
 from loadbench.explain import Verdict, choose_verdict, workload_kind
 from loadbench.gate.stats import ci_coverage, median, median_ci_rank
+from loadbench.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from loadbench.results import Results, TrialResult
 
-ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
 # The spectrum chart's x axis runs 0 → 99.99 % on a log(1/(1-p)) scale; p100 (the max) cannot sit on it.
 SPECTRUM_MAX_PCT = 99.99 + 1e-9
 CI_METHOD = (
@@ -184,67 +184,11 @@ class Summary:
     table: pd.DataFrame
 
 
-def load_value(load: Mapping[str, Any]) -> float:
-    """The number a load point is ordered and plotted by: connections, or requests per second."""
-    kind = load.get("kind", "closed")
-    if kind == "closed":
-        return float(load.get("connections") or 0)
-    if kind == "open":
-        return float(load.get("rate_per_s") or 0)
-    # Stages are [duration_s, target] pairs in the results format.
-    return max((float(stage[1]) for stage in load.get("stages") or ()), default=0.0)
-
-
-def _load_kind(load: Mapping[str, Any]) -> str:
-    kind = str(load.get("kind", "closed"))
-    if kind == "stages":
-        return "open" if load.get("stages_kind", "rate") == "rate" else "closed"
-    return kind
-
-
-def _series_name(trial: TrialResult) -> str:
-    return f"{trial.model} ({trial.variant})" if trial.variant else trial.model
-
-
-def _error_counts(trial: TrialResult) -> dict[str, int]:
-    counts = {name: int(trial.errors.get(name) or 0) for name in ERROR_CLASSES}
-    for code, count in sorted(trial.status.items()):
-        if not str(code).startswith("2") and count:
-            counts[f"HTTP {code}"] = counts.get(f"HTTP {code}", 0) + int(count)
-    return counts
-
-
-def _row(t: TrialResult) -> dict[str, Any]:
-    latency, server, counts = t.latency_ms or {}, t.server or {}, _error_counts(t)
-    row: dict[str, Any] = {
-        "trial_id": t.trial_id, "index": t.index, "workload": t.workload, "model": _series_name(t),
-        "server_model": t.server_model, "family": t.family, "load_kind": _load_kind(t.load),
-        "load_label": t.load_label, "load_value": load_value(t.load), "repetition": t.repetition,
-        "status_ok": t.status_ok, "duration_s": t.duration_s, "requests": t.requests, "ok": t.ok,
-        "rps": t.rps, "target_rps": t.target_rps, "dropped": t.dropped,
-    }  # fmt: skip
-    for key in ("mean", "p50", "p90", "p99", "p99_9", "max"):
-        row[f"latency_{key}_ms"] = latency.get(key)
-    row["error_rate"] = t.error_rate
-    row.update({f"errors_{name}": counts[name] for name in ERROR_CLASSES})
-    row["non_2xx"] = sum(v for k, v in counts.items() if k.startswith("HTTP "))
-    row["server_cpu_pct"] = server.get("cpu_pct_mean")
-    row["server_rss_mb"] = server.get("rss_mb_max")
-    row["client_cpu_pct"] = t.client_cpu_pct
-    row["other_cpu_pct"] = t.other_cpu_pct
-    row["busy"] = is_busy(t.other_cpu_pct)
-    row["saturated"] = t.saturated
-    row["saturation_reasons"] = "; ".join(t.saturation_reasons)
-    row["failure"] = str((t.failure or {}).get("reason") or "")
-    row["engine"] = t.engine
-    return row
-
-
 def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
-    """One row per trial, flat columns in base units: the raw table and the CSV export."""
+    """One row per trial (trialtable.trial_row), ordered by index: the raw table and the CSV export."""
     import pandas as pd
 
-    frame = pd.DataFrame.from_records([_row(t) for t in trials])
+    frame = pd.DataFrame.from_records([trial_row(t) for t in trials])
     if frame.empty:
         return frame
     return frame.sort_values("index", kind="stable").reset_index(drop=True)
@@ -256,7 +200,7 @@ def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float)
     errors: dict[str, int] = {}
     for trial in trials:
         if trial.status_ok:
-            for name, count in _error_counts(trial).items():
+            for name, count in error_counts(trial).items():
                 errors[name] = errors.get(name, 0) + count
 
     def est(column: str) -> Estimate:
@@ -374,7 +318,7 @@ def _env_items(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def _note(t: TrialResult, reasons: tuple[str, ...], log_tail: str = "") -> TrialNote:
-    return TrialNote(trial_id=t.trial_id, model=_series_name(t), workload=t.workload, load_label=t.load_label,
+    return TrialNote(trial_id=t.trial_id, model=series_name(t), workload=t.workload, load_label=t.load_label,
                      repetition=t.repetition, reasons=reasons, log_tail=log_tail)
 
 

@@ -2,7 +2,7 @@
 
 The dataclass annotations are the schema: `str`, `int`, `float`, `bool`, `Mapping[...]`, `tuple[...]`,
 optionally `| None`; fields without a default are required. Every error names where (file:line) and the key.
-Used by results.py; pure functions, no I/O.
+Used by results.py and resultsfile.py; pure functions, no I/O.
 """
 
 from __future__ import annotations

@@ -1,30 +1,26 @@
-"""Results as versioned JSON lines: build TrialResult records, append them durably, read and validate them.
+"""The results records and their builders: the header (`ResultsHeader`) and one `TrialResult` per trial.
 
-A results file is a header line (`ResultsHeader`) followed by one line per trial (`TrialResult`); the
-format is specified in docs/results-format.md. Attribute names of both dataclasses are the JSON keys.
-`ResultsWriter` fsyncs after every trial, so a kill -9 loses at most the trial in flight, and
-`read_results` skips such a truncated last line with a warning.
+A results file is a header line followed by one line per trial; the format is specified in
+docs/results-format.md. Attribute names of both dataclasses are the JSON keys. `make_header`,
+`make_trial_result` and `failed_trial_result` build the records a run writes; `latest_attempts` keeps a
+paired run's last attempt of each round. Writing and reading the file is loadbench.resultsfile's job.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from loadbench import __version__
 from loadbench.engine.base import ErrorClass
-from loadbench.errors import LoadbenchError, ResultsFormatError
+from loadbench.errors import ResultsFormatError
 from loadbench.jsoncodec import (
     describe,
-    dumps_line,
     from_json,
     load_from_json,
     load_to_json,
@@ -52,16 +48,13 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "Results",
     "ResultsHeader",
-    "ResultsWriter",
     "TrialResult",
-    "default_run_dir",
-    "dumps_line",
     "failed_trial_result",
+    "latest_attempts",
     "load_from_json",
     "load_to_json",
     "make_header",
     "make_trial_result",
-    "read_results",
     "request_spec_to_json",
 ]
 
@@ -321,192 +314,3 @@ def latest_attempts(trials: Sequence[_T]) -> list[_T]:
         key = identity(trial)
         last[key] = max(last.get(key, 0), int(getattr(trial, "attempt", 1) or 1))
     return [t for t in trials if int(getattr(t, "attempt", 1) or 1) == last[identity(t)]]
-
-
-def default_run_dir(scenario_name: str, now: datetime | None = None, *, root: str | Path = "reports") -> Path:
-    """`reports/<scenario>-<YYYYmmdd-HHMMSS>/` (local time); characters unsafe in a file name become '-'."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario_name).strip("-.") or "run"
-    return Path(root) / f"{safe}-{stamp}"
-
-
-# -- writing ---------------------------------------------------------------------------------------------
-
-
-class ResultsWriter:
-    """Append-only writer: the header at open, then one fsynced line per `append(trial)`.
-
-    Use as a context manager (or call open() / close()). Parent directories are created. An existing
-    file is refused unless `overwrite=True`, so a rerun never silently destroys measurements.
-    """
-
-    def __init__(
-        self, path: str | os.PathLike[str], header: ResultsHeader, *, overwrite: bool = False
-    ) -> None:
-        self.path = Path(path)
-        self.header = header
-        self.overwrite = overwrite
-        self.trials_written = 0
-        self._fd: int | None = None
-
-    def open(self) -> ResultsWriter:
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.overwrite else os.O_EXCL)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, flags, 0o644)
-        except FileExistsError:
-            raise LoadbenchError(
-                f"{self.path} already exists; choose another --out directory or remove the file"
-            ) from None
-        except OSError as exc:
-            raise LoadbenchError(
-                f"cannot write results to {self.path}: {exc.strerror or exc}; choose another --out directory"
-            ) from None
-        self._write(dumps_line(self.header.to_json()))
-        # The directory entry must be durable too, or a crash could lose the whole new file.
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return self
-
-    def append(self, trial: TrialResult) -> None:
-        """Write one trial line, flushed to disk before returning."""
-        try:
-            line = dumps_line(trial.to_json())
-        except ResultsFormatError as exc:
-            raise ResultsFormatError(f"{self.path}: trial {trial.trial_id!r}: {exc}") from None
-        self._write(line)
-        self.trials_written += 1
-
-    def _write(self, line: str) -> None:
-        if self._fd is None:
-            raise LoadbenchError(f"{self.path}: ResultsWriter is not open; use it in a `with` block")
-        data = (line + "\n").encode("ascii")
-        start = os.lseek(self._fd, 0, os.SEEK_END)
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view):]
-        except BaseException:
-            os.ftruncate(self._fd, start)  # never leave a half line for the next append to follow
-            raise
-        # The line is whole on disk from here: an interrupt during fsync must not take it back.
-        os.fsync(self._fd)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> ResultsWriter:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-# -- reading ---------------------------------------------------------------------------------------------
-
-
-def read_results(path: str | os.PathLike[str]) -> Results:
-    """Read and validate a results file (or a single `loadbench bench --json` object).
-
-    A truncated last line (a killed run) is skipped with a warning; any other damage, an unknown format
-    or version, raises ResultsFormatError with the file, the line and the key.
-    """
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ResultsFormatError(f"{path}: cannot read results file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        reason = f"not UTF-8 text: {exc.reason}"
-        raise ResultsFormatError(f"{path}: not a loadbench results file ({reason})") from None
-    if not text.strip():
-        raise ResultsFormatError(f"{path}: file is empty; a results file starts with a header line")
-    lines = text.split("\n")
-    try:
-        first = json.loads(lines[0])
-    except (ValueError, RecursionError):
-        first = None
-    if not isinstance(first, dict):
-        return _read_single_object(path, text)
-    if "format" not in first and "model" in first and "requests" in first:
-        return _read_lines(path, lines, 1, _bench_header(path))
-    header = _check_header(path, first)
-    return _read_lines(path, lines, 2, header)
-
-
-def _check_header(path: Path, data: Mapping[str, Any]) -> ResultsHeader:
-    fmt = data.get("format")
-    if fmt != RESULTS_FORMAT:
-        raise ResultsFormatError(
-            f"{path}:1: not a loadbench results file (format is {describe(fmt)}, expected {RESULTS_FORMAT!r})"
-        )
-    version = data.get("version")
-    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
-        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
-        raise ResultsFormatError(
-            f"{path}:1: results format version {describe(version)} is not supported by loadbench "
-            f"{__version__} (it reads version {supported}); upgrade loadbench to read this file"
-        )
-    return ResultsHeader.from_json(data, where=f"{path}:1")
-
-
-def _bench_header(path: Path) -> ResultsHeader:
-    scenario: JsonDict = {"name": "bench", "path": None, "sha256": None, "text": None, "thresholds": []}
-    created = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
-    return ResultsHeader(created=_timestamp(created), scenario=scenario, env={})
-
-
-def _read_single_object(path: Path, text: str) -> Results:
-    """A pretty-printed `bench --json` object spans many lines; anything else is not results."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        reason = f"line 1 is not JSON: {exc.msg}"
-        raise ResultsFormatError(f"{path}: not a loadbench results file ({reason})") from None
-    except (ValueError, RecursionError) as exc:
-        raise ResultsFormatError(f"{path}: not a loadbench results file ({_json_limit(exc)})") from None
-    if not (isinstance(data, dict) and "model" in data and "requests" in data):
-        raise ResultsFormatError(f"{path}: not a loadbench results file (no header line, no trial object)")
-    trial = TrialResult.from_json(data, where=str(path))
-    return Results(header=_bench_header(path), trials=(trial,), path=path)
-
-
-def _read_lines(path: Path, lines: list[str], first_number: int, header: ResultsHeader) -> Results:
-    trials: list[TrialResult] = []
-    warnings: list[str] = []
-    numbered = [(n, line) for n, line in enumerate(lines[first_number - 1:], first_number) if line.strip()]
-    for position, (number, line) in enumerate(numbered):
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if position == len(numbered) - 1:
-                warnings.append(f"{path}: line {number} is incomplete (the run was probably killed); skipped")
-                break
-            raise ResultsFormatError(
-                f"{path}:{number}: line is not valid JSON ({exc.msg} at column {exc.colno}); "
-                "the file was damaged or edited"
-            ) from None
-        except (ValueError, RecursionError) as exc:
-            raise ResultsFormatError(
-                f"{path}:{number}: line cannot be read ({_json_limit(exc)}); the file was damaged or edited"
-            ) from None
-        if isinstance(data, dict) and data.get("kind", "trial") != "trial":
-            kind = describe(data["kind"])
-            warnings.append(f"{path}:{number}: record kind {kind} is unknown to this loadbench; skipped")
-            continue
-        trials.append(TrialResult.from_json(data, where=f"{path}:{number}"))
-    return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path)
-
-
-def _json_limit(exc: ValueError | RecursionError) -> str:
-    """Why valid-looking JSON could not be read: Python's nesting or integer-digit limits."""
-    if isinstance(exc, RecursionError):
-        return "JSON nested too deeply"
-    return str(exc).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string conversion..."

@@ -24,7 +24,8 @@ from loadbench.errors import ServerStartError, ServerUnavailableError, UsageErro
 if TYPE_CHECKING:
     from loadbench.metrics import Recording, TickInfo
     from loadbench.plan import Block, Plan, Trial
-    from loadbench.results import ResultsWriter, TrialResult
+    from loadbench.results import TrialResult
+    from loadbench.resultsfile import ResultsWriter
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
     from loadbench.servers.process import ServerProcess
@@ -94,7 +95,8 @@ def run_plan(
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
     from loadbench.envinfo import collect_env
-    from loadbench.results import ResultsWriter, make_header
+    from loadbench.results import make_header
+    from loadbench.resultsfile import ResultsWriter
 
     sink: RunEvents = events or QuietEvents()
     scenario = plan.scenario

@@ -33,7 +33,8 @@ import numpy as np
 
 from loadbench.engine.base import Closed, Load, Open
 from loadbench.metrics import LatencyHistogram, percentile_summary_ms
-from loadbench.results import ResultsWriter, failed_trial_result, make_header, make_trial_result
+from loadbench.results import failed_trial_result, make_header, make_trial_result
+from loadbench.resultsfile import ResultsWriter
 
 CREATED = datetime(2026, 11, 24, 6, 0, 0, tzinfo=UTC)
 ENV: dict[str, Any] = {

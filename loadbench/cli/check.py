@@ -51,7 +51,8 @@ def command(
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.gate.thresholds import parse_thresholds
     from loadbench.report.junit import render_junit
-    from loadbench.results import latest_attempts, read_results
+    from loadbench.results import latest_attempts
+    from loadbench.resultsfile import read_results
 
     parsed = parse_thresholds(thresholds, source="--threshold")
     data = read_results(results)

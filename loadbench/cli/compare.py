@@ -70,7 +70,7 @@ def command(
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
     from loadbench.report.junit import render_junit
-    from loadbench.results import read_results
+    from loadbench.resultsfile import read_results
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
     if candidate_results is not None and (baseline or candidate or calibrate):

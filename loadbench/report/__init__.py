@@ -77,7 +77,7 @@ def render_report(summary: Summary, fmt: str = "html") -> str:
 def build_report(results_path: str | os.PathLike[str], fmt: str = "html") -> str:
     """Read a results file, summarize it and render it; no server is started."""
     from loadbench.analysis import summarize
-    from loadbench.results import read_results
+    from loadbench.resultsfile import read_results
 
     _check(fmt)
     return render_report(summarize(read_results(results_path)), fmt)

@@ -18,7 +18,7 @@ from rich.console import Console
 from loadbench.analysis import Summary, summarize
 from loadbench.report import render_report
 from loadbench.report.terminal import render_terminal_summary
-from loadbench.results import read_results
+from loadbench.resultsfile import read_results
 
 HERE = Path(__file__).parent
 INPUT = HERE / "input" / "results.jsonl"

@@ -24,7 +24,7 @@ from runner_support import (
     watched_run,
 )
 
-from loadbench.results import read_results
+from loadbench.resultsfile import read_results
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def test_signal_mid_run_keeps_results_and_leaves_nothing(tmp_path: Path, sig: si
     with watched_run([str(scenario), "--no-report"], tmp_path / "run") as run:
         wait_for_trials(run.results, 1, run.proc)
         # Into the second trial (a signal landing while the first line is being fsynced loses that
-        # line: a bug reported in results.py, ResultsWriter._write truncates a complete line).
+        # line: a bug reported in resultsfile.py, ResultsWriter._write truncates a complete line).
         time.sleep(0.2)
         run.proc.send_signal(sig)
         code = run.proc.wait(20)

@@ -10,7 +10,7 @@ from synthetic import write_synthetic_results
 
 from loadbench.analysis import Estimate, median_ci, summarize
 from loadbench.gate.stats import ci_coverage
-from loadbench.results import read_results
+from loadbench.resultsfile import read_results
 
 
 @pytest.mark.parametrize(

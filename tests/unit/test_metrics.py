@@ -187,12 +187,12 @@ def test_to_record_has_the_documented_keys() -> None:
 
 def test_error_class_names_have_one_source() -> None:
     import loadbench.engine.base as base
-    from loadbench import analysis, metrics, results
+    from loadbench import metrics, results, trialtable
 
     names = [cls.value for cls in base.ErrorClass]
     assert names == ["connect_refused", "connect_timeout", "timeout", "reset", "protocol"]
     assert metrics.ErrorClass is base.ErrorClass
-    assert list(analysis.ERROR_CLASSES) == names
+    assert list(trialtable.ERROR_CLASSES) == names
     assert dict(results._NO_ERRORS) == dict.fromkeys(names, 0)
     assert all(type(key) is str for key in results._NO_ERRORS)  # plain strings in JSON and reprs
     assert not hasattr(base, "load_label")  # Load.label is the one spelling

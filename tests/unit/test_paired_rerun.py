@@ -72,7 +72,8 @@ def test_latest_attempts_drops_the_saturated_first_measurement(tmp_path: Path) -
     from synthetic import write_synthetic_results
 
     from loadbench.analysis import summarize
-    from loadbench.results import latest_attempts, read_results
+    from loadbench.results import latest_attempts
+    from loadbench.resultsfile import read_results
 
     path = write_synthetic_results(
         tmp_path / "r.jsonl", models=("uvicorn",), workloads=("/json",), loads=(8,), repetitions=2

@@ -19,7 +19,7 @@ from loadbench.errors import UsageError
 from loadbench.report import build_report, default_report_path, format_for_path, render_report, write_report
 from loadbench.report.markdown import md_escape
 from loadbench.report.terminal import render_terminal_summary
-from loadbench.results import read_results
+from loadbench.resultsfile import read_results
 
 EVIL_NAME = "<script>alert(1)</script>"
 EVIL_MODEL = '<img src=x onerror="alert(2)">'

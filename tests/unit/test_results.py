@@ -1,4 +1,5 @@
-"""results.py: write → read round trips, damaged and foreign files, the builders and the run directory."""
+"""results.py and resultsfile.py: write → read round trips, damaged and foreign files, the builders and
+the run directory."""
 
 from __future__ import annotations
 
@@ -17,22 +18,20 @@ from hypothesis import strategies as st
 
 from loadbench.engine.base import Closed, Open, RequestSpec, Stage, Stages
 from loadbench.errors import LoadbenchError, ResultsFormatError
+from loadbench.jsoncodec import dumps_line
 from loadbench.monitor import MonitorSummary
 from loadbench.results import (
     RESULTS_FORMAT,
     RESULTS_VERSION,
     ResultsHeader,
-    ResultsWriter,
     TrialResult,
-    default_run_dir,
-    dumps_line,
     failed_trial_result,
     load_from_json,
     load_to_json,
     make_header,
     make_trial_result,
-    read_results,
 )
+from loadbench.resultsfile import ResultsWriter, default_run_dir, read_results
 
 HEADER = make_header(scenario_name="unit", scenario_text="x = 1\n", thresholds=["p99 < 50ms"],
                      env={"hostname": "h"}, created=datetime(2026, 11, 24, 6, 0, tzinfo=UTC))  # fmt: skip

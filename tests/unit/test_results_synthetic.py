@@ -1,4 +1,5 @@
-"""results.py with real metrics (a Recording survives the file) and the synthetic results generator."""
+"""results.py and resultsfile.py with real metrics (a Recording survives the file), and the synthetic
+results generator."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from synthetic import write_synthetic_results
 
 from loadbench.engine.base import Closed, Open
 from loadbench.metrics import LatencyHistogram, Recording, TimelinePoint, empty_errors
-from loadbench.results import ResultsWriter, make_header, make_trial_result, read_results
+from loadbench.results import make_header, make_trial_result
+from loadbench.resultsfile import ResultsWriter, read_results
 
 
 def test_a_recording_round_trips_through_the_file_with_its_histogram(tmp_path: Path) -> None:

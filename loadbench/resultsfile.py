@@ -1,0 +1,216 @@
+"""results.jsonl on disk: append one flushed line per trial; read it back, tolerating a truncated last line.
+
+`ResultsWriter` writes the header at open and fsyncs after every trial, so a kill -9 loses at most the
+trial in flight; `read_results` skips such a truncated last line with a warning and raises
+ResultsFormatError (file, line, key) for any other damage. The records themselves, and how they are
+built, live in loadbench.results; the format is specified in docs/results-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loadbench import __version__
+from loadbench.errors import LoadbenchError, ResultsFormatError
+from loadbench.jsoncodec import describe, dumps_line
+from loadbench.results import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
+
+__all__ = ["ResultsWriter", "default_run_dir", "read_results"]
+
+JsonDict = dict[str, Any]
+
+
+def default_run_dir(scenario_name: str, now: datetime | None = None, *, root: str | Path = "reports") -> Path:
+    """`reports/<scenario>-<YYYYmmdd-HHMMSS>/` (local time); characters unsafe in a file name become '-'."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario_name).strip("-.") or "run"
+    return Path(root) / f"{safe}-{stamp}"
+
+
+# -- writing ---------------------------------------------------------------------------------------------
+
+
+class ResultsWriter:
+    """Append-only writer: the header at open, then one fsynced line per `append(trial)`.
+
+    Use as a context manager (or call open() / close()). Parent directories are created. An existing
+    file is refused unless `overwrite=True`, so a rerun never silently destroys measurements.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], header: ResultsHeader, *, overwrite: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.header = header
+        self.overwrite = overwrite
+        self.trials_written = 0
+        self._fd: int | None = None
+
+    def open(self) -> ResultsWriter:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.overwrite else os.O_EXCL)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, flags, 0o644)
+        except FileExistsError:
+            raise LoadbenchError(
+                f"{self.path} already exists; choose another --out directory or remove the file"
+            ) from None
+        except OSError as exc:
+            raise LoadbenchError(
+                f"cannot write results to {self.path}: {exc.strerror or exc}; choose another --out directory"
+            ) from None
+        self._write(dumps_line(self.header.to_json()))
+        # The directory entry must be durable too, or a crash could lose the whole new file.
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return self
+
+    def append(self, trial: TrialResult) -> None:
+        """Write one trial line, flushed to disk before returning."""
+        try:
+            line = dumps_line(trial.to_json())
+        except ResultsFormatError as exc:
+            raise ResultsFormatError(f"{self.path}: trial {trial.trial_id!r}: {exc}") from None
+        self._write(line)
+        self.trials_written += 1
+
+    def _write(self, line: str) -> None:
+        if self._fd is None:
+            raise LoadbenchError(f"{self.path}: ResultsWriter is not open; use it in a `with` block")
+        data = (line + "\n").encode("ascii")
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except BaseException:
+            os.ftruncate(self._fd, start)  # never leave a half line for the next append to follow
+            raise
+        # The line is whole on disk from here: an interrupt during fsync must not take it back.
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ResultsWriter:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+
+def read_results(path: str | os.PathLike[str]) -> Results:
+    """Read and validate a results file (or a single `loadbench bench --json` object).
+
+    A truncated last line (a killed run) is skipped with a warning; any other damage, an unknown format
+    or version, raises ResultsFormatError with the file, the line and the key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ResultsFormatError(f"{path}: cannot read results file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text: {exc.reason}"
+        raise ResultsFormatError(f"{path}: not a loadbench results file ({reason})") from None
+    if not text.strip():
+        raise ResultsFormatError(f"{path}: file is empty; a results file starts with a header line")
+    lines = text.split("\n")
+    try:
+        first = json.loads(lines[0])
+    except (ValueError, RecursionError):
+        first = None
+    if not isinstance(first, dict):
+        return _read_single_object(path, text)
+    if "format" not in first and "model" in first and "requests" in first:
+        return _read_lines(path, lines, 1, _bench_header(path))
+    header = _check_header(path, first)
+    return _read_lines(path, lines, 2, header)
+
+
+def _check_header(path: Path, data: Mapping[str, Any]) -> ResultsHeader:
+    fmt = data.get("format")
+    if fmt != RESULTS_FORMAT:
+        raise ResultsFormatError(
+            f"{path}:1: not a loadbench results file (format is {describe(fmt)}, expected {RESULTS_FORMAT!r})"
+        )
+    version = data.get("version")
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        raise ResultsFormatError(
+            f"{path}:1: results format version {describe(version)} is not supported by loadbench "
+            f"{__version__} (it reads version {supported}); upgrade loadbench to read this file"
+        )
+    return ResultsHeader.from_json(data, where=f"{path}:1")
+
+
+def _bench_header(path: Path) -> ResultsHeader:
+    scenario: JsonDict = {"name": "bench", "path": None, "sha256": None, "text": None, "thresholds": []}
+    created = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+    return ResultsHeader(created=created.isoformat(timespec="seconds"), scenario=scenario, env={})
+
+
+def _read_single_object(path: Path, text: str) -> Results:
+    """A pretty-printed `bench --json` object spans many lines; anything else is not results."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        reason = f"line 1 is not JSON: {exc.msg}"
+        raise ResultsFormatError(f"{path}: not a loadbench results file ({reason})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ResultsFormatError(f"{path}: not a loadbench results file ({_json_limit(exc)})") from None
+    if not (isinstance(data, dict) and "model" in data and "requests" in data):
+        raise ResultsFormatError(f"{path}: not a loadbench results file (no header line, no trial object)")
+    trial = TrialResult.from_json(data, where=str(path))
+    return Results(header=_bench_header(path), trials=(trial,), path=path)
+
+
+def _read_lines(path: Path, lines: list[str], first_number: int, header: ResultsHeader) -> Results:
+    trials: list[TrialResult] = []
+    warnings: list[str] = []
+    numbered = [(n, line) for n, line in enumerate(lines[first_number - 1:], first_number) if line.strip()]
+    for position, (number, line) in enumerate(numbered):
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if position == len(numbered) - 1:
+                warnings.append(f"{path}: line {number} is incomplete (the run was probably killed); skipped")
+                break
+            raise ResultsFormatError(
+                f"{path}:{number}: line is not valid JSON ({exc.msg} at column {exc.colno}); "
+                "the file was damaged or edited"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise ResultsFormatError(
+                f"{path}:{number}: line cannot be read ({_json_limit(exc)}); the file was damaged or edited"
+            ) from None
+        if isinstance(data, dict) and data.get("kind", "trial") != "trial":
+            kind = describe(data["kind"])
+            warnings.append(f"{path}:{number}: record kind {kind} is unknown to this loadbench; skipped")
+            continue
+        trials.append(TrialResult.from_json(data, where=f"{path}:{number}"))
+    return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path)
+
+
+def _json_limit(exc: ValueError | RecursionError) -> str:
+    """Why valid-looking JSON could not be read: Python's nesting or integer-digit limits."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return str(exc).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string conversion..."

@@ -1,0 +1,79 @@
+"""The per-trial flat table: one row of plain values per TrialResult, the columns of the CSV export.
+
+Also the small per-trial facts the aggregation in loadbench.analysis groups and sums by: the load's kind
+and plotted value, the name a model is shown under, and the error counts. Plain dicts, no pandas
+(analysis.trials_frame turns the rows into a DataFrame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from loadbench.caveats import is_busy
+from loadbench.engine.base import ErrorClass
+
+if TYPE_CHECKING:
+    from loadbench.results import TrialResult
+
+ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
+
+
+def load_value(load: Mapping[str, Any]) -> float:
+    """The number a load point is ordered and plotted by: connections, or requests per second."""
+    kind = load.get("kind", "closed")
+    if kind == "closed":
+        return float(load.get("connections") or 0)
+    if kind == "open":
+        return float(load.get("rate_per_s") or 0)
+    # Stages are [duration_s, target] pairs in the results format.
+    return max((float(stage[1]) for stage in load.get("stages") or ()), default=0.0)
+
+
+def load_kind(load: Mapping[str, Any]) -> str:
+    """"closed" or "open": how the load is driven (a staged ramp counts as the kind its stages drive)."""
+    kind = str(load.get("kind", "closed"))
+    if kind == "stages":
+        return "open" if load.get("stages_kind", "rate") == "rate" else "closed"
+    return kind
+
+
+def series_name(trial: TrialResult) -> str:
+    """The name a trial's model is shown under: the model, with its variant in parentheses if any."""
+    return f"{trial.model} ({trial.variant})" if trial.variant else trial.model
+
+
+def error_counts(trial: TrialResult) -> dict[str, int]:
+    """Every transport error class (zeros included), then "HTTP <code>" for each non-2xx status seen."""
+    counts = {name: int(trial.errors.get(name) or 0) for name in ERROR_CLASSES}
+    for code, count in sorted(trial.status.items()):
+        if not str(code).startswith("2") and count:
+            counts[f"HTTP {code}"] = counts.get(f"HTTP {code}", 0) + int(count)
+    return counts
+
+
+def trial_row(t: TrialResult) -> dict[str, Any]:
+    """The trial as one flat row of plain values in base units; the keys are the CSV columns, in order."""
+    latency, server, counts = t.latency_ms or {}, t.server or {}, error_counts(t)
+    row: dict[str, Any] = {
+        "trial_id": t.trial_id, "index": t.index, "workload": t.workload, "model": series_name(t),
+        "server_model": t.server_model, "family": t.family, "load_kind": load_kind(t.load),
+        "load_label": t.load_label, "load_value": load_value(t.load), "repetition": t.repetition,
+        "status_ok": t.status_ok, "duration_s": t.duration_s, "requests": t.requests, "ok": t.ok,
+        "rps": t.rps, "target_rps": t.target_rps, "dropped": t.dropped,
+    }  # fmt: skip
+    for key in ("mean", "p50", "p90", "p99", "p99_9", "max"):
+        row[f"latency_{key}_ms"] = latency.get(key)
+    row["error_rate"] = t.error_rate
+    row.update({f"errors_{name}": counts[name] for name in ERROR_CLASSES})
+    row["non_2xx"] = sum(v for k, v in counts.items() if k.startswith("HTTP "))
+    row["server_cpu_pct"] = server.get("cpu_pct_mean")
+    row["server_rss_mb"] = server.get("rss_mb_max")
+    row["client_cpu_pct"] = t.client_cpu_pct
+    row["other_cpu_pct"] = t.other_cpu_pct
+    row["busy"] = is_busy(t.other_cpu_pct)
+    row["saturated"] = t.saturated
+    row["saturation_reasons"] = "; ".join(t.saturation_reasons)
+    row["failure"] = str((t.failure or {}).get("reason") or "")
+    row["engine"] = t.engine
+    return row
