@@ -212,3 +212,15 @@ def watched_run(args: list[str], out_dir: Path, *, env: dict[str, str] | None = 
         watcher.stop()
         if watcher.wait_gone(5.0):
             watcher.kill_leftovers()
+
+
+def marked_pids(marker: str) -> list[int]:
+    """Pids of live processes whose environment has LOADBENCH_TEST_MARK=`marker` (a failed start's rest)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get("LOADBENCH_TEST_MARK") == marker and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found

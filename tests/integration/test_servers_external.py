@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
+from runner_support import marked_pids
 
 from loadbench.app.endpoints import Endpoints, Response
 from loadbench.errors import ServerStartError
@@ -116,8 +117,6 @@ def test_stop_leaves_no_process_and_no_file(name: str, processes_gone: Callable[
     assert not run_dir.exists()
 
 
-
-
 @pytest.mark.parametrize("name", MODELS)
 def test_port_taken_names_the_port(name: str) -> None:
     model = _model(name)
@@ -146,16 +145,6 @@ def test_nginx_gunicorn_fails_fast_when_the_app_does_not_import(
         pytest.fail("a proxy answering 502 in front of a dead app was taken as ready")
     assert time.monotonic() - started < 10, "a dead gunicorn must end the start, not a 502 until the deadline"
     assert "exited with code" in message and "no_such_module_xyz" in message
-    assert processes_gone(_marked(marker), 5.0) == []
+    assert processes_gone(marked_pids(marker), 5.0) == []
 
 
-def _marked(marker: str) -> list[int]:
-    """Pids of processes whose environment carries our marker (a failed start's leftovers)."""
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.environ().get("LOADBENCH_TEST_MARK") == marker and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found

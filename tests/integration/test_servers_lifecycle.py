@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from runner_support import marked_pids
 
 from loadbench.errors import ServerStartError, UsageError
 from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
@@ -73,18 +73,6 @@ def test_io_wait_concurrency_follows_the_model(name: str, opts: ServerOptions, o
         assert elapsed >= 0.9 * CONCURRENT * IO_MS / 1000, f"{name}: {elapsed * 1000:.0f} ms, not serialised"
 
 
-def _marked(marker: str) -> list[int]:
-    """Pids of processes whose environment carries our marker (how we find a failed start's leftovers)."""
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.environ().get("LOADBENCH_TEST_MARK") == marker and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
 _NO_MODULE = "no_such_module_xyz:app"
 
 
@@ -117,7 +105,7 @@ def test_failed_start_reports_command_and_log_and_leaves_nothing(
     assert "command: " + " ".join(err.value.command) in message
     assert "--bind 127.0.0.1:" in message or "127.0.0.1" in message
     assert in_log in message
-    assert processes_gone(_marked(marker), 5.0) == []
+    assert processes_gone(marked_pids(marker), 5.0) == []
 
 
 def test_port_taken_names_the_port(processes_gone: Callable[..., list[int]]) -> None:
@@ -129,7 +117,7 @@ def test_port_taken_names_the_port(processes_gone: Callable[..., list[int]]) -> 
         with pytest.raises(ServerStartError, match=f"port {port} on 127.0.0.1 is already in use"):
             app = AppSpec(env=(("LOADBENCH_TEST_MARK", marker),))
             get_model("waitress").start(app, ServerOptions(port=port))
-    assert processes_gone(_marked(marker), 5.0) == []
+    assert processes_gone(marked_pids(marker), 5.0) == []
 
 
 def test_fixed_port_is_used() -> None:
