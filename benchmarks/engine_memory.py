@@ -18,8 +18,8 @@ import time
 import numpy as np
 import psutil
 
-from loadbench.engine.recorder import STATUS_BITS, Recorder
-from loadbench.metrics import ErrorClass
+from loadbench.engine.native.recorder import STATUS_BITS, Recorder
+from loadbench.results.metrics import ErrorClass
 from loadbench.units import parse_count
 
 

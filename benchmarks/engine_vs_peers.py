@@ -236,10 +236,10 @@ def engine_child(args: argparse.Namespace) -> None:
     """Inside the loadbench child: drive, then print the drive's own CPU and wall time as JSON."""
     import resource
 
-    import loadbench.engine.phases
-    import loadbench.engine.recorder  # noqa: F401 - imported before the CPU count starts (a one-off cost)
+    import loadbench.engine.native.phases
+    import loadbench.engine.native.recorder  # noqa: F401 - imported before the CPU count starts (a one-off cost)
     from loadbench.engine import drive
-    from loadbench.engine.base import Closed, DriveOptions, Open, RequestSpec, Target
+    from loadbench.types import Closed, DriveOptions, Open, RequestSpec, Target
 
     load = Open(rate_per_s=args.rate) if args.rate else Closed(connections=args.connections)
     usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

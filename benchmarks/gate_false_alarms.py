@@ -37,15 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from loadbench.engine import drive
-from loadbench.engine.base import Closed, DriveOptions, RequestSpec, Target
 from loadbench.gate.compare import Verdict
 from loadbench.gate.paired import compare_in_run
 from loadbench.plan import build_plan
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 from loadbench.runner import run_plan
 from loadbench.scenario import parse_scenario
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import get_model
+from loadbench.types import Closed, DriveOptions, RequestSpec, Target
 
 DELAY_ENV = "LOADBENCH_APP_DELAY_US"
 SERVER_CPUS = (0,)

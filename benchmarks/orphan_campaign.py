@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 from runner_support import TreeWatcher, loadbench_argv, server_ports, wait_ports_free  # noqa: E402
 
 from loadbench.errors import LoadbenchError  # noqa: E402
-from loadbench.resultsfile import read_results  # noqa: E402
+from loadbench.results.file import read_results  # noqa: E402
 
 SCENARIO = """name = "orphan-campaign"
 [[servers]]

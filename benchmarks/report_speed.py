@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from synthetic import write_synthetic_results
 
-from loadbench.analysis import summarize
+from loadbench.analysis.summary import summarize
 from loadbench.report import render_report
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 MODELS = ("waitress", "gunicorn", "gunicorn-gevent", "uvicorn")
 WORKLOADS = ("/plaintext", "/json", "/io?ms=20", "/cpu?n=20000", "/static/1k.bin")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loadbench.engine.base import Load, Stages
-from loadbench.scenario_types import AppSpec, Paired, Scenario, ServerEntry, Workload
+from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Workload
+from loadbench.types import Load, Stages
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
            "estimate_seconds", "server_starts", "variant_order"]

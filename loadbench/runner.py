@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from loadbench.errors import ServerStartError, ServerUnavailableError, UsageError
 
 if TYPE_CHECKING:
-    from loadbench.metrics import Recording, TickInfo
     from loadbench.plan import Block, Plan, Trial
-    from loadbench.results import TrialResult
-    from loadbench.resultsfile import ResultsWriter
+    from loadbench.results.file import ResultsWriter
+    from loadbench.results.metrics import Recording, TickInfo
+    from loadbench.results.records import TrialResult
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
     from loadbench.servers.process import ServerProcess
@@ -94,9 +94,9 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
-    from loadbench.envinfo import collect_env
-    from loadbench.results import make_header
-    from loadbench.resultsfile import ResultsWriter
+    from loadbench.results.env import collect_env
+    from loadbench.results.file import ResultsWriter
+    from loadbench.results.records import make_header
 
     sink: RunEvents = events or QuietEvents()
     scenario = plan.scenario
@@ -294,9 +294,9 @@ def _measure(
 ) -> TrialResult:
     """Drive one trial against a running server; a server that dies meanwhile makes a failed trial."""
     from loadbench.engine import drive
-    from loadbench.engine.base import DriveOptions, Target
     from loadbench.monitor import ProcessMonitor
-    from loadbench.results import make_trial_result
+    from loadbench.results.records import make_trial_result
+    from loadbench.types import DriveOptions, Target
 
     started = datetime.now(UTC)
     options = DriveOptions(
@@ -358,7 +358,7 @@ def _failed(
     trial: Trial, model: ServerModel, scenario: Scenario, reason: str, log_tail: str,
     *, started: datetime | None = None,
 ) -> TrialResult:
-    from loadbench.results import failed_trial_result
+    from loadbench.results.records import failed_trial_result
 
     return failed_trial_result(reason=reason, log_tail=log_tail, started=started or datetime.now(UTC),
                                **_identity(trial, model, scenario))

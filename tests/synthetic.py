@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from loadbench.engine.base import Closed, Load, Open
-from loadbench.metrics import LatencyHistogram, percentile_summary_ms
-from loadbench.results import failed_trial_result, make_header, make_trial_result
-from loadbench.resultsfile import ResultsWriter
+from loadbench.results.file import ResultsWriter
+from loadbench.results.metrics import LatencyHistogram, percentile_summary_ms
+from loadbench.results.records import failed_trial_result, make_header, make_trial_result
+from loadbench.types import Closed, Load, Open
 
 CREATED = datetime(2026, 11, 24, 6, 0, 0, tzinfo=UTC)
 ENV: dict[str, Any] = {

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from loadbench.engine.base import Load, RequestSpec, Stages, Target
-    from loadbench.metrics import Recording
+    from loadbench.results.metrics import Recording
+    from loadbench.types import Load, RequestSpec, Stages, Target
 
 EPILOG = """\b
 Examples:
@@ -28,8 +28,8 @@ Examples:
 
 def parse_stages(text: str, *, arrival: str, max_connections: int) -> Stages:
     """Parse "10s:100/s,30s:500/s" (rates) or "10s:16c,20s:64c" (connections) into Stages."""
-    from loadbench.engine.base import Stage, Stages
     from loadbench.errors import UsageError
+    from loadbench.types import Stage, Stages
     from loadbench.units import parse_count, parse_duration, parse_rate
 
     stages: list[Stage] = []
@@ -61,8 +61,8 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               ) -> list[RequestSpec]:  # fmt: skip
     from pathlib import Path
 
-    from loadbench.engine.base import RequestSpec
     from loadbench.errors import UsageError
+    from loadbench.types import RequestSpec
 
     pairs = []
     for header in headers:
@@ -137,9 +137,9 @@ def command(
     processes: str, cpus: str | None, seed: int, json_out: str | None, allow_remote: bool,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
-    from loadbench.engine.base import Closed, DriveOptions, Open
+    from loadbench.engine.targets import check_target, parse_url
     from loadbench.errors import UsageError
-    from loadbench.targets import check_target, parse_url
+    from loadbench.types import Closed, DriveOptions, Open
     from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate
 
     target, path = parse_url(url)
@@ -221,7 +221,7 @@ def bench_record(url: str, specs: list[RequestSpec], recording: Recording, optio
     from datetime import UTC, datetime
     from urllib.parse import urlsplit
 
-    from loadbench.jsoncodec import request_spec_to_json
+    from loadbench.results.codec import request_spec_to_json
 
     workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
     record: dict[str, Any] = {
@@ -245,7 +245,7 @@ def _ms(ns: float) -> str:
 
 def summary_text(url: str, rec: Recording, options: Any) -> str:
     """The compact human summary; the verdict on the engine comes first."""
-    from loadbench.engine.base import Closed, Open
+    from loadbench.types import Closed, Open
 
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened

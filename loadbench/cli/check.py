@@ -48,11 +48,11 @@ def command(
     (model, workload, load point) it selects. A threshold that selects nothing is an error."""
     from loadbench.cli._gate_output import echo_warnings, finish, write_text
     from loadbench.gate.check import check
+    from loadbench.gate.junit import render_junit
     from loadbench.gate.render import check_junit, check_markdown, check_text
-    from loadbench.gate.thresholds import parse_thresholds
-    from loadbench.report.junit import render_junit
-    from loadbench.results import latest_attempts
-    from loadbench.resultsfile import read_results
+    from loadbench.results.file import read_results
+    from loadbench.results.records import latest_attempts
+    from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
     data = read_results(results)

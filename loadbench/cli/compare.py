@@ -67,10 +67,10 @@ def command(
     from loadbench.errors import ExitCode, UsageError
     from loadbench.gate import paired
     from loadbench.gate.compare import Comparison
+    from loadbench.gate.junit import render_junit
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
-    from loadbench.report.junit import render_junit
-    from loadbench.resultsfile import read_results
+    from loadbench.results.file import read_results
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
     if candidate_results is not None and (baseline or candidate or calibrate):

@@ -29,9 +29,9 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Report format.")
 def command(results: str, output: str | None, fmt: str | None) -> None:
     """Build a report from RESULTS (a results.jsonl written by `loadbench run` or `bench --json`)."""
-    from loadbench.analysis import summarize
+    from loadbench.analysis.summary import summarize
     from loadbench.report import default_report_path, format_for_path, render_report, write_report
-    from loadbench.resultsfile import read_results
+    from loadbench.results.file import read_results
 
     chosen = fmt or (format_for_path(output) if output and output != "-" else "html")
     if output is None and chosen != "html":

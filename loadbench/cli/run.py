@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from loadbench.metrics import TickInfo
     from loadbench.plan import Plan, Trial
-    from loadbench.results import TrialResult
+    from loadbench.results.metrics import TickInfo
+    from loadbench.results.records import TrialResult
 
 EXAMPLES = """\b
 Examples:
@@ -48,7 +48,7 @@ def command(
     (exit code 130).
     """
     from loadbench.plan import build_plan, describe_plan, estimate_seconds
-    from loadbench.resultsfile import default_run_dir
+    from loadbench.results.file import default_run_dir
     from loadbench.scenario import apply_quick, find_scenario, load_scenario
 
     loaded = load_scenario(find_scenario(scenario))
@@ -65,7 +65,7 @@ def command(
     console = _console()
     if outcome.trials_written:
         from loadbench.report.terminal import render_terminal_summary
-        from loadbench.resultsfile import read_results
+        from loadbench.results.file import read_results
 
         render_terminal_summary(read_results(outcome.results_path), console)
     if not no_report and outcome.trials_written:

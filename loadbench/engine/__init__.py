@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stages, Target
 from loadbench.errors import UsageError
+from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stages, Target
 
 if TYPE_CHECKING:  # the engine proper (numpy, asyncio machinery) is imported when drive() runs
-    from loadbench.metrics import Recording, TickInfo
+    from loadbench.results.metrics import Recording, TickInfo
 
 __all__ = ["drive", "target_rps_of"]
 
@@ -25,7 +25,7 @@ def target_rps_of(load: Load, options: DriveOptions) -> float | None:
         return None
     if isinstance(load, Open):
         return load.rate_per_s
-    from loadbench.engine.phases import window_profile
+    from loadbench.engine.native.phases import window_profile
 
     duration = load.duration_s
     profile = window_profile(load, options.warmup_s, duration)
@@ -61,18 +61,18 @@ def drive(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
     *, on_tick: Callable[[TickInfo], None] | None = None,
 ) -> Recording:  # fmt: skip
-    """Send the load to the target and return what was measured (see loadbench.metrics.Recording).
+    """Send the load to the target and return what was measured (see loadbench.results.metrics.Recording).
 
     Refuses a non-loopback target unless options.allow_remote (TargetRefusedError), before any lookup.
     `on_tick` is called about once a second from the calling thread with the progress so far.
     """
-    from loadbench.engine.phases import drive_one, max_connections_of, pinned
-    from loadbench.engine.recorder import build_recording
-    from loadbench.targets import check_target
+    from loadbench.engine.native.phases import drive_one, max_connections_of, pinned
+    from loadbench.engine.native.recorder import build_recording
+    from loadbench.engine.targets import check_target
 
     check_target(target, allow_remote=options.allow_remote)
     _validate(load, requests, options)
-    from loadbench.engine.procs import drive_processes, usable_processes
+    from loadbench.engine.native.procs import drive_processes, usable_processes
 
     processes = usable_processes(load, options.processes)
     if processes > 1:

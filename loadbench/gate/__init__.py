@@ -16,7 +16,7 @@ from loadbench.gate.check import CheckReport, ThresholdCase, check
 from loadbench.gate.compare import DEFAULT_TOLERANCE, Comparison, GroupComparison, Verdict, decide
 from loadbench.gate.paired import calibrate, compare_in_run, compare_runs
 from loadbench.gate.status import GateStatus
-from loadbench.gate.thresholds import Threshold, parse_threshold, parse_thresholds
+from loadbench.scenario.thresholds import Threshold, parse_threshold, parse_thresholds
 
 __all__ = [
     "DEFAULT_TOLERANCE",

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loadbench.analysis.stats import median
 from loadbench.errors import UsageError
 from loadbench.gate import trials as tr
-from loadbench.gate.stats import median
 from loadbench.gate.status import GateStatus, worst
-from loadbench.gate.thresholds import METRICS, Threshold, caret_message, format_value
+from loadbench.scenario.thresholds import METRICS, Threshold, caret_message, format_value
 
 _LATENCY_KEYS = {
     "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99.9": "p99_9", "max": "max"

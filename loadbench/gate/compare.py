@@ -3,7 +3,7 @@
 Each pair is one baseline trial and one candidate trial measured back to back (same workload, load point
 and round of an ABBA-ordered paired run), so slow drifts of the machine hit both sides alike. Per pair
 d = ln(candidate / baseline) of the metric; the verdict rests on the median of the d's and its
-distribution-free order-statistic interval (loadbench.gate.stats; Conover, *Practical Nonparametric
+distribution-free order-statistic interval (loadbench.analysis.stats; Conover, *Practical Nonparametric
 Statistics*, 3rd ed., 1999, section 3.2). With tolerance t the band is |d| <= ln(1 + t), symmetric in log
 space so that swapping the two sides turns a regression into an improvement and nothing else:
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
+from loadbench.analysis.stats import MIN_PAIRS_95, MedianInterval, median_interval, pairs_to_decide
 from loadbench.gate import trials as tr
-from loadbench.gate.stats import MIN_PAIRS_95, MedianInterval, median_interval, pairs_to_decide
 from loadbench.gate.status import GateStatus
 
 CompareMetric = Literal["rps", "p50", "p99"]

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from loadbench.gate.check import CheckReport, ThresholdCase
 from loadbench.gate.compare import Comparison, GroupComparison, Verdict
+from loadbench.gate.junit import JUnitCase, JUnitProblem, JUnitSuite
 from loadbench.gate.status import GateStatus
-from loadbench.report.junit import JUnitCase, JUnitProblem, JUnitSuite
 
 _CASE_WORD = {GateStatus.PASS: "ok", GateStatus.FAIL: "FAIL", GateStatus.INVALID: "INVALID"}
 _MD_MARK = {

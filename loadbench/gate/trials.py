@@ -1,6 +1,6 @@
 """Read the figures the gate needs from trial records, whatever their concrete class.
 
-The gate works on loadbench.results.TrialResult, whose attributes are the JSON keys of
+The gate works on loadbench.results.records.TrialResult, whose attributes are the JSON keys of
 docs/results-format.md; nested records (`latency_ms`, `server`, `errors`) may be mappings or objects.
 Keeping the access here lets the gate's tests use small stand-in records.
 """

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from loadbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Summary
+    from loadbench.analysis.summary import Summary
 
 Format = Literal["html", "md", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("html", "md", "csv", "json")
@@ -76,8 +76,8 @@ def render_report(summary: Summary, fmt: str = "html") -> str:
 
 def build_report(results_path: str | os.PathLike[str], fmt: str = "html") -> str:
     """Read a results file, summarize it and render it; no server is started."""
-    from loadbench.analysis import summarize
-    from loadbench.resultsfile import read_results
+    from loadbench.analysis.summary import summarize
+    from loadbench.results.file import read_results
 
     _check(fmt)
     return render_report(summarize(read_results(results_path)), fmt)

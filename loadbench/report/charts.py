@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from loadbench.analysis import HeavyDetail, Summary, WorkloadSummary
+    from loadbench.analysis.summary import HeavyDetail, Summary, WorkloadSummary
 
 # Okabe & Ito (2008), "Color Universal Design", reordered so the first colours contrast most on white.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")

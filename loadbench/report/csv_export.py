@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Summary
+    from loadbench.analysis.summary import Summary
 
 
 def render_csv(summary: Summary) -> str:

@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Estimate, Point
+    from loadbench.analysis.summary import Estimate, Point
 
 MISSING = "–"
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from loadbench.caveats import BUSY_OTHER_CPU_PCT
+from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
 from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from loadbench.analysis import Summary
+    from loadbench.analysis.summary import Summary
 
 RAW_TABLE_COLUMNS = (
     ("trial_id", "trial"), ("model", "model"), ("workload", "workload"), ("load_label", "load"),

@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Summary
+    from loadbench.analysis.summary import Summary
 
 SUMMARY_FORMAT = "loadbench-summary"
 # Version history: 1 (loadbench 0.1.0).

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from loadbench.caveats import BUSY_OTHER_CPU_PCT
+from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
 from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Summary
+    from loadbench.analysis.summary import Summary
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
 

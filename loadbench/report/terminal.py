@@ -13,8 +13,8 @@ from loadbench.report import format as fmt
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from loadbench.analysis import Point, Summary
-    from loadbench.results import Results
+    from loadbench.analysis.summary import Point, Summary
+    from loadbench.results.records import Results
 
 
 def _errors(p: Point) -> str:
@@ -45,7 +45,7 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
     from rich.table import Table
     from rich.text import Text
 
-    from loadbench.analysis import Summary, summarize
+    from loadbench.analysis.summary import Summary, summarize
 
     summary = results if isinstance(results, Summary) else summarize(results)
     if summary.busy_note:

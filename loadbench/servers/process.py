@@ -1,6 +1,6 @@
 """Run one server behind the guard and wait until it answers: ServerProcess and launch().
 
-launch() picks or checks the port, runs `python -S loadbench/servers/guard.py ... -- CMD` in a new
+launch() picks or checks the port, runs `python -S loadbench/launch/guard.py ... -- CMD` in a new
 session with the read end of a lifeline pipe (see guard.py for the orphan-proofing), reads CMD's pid
 back from the guard, and probes the ready path over HTTP every 10 ms until it answers. It returns a
 ready ServerProcess, or raises ServerStartError (command line + log tail) with every process it
@@ -29,12 +29,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from loadbench.errors import ServerStartError, ServerUnavailableError
-from loadbench.servers.guard import group_alive, signal_group
+from loadbench.launch.guard import group_alive, signal_group
 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
 
-GUARD_PATH = Path(__file__).with_name("guard.py")
+GUARD_PATH = Path(__file__).resolve().parents[1] / "launch" / "guard.py"
 GUARD_GRACE_S = 3.0  # the guard's own SIGTERM -> SIGKILL delay
 _PROBE_EVERY_S = 0.01
 _FIRST_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): .+$", re.MULTILINE)

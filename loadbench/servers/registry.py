@@ -1,28 +1,15 @@
-"""Server models by the names users type: name -> "module:Class", imported only when asked for.
+"""Server models by the names users type (loadbench.plugins.SERVER_MODELS), imported only when asked for.
 
 Listing names (for click help and choices) imports nothing; get_model() imports one module.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from loadbench.errors import UsageError
+from loadbench.plugins import SERVER_MODELS, load_plugin
 from loadbench.servers.base import ServerModel
 
-MODELS: dict[str, str] = {
-    "waitress": "loadbench.servers.waitress:WaitressModel",
-    "gunicorn": "loadbench.servers.gunicorn:GunicornModel",
-    "gunicorn-gthread": "loadbench.servers.gunicorn:GunicornGthreadModel",
-    "gunicorn-gevent": "loadbench.servers.gunicorn:GunicornGeventModel",
-    "uvicorn": "loadbench.servers.uvicorn:UvicornModel",
-    "nginx": "loadbench.servers.nginx:NginxModel",
-    "nginx-gunicorn": "loadbench.servers.nginx:NginxGunicornModel",
-    "apache": "loadbench.servers.apache:ApacheModel",
-    "apache-worker": "loadbench.servers.apache:ApacheWorkerModel",
-    "apache-prefork": "loadbench.servers.apache:ApachePreforkModel",
-    "command": "loadbench.servers.command:CommandModel",
-}
+MODELS = SERVER_MODELS
 
 
 def model_names() -> list[str]:
@@ -39,8 +26,7 @@ def get_model(name: str) -> ServerModel:
         close = difflib.get_close_matches(name, MODELS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise UsageError(f"unknown server model {name!r}{hint}; known models: {', '.join(MODELS)}")
-    module_name, _, class_name = spec.partition(":")
-    model: ServerModel = getattr(importlib.import_module(module_name), class_name)()
+    model: ServerModel = load_plugin(spec)()  # type: ignore[operator]
     return model
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from loadbench.analysis import Summary, summarize
+from loadbench.analysis.summary import Summary, summarize
 from loadbench.report import render_report
 from loadbench.report.terminal import render_terminal_summary
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 HERE = Path(__file__).parent
 INPUT = HERE / "input" / "results.jsonl"

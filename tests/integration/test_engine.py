@@ -8,9 +8,9 @@ import pytest
 from servers_for_tests import free_port, test_server
 
 from loadbench.engine import drive
-from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
 from loadbench.errors import TargetRefusedError, UsageError
-from loadbench.metrics import Recording
+from loadbench.results.metrics import Recording
+from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 SLACK_S = 1.5  # start-up and scheduling on a shared 2-core machine
@@ -224,7 +224,7 @@ def test_refusals_happen_before_any_traffic(
 def test_warmup_sleeps_between_ticks_instead_of_spinning() -> None:
     import resource
 
-    import loadbench.engine.phases  # noqa: F401 - imports (numpy) outside the measured CPU
+    import loadbench.engine.native.phases  # noqa: F401 - imports (numpy) outside the measured CPU
 
     def thread_cpu_s() -> float:
         usage = resource.getrusage(resource.RUSAGE_THREAD)  # drive() runs its loop in this thread
@@ -241,7 +241,7 @@ def test_warmup_sleeps_between_ticks_instead_of_spinning() -> None:
 def test_connection_stages_over_processes_keep_the_count_and_the_stages_clock(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from loadbench.engine import procs
+    from loadbench.engine.native import procs
 
     # A short grace makes a deadline computed from options.duration_s (0.1 s), not from the
     # stages' 2.5 s, end the processes early.

@@ -11,7 +11,7 @@ import pytest
 from servers_for_tests import SERVER
 
 from loadbench.plan import build_plan
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 from loadbench.runner import run_plan
 from loadbench.scenario import load_scenario
 

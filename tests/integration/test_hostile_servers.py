@@ -2,7 +2,7 @@
 error of its class, within the deadline, and the engine's memory stays bounded.
 
 The servers are tests/servers_for_tests/server.py in its hostile modes (real processes, raw bytes);
-the class each must give is documented in loadbench/engine/aio.py.
+the class each must give is documented in loadbench/engine/native/aio.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from servers_for_tests import test_server
 
 from loadbench.engine import drive
-from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Target
-from loadbench.metrics import Recording
+from loadbench.results.metrics import Recording
+from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Target
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 SLACK_S = 1.5  # start-up and scheduling on a shared 2-core machine
@@ -99,9 +99,9 @@ def test_requests_failing_across_phases_are_counted_once_and_the_run_ends_on_tim
 RSS_CHILD = textwrap.dedent("""
     import json, sys, threading
     import psutil
-    import loadbench.engine.phases, loadbench.engine.recorder  # numpy and the engine, before the baseline
+    import loadbench.engine.native.phases, loadbench.engine.native.recorder  # numpy + engine first
     from loadbench.engine import drive
-    from loadbench.engine.base import Closed, DriveOptions, RequestSpec, Target
+    from loadbench.types import Closed, DriveOptions, RequestSpec, Target
     port, connections = int(sys.argv[1]), int(sys.argv[2])
     options = DriveOptions(duration_s=1.0, timeout_s=1.0)
     me = psutil.Process()

@@ -24,7 +24,7 @@ from runner_support import (
     watched_run,
 )
 
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 pytestmark = pytest.mark.integration
 

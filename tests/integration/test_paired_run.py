@@ -14,7 +14,7 @@ import pytest
 from runner_support import watched_run
 
 from loadbench.cli import main
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 pytestmark = pytest.mark.integration
 

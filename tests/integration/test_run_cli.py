@@ -16,7 +16,7 @@ import pytest
 from runner_support import small_scenario, watched_run
 
 from loadbench.cli import main
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 from loadbench.scenario import shipped_scenarios
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from runner_support import REPO, small_scenario, watched_run
 
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 pytestmark = pytest.mark.integration
 

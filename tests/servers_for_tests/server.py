@@ -13,7 +13,7 @@ Well-behaved modes:
   close     200 with Connection: close, then closes
   dynamic   200 whose body is the request count: no two responses alike (defeats the engine's cache);
             every third one chunked, every fifth one HTTP/1.0 with keep-alive
-Failing and hostile modes (the class the engine must count is in brackets; see loadbench/engine/aio.py):
+Failing and hostile modes (the class the engine must count is in brackets; see engine/native/aio.py):
   hang            reads requests and never answers                                     [timeout]
   trickle         the head, then the 100-byte body one byte every --delay-ms           [timeout]
   reset           answers every request with a TCP reset (SO_LINGER 0, close)          [reset]

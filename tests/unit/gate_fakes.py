@@ -1,4 +1,4 @@
-"""A stand-in for loadbench.results.TrialResult with just the attributes the gate reads, for fast
+"""A stand-in for loadbench.results.records.TrialResult with just the attributes the gate reads, for fast
 table tests of thresholds and comparisons (whole files come from tests/synthetic.py)."""
 
 from __future__ import annotations

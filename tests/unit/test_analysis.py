@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from synthetic import write_synthetic_results
 
-from loadbench.analysis import Estimate, median_ci, summarize
-from loadbench.gate.stats import ci_coverage
-from loadbench.resultsfile import read_results
+from loadbench.analysis.stats import ci_coverage
+from loadbench.analysis.summary import Estimate, median_ci, summarize
+from loadbench.results.file import read_results
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_heaviest_point_detail_has_spectrum_timeline_and_monitor(summary) -> Non
 
 
 def test_open_loop_verdict_ranks_by_p99(tmp_path: Path) -> None:
-    from loadbench.engine.base import Open
+    from loadbench.types import Open
 
     path = write_synthetic_results(tmp_path / "open.jsonl", workloads=("/io?ms=20",),
                                    loads=(Open(rate_per_s=50.0), Open(rate_per_s=150.0)))

@@ -10,10 +10,7 @@ from gate_fakes import FakeTrial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadbench.errors import ExitCode, UsageError
-from loadbench.gate.compare import Verdict, decide, make_pairs
-from loadbench.gate.paired import CROSS_RUN_WARNING, calibrate, compare_in_run, compare_runs
-from loadbench.gate.stats import (
+from loadbench.analysis.stats import (
     MedianInterval,
     ci_coverage,
     median,
@@ -21,6 +18,9 @@ from loadbench.gate.stats import (
     median_interval,
     pairs_to_decide,
 )
+from loadbench.errors import ExitCode, UsageError
+from loadbench.gate.compare import Verdict, decide, make_pairs
+from loadbench.gate.paired import CROSS_RUN_WARNING, calibrate, compare_in_run, compare_runs
 from loadbench.gate.status import GateStatus
 
 # 95 % ranks k of [d_(k), d_(n+1-k)] for the median, as tabulated (e.g. Conover 1999, Table A3;

@@ -6,8 +6,7 @@ from collections import Counter
 
 import pytest
 
-from loadbench.engine.base import RequestSpec, Target
-from loadbench.engine.http1 import (
+from loadbench.engine.native.http1 import (
     BODY_CHUNKED,
     BODY_UNTIL_CLOSE,
     MAX_HEAD_BYTES,
@@ -20,6 +19,7 @@ from loadbench.engine.http1 import (
     parse_head,
 )
 from loadbench.errors import UsageError
+from loadbench.types import RequestSpec, Target
 
 TARGET = Target(host="127.0.0.1", port=8000)
 

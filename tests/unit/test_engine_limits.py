@@ -6,10 +6,10 @@ import resource
 
 import pytest
 
-from loadbench.engine.base import Closed, DriveOptions, Open, Stage, Stages
-from loadbench.engine.phases import FD_HEADROOM, ensure_fd_limit, max_connections_of, window_profile
-from loadbench.engine.procs import split_load, usable_processes
+from loadbench.engine.native.phases import FD_HEADROOM, ensure_fd_limit, max_connections_of, window_profile
+from loadbench.engine.native.procs import split_load, usable_processes
 from loadbench.errors import EngineError
+from loadbench.types import Closed, DriveOptions, Open, Stage, Stages
 
 
 class FakeLimits:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from loadbench import __version__, envinfo
+from loadbench import __version__
+from loadbench.results import env as envinfo
 
 KEYS = {
     "hostname", "os", "kernel", "cpu_model", "cpu_count", "affinity", "cpu_governor", "mem_total_mb",

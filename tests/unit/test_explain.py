@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadbench.analysis import Point, median_ci
-from loadbench.explain import choose_verdict, family_class, workload_kind
+from loadbench.analysis.explain import choose_verdict, family_class, workload_kind
+from loadbench.analysis.summary import Point, median_ci
 
 
 @pytest.mark.parametrize(

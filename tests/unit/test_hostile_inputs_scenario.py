@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from loadbench.cli import main
 from loadbench.errors import ExitCode, ScenarioError
 from loadbench.scenario import TOP_LEVEL_KEYS, load_scenario
-from loadbench.scenario_schema import (
+from loadbench.scenario.schema import (
     APP_KEYS,
     CPU_KEYS,
     ENDPOINT_KEYS,

@@ -14,7 +14,7 @@ from synthetic import write_synthetic_results
 
 from loadbench.cli import main
 from loadbench.errors import ExitCode, UsageError
-from loadbench.gate.thresholds import _UNITS, FILTER_KEYS, METRICS, Threshold, parse_threshold
+from loadbench.scenario.thresholds import _UNITS, FILTER_KEYS, METRICS, Threshold, parse_threshold
 
 LIB = settings(max_examples=400, deadline=None)
 CLI = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,12 +7,12 @@ import xml.etree.ElementTree as ET
 
 from gate_fakes import FakeTrial
 
+from loadbench.analysis.stats import median_interval
 from loadbench.gate.check import check
 from loadbench.gate.compare import Comparison, GroupComparison, Verdict
+from loadbench.gate.junit import JUnitCase, JUnitProblem, JUnitSuite, render_junit
 from loadbench.gate.render import check_junit, comparison_junit
-from loadbench.gate.stats import median_interval
-from loadbench.gate.thresholds import parse_threshold
-from loadbench.report.junit import JUnitCase, JUnitProblem, JUnitSuite, render_junit
+from loadbench.scenario.thresholds import parse_threshold
 
 
 def test_render_shape_counts_and_escaping() -> None:

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadbench.engine.base import Closed, Open
 from loadbench.errors import ResultsFormatError
-from loadbench.metrics import (
+from loadbench.results.metrics import (
     COUNTS_LEN,
     HIGHEST_NS,
     LOWEST_NS,
@@ -20,6 +19,7 @@ from loadbench.metrics import (
     empty_errors,
     percentile_summary_ms,
 )
+from loadbench.types import Closed, Open
 
 in_range = st.integers(min_value=LOWEST_NS, max_value=HIGHEST_NS)
 batches = st.lists(in_range, min_size=0, max_size=200)
@@ -186,8 +186,10 @@ def test_to_record_has_the_documented_keys() -> None:
 
 
 def test_error_class_names_have_one_source() -> None:
-    import loadbench.engine.base as base
-    from loadbench import metrics, results, trialtable
+    import loadbench.types as base
+    from loadbench.analysis import trialtable
+    from loadbench.results import metrics
+    from loadbench.results import records as results
 
     names = [cls.value for cls in base.ErrorClass]
     assert names == ["connect_refused", "connect_timeout", "timeout", "reset", "protocol"]

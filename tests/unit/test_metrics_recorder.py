@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadbench.engine.base import Closed, Open
-from loadbench.engine.recorder import (
+from loadbench.engine.native.recorder import (
     MAX_MESSAGES,
     OTHER_MESSAGES,
     STATUS_BITS,
@@ -16,7 +15,8 @@ from loadbench.engine.recorder import (
     merge_shards,
     saturation_reasons,
 )
-from loadbench.metrics import ErrorClass, LatencyHistogram
+from loadbench.results.metrics import ErrorClass, LatencyHistogram
+from loadbench.types import Closed, Open
 
 
 def record(rec: Recorder, latency_ns: int, status: int = 200) -> None:

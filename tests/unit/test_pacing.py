@@ -7,8 +7,7 @@ import statistics
 
 import pytest
 
-from loadbench.engine.base import Stage
-from loadbench.pacing import (
+from loadbench.engine.native.pacing import (
     Pace,
     RateProfile,
     arrivals,
@@ -17,6 +16,7 @@ from loadbench.pacing import (
     split_count,
     split_profile,
 )
+from loadbench.types import Stage
 
 RAMP = RateProfile.from_stages([Stage(duration_s=10, target=100), Stage(duration_s=30, target=500)])
 

@@ -71,9 +71,9 @@ class _Attempted:
 def test_latest_attempts_drops_the_saturated_first_measurement(tmp_path: Path) -> None:
     from synthetic import write_synthetic_results
 
-    from loadbench.analysis import summarize
-    from loadbench.results import latest_attempts
-    from loadbench.resultsfile import read_results
+    from loadbench.analysis.summary import summarize
+    from loadbench.results.file import read_results
+    from loadbench.results.records import latest_attempts
 
     path = write_synthetic_results(
         tmp_path / "r.jsonl", models=("uvicorn",), workloads=("/json",), loads=(8,), repetitions=2

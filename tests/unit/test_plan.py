@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from loadbench.engine.base import Closed, Stages
 from loadbench.plan import (
     SERVER_START_OVERHEAD_S,
     Plan,
@@ -14,6 +13,7 @@ from loadbench.plan import (
     variant_order,
 )
 from loadbench.scenario import Paired, Scenario, parse_scenario
+from loadbench.types import Closed, Stages
 
 SWEEP = """\
 name = "sweep"

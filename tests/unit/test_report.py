@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from rich.console import Console
 from synthetic import write_synthetic_results
 
-from loadbench.analysis import Summary, summarize
+from loadbench.analysis.summary import Summary, summarize
 from loadbench.cli.report import command
 from loadbench.errors import UsageError
 from loadbench.report import build_report, default_report_path, format_for_path, render_report, write_report
 from loadbench.report.markdown import md_escape
 from loadbench.report.terminal import render_terminal_summary
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 EVIL_NAME = "<script>alert(1)</script>"
 EVIL_MODEL = '<img src=x onerror="alert(2)">'

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadbench.engine.base import Closed, Open, RequestSpec, Stage, Stages
 from loadbench.errors import LoadbenchError, ResultsFormatError
-from loadbench.jsoncodec import dumps_line
 from loadbench.monitor import MonitorSummary
-from loadbench.results import (
+from loadbench.results.codec import dumps_line
+from loadbench.results.file import ResultsWriter, default_run_dir, read_results
+from loadbench.results.records import (
     RESULTS_FORMAT,
     RESULTS_VERSION,
     ResultsHeader,
@@ -31,7 +31,7 @@ from loadbench.results import (
     make_header,
     make_trial_result,
 )
-from loadbench.resultsfile import ResultsWriter, default_run_dir, read_results
+from loadbench.types import Closed, Open, RequestSpec, Stage, Stages
 
 HEADER = make_header(scenario_name="unit", scenario_text="x = 1\n", thresholds=["p99 < 50ms"],
                      env={"hostname": "h"}, created=datetime(2026, 11, 24, 6, 0, tzinfo=UTC))  # fmt: skip

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from loadbench.resultsfile import read_results
+from loadbench.results.file import read_results
 
 # Appends big trials (a long timeline) forever, so a kill often lands in the middle of a line.
 _WRITER = """
 import sys
-from loadbench.results import TrialResult, make_header
-from loadbench.resultsfile import ResultsWriter
+from loadbench.results.records import TrialResult, make_header
+from loadbench.results.file import ResultsWriter
 header = make_header(scenario_name="kill", created="2026-11-24T06:00:00+00:00")
 timeline = tuple((s, 1000 + s, 0, 1.5, 4.25) for s in range(20000))
 with ResultsWriter(sys.argv[1], header) as writer:

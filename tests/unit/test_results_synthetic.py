@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from synthetic import write_synthetic_results
 
-from loadbench.engine.base import Closed, Open
-from loadbench.metrics import LatencyHistogram, Recording, TimelinePoint, empty_errors
-from loadbench.results import make_header, make_trial_result
-from loadbench.resultsfile import ResultsWriter, read_results
+from loadbench.results.file import ResultsWriter, read_results
+from loadbench.results.metrics import LatencyHistogram, Recording, TimelinePoint, empty_errors
+from loadbench.results.records import make_header, make_trial_result
+from loadbench.types import Closed, Open
 
 
 def test_a_recording_round_trips_through_the_file_with_its_histogram(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from synthetic import write_synthetic_results
 
-from loadbench.engine.base import Target
+from loadbench.engine.targets import check_target, is_loopback_host, parse_url
 from loadbench.errors import TargetRefusedError, UsageError
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import all_models
-from loadbench.targets import check_target, is_loopback_host, parse_url
+from loadbench.types import Target
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,10 @@ from typing import Any
 
 import pytest
 
-from loadbench.engine.base import Closed, Open, RequestSpec, Stage, Stages
 from loadbench.errors import ScenarioError
 from loadbench.plan import build_plan, estimate_seconds
 from loadbench.scenario import (
     COMMAND_MODEL,
-    FALLBACK_MODEL_NAMES,
     Scenario,
     apply_quick,
     find_scenario,
@@ -24,8 +22,9 @@ from loadbench.scenario import (
     parse_scenario,
     shipped_scenarios,
 )
+from loadbench.types import Closed, Open, RequestSpec, Stage, Stages
 
-MODELS = FALLBACK_MODEL_NAMES
+MODELS = known_model_names()
 BASE = """\
 name = "t"
 

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from loadbench.scenario_text import Problems, find_key_line, syntax_problem
+from loadbench.scenario.text import Problems, find_key_line, syntax_problem
 
 TEXT = '''\
 name = "x"                      # 1

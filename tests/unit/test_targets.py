@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from loadbench.engine.base import Target
+from loadbench.engine.targets import check_target, is_loopback_host, parse_url
 from loadbench.errors import TargetRefusedError, UsageError
-from loadbench.targets import check_target, is_loopback_host, parse_url
+from loadbench.types import Target
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from gate_fakes import FakeTrial
 from loadbench.errors import ExitCode, UsageError
 from loadbench.gate.check import check, evaluate, metric_value
 from loadbench.gate.status import GateStatus
-from loadbench.gate.thresholds import MetricKind, Op, format_value, parse_threshold
+from loadbench.scenario.thresholds import MetricKind, Op, format_value, parse_threshold
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from time import perf_counter_ns
 from typing import Any
 
-from loadbench.engine.aio import Conn
-from loadbench.engine.base import ErrorClass
-from loadbench.engine.http1 import fast_framer
-from loadbench.engine.recorder import Recorder
+from loadbench.engine.native.aio import Conn
+from loadbench.engine.native.http1 import fast_framer
+from loadbench.engine.native.recorder import Recorder
+from loadbench.types import ErrorClass
 
 NO_LIMIT = 1 << 62
 MAX_CACHED = 64

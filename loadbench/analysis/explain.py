@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loadbench.analysis import Point
+    from loadbench.analysis.summary import Point
 
 _KIND_BY_PREFIX = (
     ("/io", "io"),

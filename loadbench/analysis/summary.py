@@ -1,7 +1,7 @@
 """Turn a results file's trials into a Summary: medians over repetitions with confidence intervals.
 
 This is the only module that imports pandas. Every figure a report shows is computed here or, for the
-per-trial rows of the raw table and the CSV, in loadbench.trialtable; the renderers in loadbench.report
+per-trial rows of the raw table and the CSV, in analysis.trialtable; the renderers in loadbench.report
 only format and draw what a Summary holds.
 
 Statistics: for each (workload, model, load point) the median over the repetitions that ran, and a
@@ -21,15 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loadbench.caveats import busy_note, is_busy, repetition_note
-from loadbench.explain import Verdict, choose_verdict, workload_kind
-from loadbench.gate.stats import ci_coverage, median, median_ci_rank
-from loadbench.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
+from loadbench.analysis.caveats import busy_note, is_busy, repetition_note
+from loadbench.analysis.explain import Verdict, choose_verdict, workload_kind
+from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
+from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from loadbench.results import Results, TrialResult
+    from loadbench.results.records import Results, TrialResult
 
 # The spectrum chart's x axis runs 0 → 99.99 % on a log(1/(1-p)) scale; p100 (the max) cannot sit on it.
 SPECTRUM_MAX_PCT = 99.99 + 1e-9
@@ -324,7 +324,7 @@ def _note(t: TrialResult, reasons: tuple[str, ...], log_tail: str = "") -> Trial
 
 def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     """Aggregate every trial of `results` into a Summary (medians, CIs, verdicts, notes)."""
-    from loadbench.results import latest_attempts
+    from loadbench.results.records import latest_attempts
 
     header, trials = results.header, latest_attempts(results.trials)
     frame = trials_frame(trials)

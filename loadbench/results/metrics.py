@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from loadbench.engine.base import ErrorClass as ErrorClass  # re-exported (defined with the engine's types)
-from loadbench.engine.base import Load, load_to_dict
 from loadbench.errors import ResultsFormatError
+from loadbench.types import ErrorClass as ErrorClass  # re-exported (defined with the engine's types)
+from loadbench.types import Load, load_to_dict
 
 LOWEST_NS = 1_000
 HIGHEST_NS = 60_000_000_000

@@ -12,9 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
-from loadbench.engine.base import ArrivalProcess, Closed, Load, Open, RequestSpec, Stage, Stages
 from loadbench.errors import UsageError
-from loadbench.scenario_schema import (
+from loadbench.scenario.schema import (
     CPU_KEYS,
     ENDPOINT_KEYS,
     LOAD_KEYS,
@@ -25,8 +24,9 @@ from loadbench.scenario_schema import (
     Reader,
     unit_problem,
 )
-from loadbench.scenario_text import Problems
-from loadbench.scenario_types import CpuSplit, Endpoint, LoadSpec, Workload
+from loadbench.scenario.text import Problems
+from loadbench.scenario.types import CpuSplit, Endpoint, LoadSpec, Workload
+from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, Stage, Stages
 from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate
 
 __all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
@@ -368,7 +368,7 @@ def parse_thresholds(problems: Problems, raw: object) -> tuple[str, ...]:
 
 def _threshold_problem(text: str) -> str | None:
     """The gate's first-line complaint about a threshold expression, so a typo fails before the run."""
-    from loadbench.gate.thresholds import parse_threshold  # light, but only needed when there are checks
+    from loadbench.scenario.thresholds import parse_threshold  # light, but only needed when there are checks
 
     try:
         parse_threshold(text, source="[thresholds] checks")

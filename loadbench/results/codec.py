@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from loadbench.errors import ResultsFormatError
 
 if TYPE_CHECKING:
-    from loadbench.engine.base import Load, RequestSpec
+    from loadbench.types import Load, RequestSpec
 
 __all__ = [
     "describe",
@@ -176,14 +176,14 @@ def scrub_nonfinite(value: Any) -> Any:
 
 def load_to_json(load: Load) -> JsonDict:
     """The results-format object of an engine.base load shape."""
-    from loadbench.engine.base import load_to_dict  # lazy: loadbench.engine imports the whole engine
+    from loadbench.types import load_to_dict  # lazy: loadbench.engine imports the whole engine
 
     return dict(load_to_dict(load))
 
 
 def load_from_json(data: Mapping[str, Any]) -> Load:
     """Turn a results-format `load` object back into Closed / Open / Stages."""
-    from loadbench.engine.base import load_from_dict  # lazy: loadbench.engine imports the whole engine
+    from loadbench.types import load_from_dict  # lazy: loadbench.engine imports the whole engine
 
     try:
         return load_from_dict(dict(data))

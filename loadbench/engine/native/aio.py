@@ -40,8 +40,7 @@ import ssl
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
-from loadbench.engine.base import ErrorClass
-from loadbench.engine.http1 import (
+from loadbench.engine.native.http1 import (
     BODY_CHUNKED,
     MAX_HEAD_BYTES,
     ChunkedBody,
@@ -49,10 +48,11 @@ from loadbench.engine.http1 import (
     check_status_start,
     parse_head,
 )
-from loadbench.engine.recorder import STATUS_BITS
+from loadbench.engine.native.recorder import STATUS_BITS
+from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
-    from loadbench.engine.run import Run
+    from loadbench.engine.native.run import Run
 
 _EXPECT_HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE = 0, 1, 2, 3
 

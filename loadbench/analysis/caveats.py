@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from loadbench.gate.stats import ci_coverage
+from loadbench.analysis.stats import ci_coverage
 
 # MEASURING.md item 5: other processes using more than a tenth of a core make a figure suspect.
 BUSY_OTHER_CPU_PCT = 10.0

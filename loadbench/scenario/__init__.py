@@ -17,18 +17,18 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadbench.engine.base import Stage, Stages
 from loadbench.errors import ScenarioError
-from loadbench.scenario_load import (
+from loadbench.plugins import SERVER_MODELS
+from loadbench.scenario.load import (
     default_cpu_split,
     parse_cpus_table,
     parse_load,
     parse_thresholds,
     parse_workloads,
 )
-from loadbench.scenario_schema import parse_app, parse_paired, parse_servers, parse_variants
-from loadbench.scenario_text import Problems, find_key_line, syntax_problem
-from loadbench.scenario_types import (
+from loadbench.scenario.schema import parse_app, parse_paired, parse_servers, parse_variants
+from loadbench.scenario.text import Problems, find_key_line, syntax_problem
+from loadbench.scenario.types import (
     COMMAND_MODEL,
     AppSpec,
     CpuSplit,
@@ -40,10 +40,10 @@ from loadbench.scenario_types import (
     Variant,
     Workload,
 )
+from loadbench.types import Stage, Stages
 
 __all__ = [
     "COMMAND_MODEL",
-    "FALLBACK_MODEL_NAMES",
     "QUICK_DURATION_S",
     "QUICK_ROUNDS",
     "QUICK_WARMUP_S",
@@ -71,9 +71,6 @@ __all__ = [
 TOP_LEVEL_KEYS = ("name", "description", "app", "servers", "endpoints", "mixes", "load", "cpus", "thresholds",
                   "variants", "paired")
 
-#: Server models accepted when loadbench.servers.registry cannot say (it is imported lazily).
-FALLBACK_MODEL_NAMES = ("waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn")
-
 #: apply_quick caps: each measured window, each warm-up, and the paired rounds (two keep one A B / B A).
 QUICK_DURATION_S = 1.0
 QUICK_WARMUP_S = 0.2
@@ -81,19 +78,11 @@ QUICK_ROUNDS = 2
 
 
 def known_model_names() -> tuple[str, ...]:
-    """Server models a [[servers]] entry may name: the registry's (imported lazily), or the fallback.
+    """Server models a [[servers]] entry may name (loadbench.plugins; nothing is imported).
 
     The "command" model is left out: a scenario gets it by giving [app] a command, not by naming it.
     """
-    try:
-        from loadbench.servers import registry
-    except ModuleNotFoundError as exc:
-        if exc.name in ("loadbench.servers", "loadbench.servers.registry"):
-            return FALLBACK_MODEL_NAMES
-        raise
-    lister = getattr(registry, "known_model_names", None) or getattr(registry, "model_names", None)
-    names = tuple(lister()) if callable(lister) else FALLBACK_MODEL_NAMES
-    return tuple(name for name in names if name != COMMAND_MODEL)
+    return tuple(name for name in SERVER_MODELS if name != COMMAND_MODEL)
 
 
 def available_cpus() -> tuple[int, ...]:
@@ -175,7 +164,7 @@ def _shipped_dirs() -> list[Path]:
         root = None
     if isinstance(root, Path) and root.is_dir():
         dirs.append(root)
-    checkout = Path(__file__).resolve().parent.parent / "scenarios"
+    checkout = Path(__file__).resolve().parents[2] / "scenarios"
     if checkout.is_dir() and all(checkout.resolve() != d.resolve() for d in dirs):
         dirs.append(checkout)
     return dirs

@@ -17,13 +17,13 @@ import ssl
 from collections.abc import Callable, Iterator, Sequence
 from time import perf_counter_ns
 
-from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
-from loadbench.engine.http1 import encode_request, mix_sequence
-from loadbench.engine.recorder import Recorder, Shard
-from loadbench.engine.run import Run
+from loadbench.engine.native.http1 import encode_request, mix_sequence
+from loadbench.engine.native.pacing import RateProfile, arrivals, connections_at
+from loadbench.engine.native.recorder import Recorder, Shard
+from loadbench.engine.native.run import Run
 from loadbench.errors import EngineError, UsageError
-from loadbench.metrics import TickInfo
-from loadbench.pacing import RateProfile, arrivals, connections_at
+from loadbench.results.metrics import TickInfo
+from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
 
 TICK_NS = 100_000_000
 SECOND_NS = 1_000_000_000

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from loadbench.engine.base import Target
 from loadbench.errors import TargetRefusedError, UsageError
+from loadbench.types import Target
 
 
 def is_loopback_host(host: str) -> bool:

@@ -1,8 +1,8 @@
 """The guard: a tiny stdlib-only parent for one server process tree, so no server outlives loadbench.
 
-    python -S loadbench/servers/guard.py --lifeline FD --parent PID [--cpus 0,1] [--grace 2] -- CMD...
+    python -S loadbench/launch/guard.py --lifeline FD --parent PID [--cpus 0,1] [--grace 2] -- CMD...
 
-(equivalent to `python -m loadbench.servers.guard ...`; the launcher runs the file with -S because it
+(equivalent to `python -m loadbench.launch.guard ...`; the launcher runs the file with -S because it
 imports only the standard library, which saves the site import on every server start.)
 
 How a server tree is kept from leaking, in order of strength:

@@ -1,6 +1,6 @@
 """The per-trial flat table: one row of plain values per TrialResult, the columns of the CSV export.
 
-Also the small per-trial facts the aggregation in loadbench.analysis groups and sums by: the load's kind
+Also the small per-trial facts the aggregation in analysis.summary groups and sums by: the load's kind
 and plotted value, the name a model is shown under, and the error counts. Plain dicts, no pandas
 (analysis.trials_frame turns the rows into a DataFrame).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from loadbench.caveats import is_busy
-from loadbench.engine.base import ErrorClass
+from loadbench.analysis.caveats import is_busy
+from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
-    from loadbench.results import TrialResult
+    from loadbench.results.records import TrialResult
 
 ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
 

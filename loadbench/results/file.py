@@ -3,7 +3,7 @@
 `ResultsWriter` writes the header at open and fsyncs after every trial, so a kill -9 loses at most the
 trial in flight; `read_results` skips such a truncated last line with a warning and raises
 ResultsFormatError (file, line, key) for any other damage. The records themselves, and how they are
-built, live in loadbench.results; the format is specified in docs/results-format.md.
+built, live in loadbench.results.records; the format is specified in docs/results-format.md.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 from loadbench import __version__
 from loadbench.errors import LoadbenchError, ResultsFormatError
-from loadbench.jsoncodec import describe, dumps_line
-from loadbench.results import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
+from loadbench.results.codec import describe, dumps_line
+from loadbench.results.records import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
 
 __all__ = ["ResultsWriter", "default_run_dir", "read_results"]
 

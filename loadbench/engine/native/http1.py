@@ -17,8 +17,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from loadbench.engine.base import RequestSpec, Target
 from loadbench.errors import UsageError
+from loadbench.types import RequestSpec, Target
 
 MAX_HEAD_BYTES = 64 * 1024
 BODY_UNTIL_CLOSE = -1

@@ -18,8 +18,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from loadbench.engine.base import ErrorClass, Load
-from loadbench.metrics import (
+from loadbench.results.metrics import (
     COUNTS_LEN,
     HIGHEST_NS,
     LOWEST_NS,
@@ -29,6 +28,7 @@ from loadbench.metrics import (
     bucket_indices,
     empty_errors,
 )
+from loadbench.types import ErrorClass, Load
 
 K = TypeVar("K", int, str)
 STATUS_BITS = 10

@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from loadbench.engine.base import ArrivalProcess, Stage
+from loadbench.types import ArrivalProcess, Stage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,7 +3,7 @@
 A results file is a header line followed by one line per trial; the format is specified in
 docs/results-format.md. Attribute names of both dataclasses are the JSON keys. `make_header`,
 `make_trial_result` and `failed_trial_result` build the records a run writes; `latest_attempts` keeps a
-paired run's last attempt of each round. Writing and reading the file is loadbench.resultsfile's job.
+paired run's last attempt of each round. Writing and reading the file is loadbench.results.file's job.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from loadbench import __version__
-from loadbench.engine.base import ErrorClass
 from loadbench.errors import ResultsFormatError
-from loadbench.jsoncodec import (
+from loadbench.results.codec import (
     describe,
     from_json,
     load_from_json,
@@ -28,11 +27,12 @@ from loadbench.jsoncodec import (
     scrub_nonfinite,
     to_json,
 )
+from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
-    from loadbench.engine.base import Load, RequestSpec
-    from loadbench.metrics import LatencyHistogram
-    from loadbench.monitor import MonitorSummary
+    from loadbench.results.metrics import LatencyHistogram
+    from loadbench.results.monitoring import MonitorSummary
+    from loadbench.types import Load, RequestSpec
 
 _T = TypeVar("_T")
 
@@ -177,7 +177,7 @@ class TrialResult:
         """Decode `histogram` (None when the trial recorded none)."""
         if self.histogram is None:
             return None
-        from loadbench.metrics import LatencyHistogram  # lazy: metrics pulls in numpy
+        from loadbench.results.metrics import LatencyHistogram  # lazy: metrics pulls in numpy
 
         try:
             return LatencyHistogram.decode(self.histogram)

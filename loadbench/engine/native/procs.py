@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from loadbench.engine.base import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
-from loadbench.engine.phases import run_duration_s
-from loadbench.engine.recorder import Shard, merge_shards
+from loadbench.engine.native.pacing import split_count
+from loadbench.engine.native.phases import run_duration_s
+from loadbench.engine.native.recorder import Shard, merge_shards
 from loadbench.errors import EngineError, LoadbenchError, UsageError
-from loadbench.metrics import TickInfo
-from loadbench.pacing import split_count
+from loadbench.results.metrics import TickInfo
+from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
 
 START_TIMEOUT_S = 60.0  # interpreter start and imports on a busy machine
 GRACE_S = 10.0  # beyond warm-up + duration + timeout before a child is ended
@@ -59,7 +59,7 @@ def usable_processes(load: Load, wanted: int) -> int:
 
 def _child(pipe: Connection, target: Target, requests: Sequence[RequestSpec], load: Load,
            options: DriveOptions) -> None:  # fmt: skip
-    from loadbench.engine.phases import drive_one, pin_current
+    from loadbench.engine.native.phases import drive_one, pin_current
 
     try:
         pin_current(options.cpus)

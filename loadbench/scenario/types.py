@@ -9,14 +9,67 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from loadbench.engine.base import Closed, Load, Open, RequestSpec, Stages
-from loadbench.servers.base import AppKind, AppSpec, Interface
+from loadbench.errors import UsageError
+from loadbench.plugins import COMMAND_MODEL
+from loadbench.types import Closed, Load, Open, RequestSpec, Stages
+
+AppKind = Literal["bundled", "import", "command"]
+Interface = Literal["auto", "wsgi", "asgi"]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppSpec:
+    """What to serve.
+
+    kind: "bundled" (loadbench's own app, WSGI or ASGI face as the model needs), "import" (`target` is
+    "pkg.module:attr", imported by the server), or "command" (`target` is a command template with
+    {host} and {port}, run as is; only the "command" model takes it).
+    interface: for "import", which face the app has. "auto" detects it in a short-lived child Python
+    (loadbench.servers.appref): a coroutine function, or an object whose __call__ is one, taking 3
+    parameters (scope, receive, send) is ASGI; any other callable is WSGI. The child keeps the user's
+    imports (monkey-patching, threads, sys.exit) out of loadbench's own process.
+    ready_path: probed until ready. The bundled app must answer 200 there; for user apps and commands
+    any HTTP response counts.
+    env: extra environment variables for the server; cwd: its working directory (default: ours).
+    """
+
+    kind: AppKind = "bundled"
+    target: str | None = None
+    interface: Interface = "auto"
+    ready_path: str = "/health"
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        """`env` as a fresh dict, ready to merge into os.environ."""
+        return dict(self.env)
+
+    def describe(self) -> str:
+        """One line for the dry run and the report header."""
+        if self.kind == "bundled":
+            text = "the bundled app"
+        elif self.kind == "import":
+            text = f"{self.target} ({self.interface if self.interface != 'auto' else 'WSGI/ASGI detected'})"
+        else:
+            text = f"command: {self.target}"
+        extras = [f"ready at {self.ready_path}"]
+        extras += [f"{key}={value}" for key, value in self.env]
+        if self.cwd:
+            extras.append(f"in {self.cwd}")
+        return f"{text}; {', '.join(extras)}"
+
+    def __post_init__(self) -> None:
+        if self.kind in ("import", "command") and not self.target:
+            raise UsageError(f"app kind {self.kind!r} needs a target (module:attr or a command template)")
+        if self.kind == "import" and ":" not in str(self.target):
+            raise UsageError(f"app {self.target!r} is not of the form 'package.module:attribute'")
+        if not self.ready_path.startswith("/"):
+            raise UsageError(f"ready_path {self.ready_path!r} must start with '/'")
+
 
 WorkloadKind = Literal["endpoint", "mix"]
 PairedOrder = Literal["ABBA", "ABAB"]
 
-#: The server model (in loadbench.servers.registry) of a scenario whose [app] runs its own server command.
-COMMAND_MODEL = "command"
 
 __all__ = [
     "COMMAND_MODEL",

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from loadbench.errors import UsageError
-from loadbench.scenario_text import Problems
-from loadbench.scenario_types import (
+from loadbench.scenario.text import Problems
+from loadbench.scenario.types import (
     COMMAND_MODEL,
     AppKind,
     AppSpec,

@@ -1,0 +1,39 @@
+"""The names users type for each kind of plug-in, and where each one lives ("module:attribute").
+
+This table is the one registry line a new server model, engine backend or report format adds. It sits at
+the bottom of the layers and imports nothing, so the scenario validator and the CLI's choices can list
+names without importing a single plug-in; each package's own registry (servers.registry,
+engine.registry, report.registry) imports the one module a name points to, when it is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+SERVER_MODELS: Mapping[str, str] = {
+    "waitress": "loadbench.servers.waitress:WaitressModel",
+    "gunicorn": "loadbench.servers.gunicorn:GunicornModel",
+    "gunicorn-gthread": "loadbench.servers.gunicorn:GunicornGthreadModel",
+    "gunicorn-gevent": "loadbench.servers.gunicorn:GunicornGeventModel",
+    "uvicorn": "loadbench.servers.uvicorn:UvicornModel",
+    "nginx": "loadbench.servers.nginx:NginxModel",
+    "nginx-gunicorn": "loadbench.servers.nginx:NginxGunicornModel",
+    "apache": "loadbench.servers.apache:ApacheModel",
+    "apache-worker": "loadbench.servers.apache:ApacheWorkerModel",
+    "apache-prefork": "loadbench.servers.apache:ApachePreforkModel",
+    "command": "loadbench.servers.command:CommandModel",
+}
+
+ENGINE_BACKENDS: Mapping[str, str] = {
+    "native": "loadbench.engine.native.backend:NativeBackend",
+}
+
+#: The server model (in SERVER_MODELS) of a scenario whose [app] runs its own server command.
+COMMAND_MODEL = "command"
+
+
+def load_plugin(spec: str) -> object:
+    """Import "module:attribute" and return the attribute."""
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)

@@ -1,0 +1,46 @@
+"""What the monitor saw over one trial's window, as a record: server CPU and RSS, client and other CPU.
+
+loadbench.monitor samples the processes and builds it; the results records carry it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorSummary:
+    """What the monitor saw over one window.
+
+    samples: (t_s since start, server_cpu_pct, server_rss_mb, client_cpu_pct) per interval.
+    cpu_pct_mean / client_cpu_pct_mean / other_cpu_pct_mean are CPU seconds over the whole window divided
+    by its wall time (exact, not a mean of noisy samples); *_max are the largest samples. RSS is the sum
+    over the server's processes, so pages shared by pre-fork workers count once per worker. processes is
+    the most server processes seen at once. other_cpu_pct_mean is the machine's busy time minus the
+    server's and the client's: other work that competed for the cores (MEASURING.md item 5).
+    None means no sample was taken. warnings say what could not be observed.
+    """
+
+    samples: tuple[tuple[float, float, float, float], ...]
+    duration_s: float
+    cpu_pct_mean: float | None
+    cpu_pct_max: float | None
+    rss_mb_mean: float | None
+    rss_mb_max: float | None
+    processes: int
+    client_cpu_pct_mean: float | None
+    other_cpu_pct_mean: float | None
+    warnings: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        """The results-format keys: `server`, `monitor`, `client_cpu_pct`, `other_cpu_pct`."""
+        return {
+            "server": {
+                "cpu_pct_mean": self.cpu_pct_mean, "cpu_pct_max": self.cpu_pct_max,
+                "rss_mb_mean": self.rss_mb_mean, "rss_mb_max": self.rss_mb_max, "processes": self.processes,
+            },
+            "monitor": [list(row) for row in self.samples],
+            "client_cpu_pct": self.client_cpu_pct_mean,
+            "other_cpu_pct": self.other_cpu_pct_mean,
+        }
