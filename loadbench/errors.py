@@ -7,6 +7,7 @@
     ├── ServerUnavailableError     a server model that cannot run here (not installed, ...)
     ├── ServerStartError           a server that did not become ready (command line + its log tail)
     ├── EngineError                the load generator could not run (fd limit, ...)
+    │   └── EngineUnavailableError an engine backend that cannot run here (not installed, ...)
     └── ResultsFormatError         a results file that is not loadbench results, or of an unknown version
 
 Only the CLI turns these into messages and exit codes; library code raises and never prints.
@@ -78,6 +79,10 @@ class ServerStartError(LoadbenchError):
 
 class EngineError(LoadbenchError):
     """The load generator could not run as asked."""
+
+
+class EngineUnavailableError(EngineError):
+    """An engine backend that cannot run on this machine; the message says how to install it."""
 
 
 class ResultsFormatError(LoadbenchError):

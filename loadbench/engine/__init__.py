@@ -1,8 +1,10 @@
-"""Load generation: drive(target, requests, load, options) → Recording, in one or several processes.
+"""Load generation behind one seam: run_backend(name, target, requests, load, options) → BackendResult.
 
-`drive` is synchronous: it runs its own event loop (uvloop when installed) or its own engine
-processes, returns when the run is over (always on time: warm-up + duration + timeout at most, plus
-process start-up), and can be called many times in one process.
+Every backend (registered in loadbench.plugins.ENGINE_BACKENDS; the native asyncio engine is "native")
+is called through run_backend, which refuses a remote target and a bad load before any backend runs.
+`drive` is the native engine's one-workload shortcut. Both are synchronous: they return when the run is
+over (always on time: warm-up + duration + timeout at most, plus process start-up) and can be called
+many times in one process.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from loadbench.errors import UsageError
+from loadbench.engine.registry import DEFAULT_BACKEND
+from loadbench.errors import EngineUnavailableError, UsageError
 from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stages, Target
 
 if TYPE_CHECKING:  # the engine proper (numpy, asyncio machinery) is imported when drive() runs
+    from loadbench.engine.backend import BackendResult
     from loadbench.results.metrics import Recording, TickInfo
 
-__all__ = ["drive", "target_rps_of"]
+__all__ = ["drive", "run_backend", "target_rps_of"]
 
 
 def target_rps_of(load: Load, options: DriveOptions) -> float | None:
@@ -57,31 +61,33 @@ def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions
         raise UsageError(f"processes: {options.processes} must be at least 1")
 
 
+def run_backend(
+    backend: str, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
+    workload: str = "", on_tick: Callable[[TickInfo], None] | None = None,
+) -> BackendResult:  # fmt: skip
+    """Send the load with the engine backend called `backend`; see loadbench.engine.backend.
+
+    Refuses a non-loopback target unless options.allow_remote (TargetRefusedError), before any lookup,
+    socket or backend; a bad load or option is a UsageError, a backend that cannot run here an
+    EngineUnavailableError saying how to install it. `on_tick` is called about once a second from the
+    calling thread with the progress so far.
+    """
+    from loadbench.engine.registry import get_backend
+    from loadbench.engine.targets import check_target
+
+    check_target(target, allow_remote=options.allow_remote)
+    engine = get_backend(backend)
+    _validate(load, requests, options)
+    reason = engine.available()
+    if reason is not None:
+        raise EngineUnavailableError(f"engine {backend!r} cannot run here: {reason}")
+    return engine.drive(target, requests, load, options, workload=workload, on_tick=on_tick)
+
+
 def drive(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
     *, on_tick: Callable[[TickInfo], None] | None = None,
 ) -> Recording:  # fmt: skip
-    """Send the load to the target and return what was measured (see loadbench.results.metrics.Recording).
-
-    Refuses a non-loopback target unless options.allow_remote (TargetRefusedError), before any lookup.
-    `on_tick` is called about once a second from the calling thread with the progress so far.
-    """
-    from loadbench.engine.native.phases import drive_one, max_connections_of, pinned
-    from loadbench.engine.native.recorder import build_recording
-    from loadbench.engine.targets import check_target
-
-    check_target(target, allow_remote=options.allow_remote)
-    _validate(load, requests, options)
-    from loadbench.engine.native.procs import drive_processes, usable_processes
-
-    processes = usable_processes(load, options.processes)
-    if processes > 1:
-        shard = drive_processes(target, requests, load, options, on_tick=on_tick)
-    else:
-        with pinned(options.cpus):
-            shard = drive_one(target, requests, load, options, report=on_tick)
-    return build_recording(
-        shard, load=load, warmup_s=options.warmup_s, target_rps=target_rps_of(load, options),
-        max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
-        keepalive=options.keepalive,
-    )  # fmt: skip
+    """The native engine's Recording of one workload: run_backend("native", ...) for callers that measure
+    one workload and want its Recording (bench, benchmarks, tests)."""
+    return run_backend(DEFAULT_BACKEND, target, requests, load, options, on_tick=on_tick).only()

@@ -16,7 +16,7 @@ import math
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -260,36 +260,56 @@ class TickInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Recording:
-    """Everything one drive() measured in its window (warm-up excluded from every figure).
+class Tally:
+    """The counts every measurement is made of, whichever engine took it (warm-up excluded).
 
-    `requests` counts responses of any status received after warm-up, including the `drained` ones
-    that finished after sending stopped; `rps` counts only those completed inside the measured
-    window (`duration_s`). `latency` runs from the scheduled send time in the open loop and from the
-    send in the closed loop; `service` (open loop) from the actual send. `errors` are transport
-    failures by ErrorClass (all five keys present); non-2xx responses are in `status`, not `ok`.
+    `requests` counts responses of any status received in the window, including the `drained` ones that
+    finished after sending stopped; `errors` are transport failures by error class (every class present,
+    see ErrorClass), non-2xx responses are in `status`. `latency` runs from the scheduled send time in an
+    open loop and from the send in a closed loop; `service` (open loop) from the actual send. The fields
+    with defaults are what not every engine measures (schedule lag, drained, sent and dropped requests,
+    connections opened): an engine that has no such notion leaves them at their default.
     """
 
-    engine: str
-    event_loop: str
-    load: Load
     duration_s: float
-    warmup_s: float
     requests: int
-    drained: int
-    ok: int
     status: dict[int, int]
     errors: dict[str, int]
     error_messages: dict[str, int]
     bytes_in: int
     bytes_out: int
     latency: LatencyHistogram
-    service: LatencyHistogram | None
-    schedule_lag: LatencyHistogram | None
+    event_loop: str = ""
+    drained: int = 0
+    service: LatencyHistogram | None = None
+    schedule_lag: LatencyHistogram | None = None
+    sent: int = 0
+    dropped: int = 0
+    connections_opened: int = 0
+
+
+def tally_of(measurement: Tally) -> dict[str, Any]:
+    """The Tally fields of `measurement` (a Tally or any subclass), to build another kind from."""
+    return {f.name: getattr(measurement, f.name) for f in fields(Tally)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recording(Tally):
+    """Everything one engine run measured for one workload in its window: the backend-neutral record.
+
+    Besides the Tally: which `backend` (the registry name, e.g. "native", "locust") and `engine` (the
+    implementation, e.g. "loadbench/uvloop") measured it, the load, `ok` (2xx responses), the per-second
+    timeline, the engine's own CPU, and whether it saturated (then the figures are the generator's limit,
+    not the server's). `target_rps` is the mean rate asked (open loop), None in a closed loop.
+    """
+
+    engine: str
+    backend: str = "native"
+    load: Load
+    warmup_s: float
+    ok: int
     timeline: tuple[TimelinePoint, ...]
-    target_rps: float | None
-    sent: int
-    dropped: int
+    target_rps: float | None = None
     client_cpu_s: float
     client_cpu_pct: float
     saturated: bool
@@ -297,7 +317,6 @@ class Recording:
     processes: int = 1
     cpus: tuple[int, ...] | None = None
     keepalive: bool = True
-    connections_opened: int = 0
 
     @property
     def rps(self) -> float:
@@ -343,6 +362,7 @@ class Recording:
             "saturated": self.saturated,
             "saturation_reasons": list(self.saturation_reasons),
             "engine": self.engine,
+            "backend": self.backend,
             "event_loop": self.event_loop,
             "client_cpu_pct": round(self.client_cpu_pct, 2),
             "client_cpu_s": round(self.client_cpu_s, 4),

@@ -136,6 +136,7 @@ class TrialResult:
     saturated: bool = False
     saturation_reasons: tuple[str, ...] = ()
     engine: str = ""
+    backend: str = "native"  # the engine backend's registry name; files from before it was recorded: native
     event_loop: str = ""
     processes: int = 1
     keepalive: bool = True

@@ -24,9 +24,11 @@ from loadbench.results.metrics import (
     LOWEST_NS,
     LatencyHistogram,
     Recording,
+    Tally,
     TimelinePoint,
     bucket_indices,
     empty_errors,
+    tally_of,
 )
 from loadbench.types import ErrorClass, Load
 
@@ -53,27 +55,13 @@ class SecondCounts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Shard:
-    """What one engine process measured in its window (picklable; histograms travel encoded)."""
+class Shard(Tally):
+    """What one engine process measured in its window (picklable; histograms travel encoded): the Tally,
+    its seconds in mergeable sparse form, and the process's CPU."""
 
-    event_loop: str
-    duration_s: float
-    requests: int
-    drained: int
-    status: dict[int, int]
-    errors: dict[str, int]
-    error_messages: dict[str, int]
-    bytes_in: int
-    bytes_out: int
-    latency: LatencyHistogram
-    service: LatencyHistogram | None
-    schedule_lag: LatencyHistogram | None
     seconds: tuple[SecondCounts, ...]
-    sent: int
-    dropped: int
     cpu_s: float
     max_cpu_pct: float
-    connections_opened: int
 
 
 class Recorder:
@@ -283,15 +271,14 @@ def build_recording(
     """The Recording of a (merged) shard, with the saturation verdict."""
     reasons = saturation_reasons(shard, target_rps=target_rps, max_connections=max_connections)
     ok = sum(n for code, n in shard.status.items() if 200 <= code < 300)
+    tally = tally_of(shard) | {
+        "duration_s": round(shard.duration_s, 6), "status": dict(sorted(shard.status.items())),
+        "errors": dict(shard.errors), "error_messages": dict(shard.error_messages),
+    }  # fmt: skip
     return Recording(
-        engine=f"loadbench/{shard.event_loop}", event_loop=shard.event_loop, load=load,
-        duration_s=round(shard.duration_s, 6), warmup_s=warmup_s, requests=shard.requests,
-        drained=shard.drained, ok=ok, status=dict(sorted(shard.status.items())), errors=dict(shard.errors),
-        error_messages=dict(shard.error_messages), bytes_in=shard.bytes_in, bytes_out=shard.bytes_out,
-        latency=shard.latency, service=shard.service, schedule_lag=shard.schedule_lag,
-        timeline=timeline_points(shard.seconds), target_rps=target_rps, sent=shard.sent,
-        dropped=shard.dropped, client_cpu_s=shard.cpu_s,
+        **tally, engine=f"loadbench/{shard.event_loop}", backend="native", load=load, warmup_s=warmup_s,
+        ok=ok, timeline=timeline_points(shard.seconds), target_rps=target_rps, client_cpu_s=shard.cpu_s,
         client_cpu_pct=100.0 * shard.cpu_s / shard.duration_s if shard.duration_s > 0 else 0.0,
         saturated=bool(reasons), saturation_reasons=reasons, processes=processes, cpus=cpus,
-        keepalive=keepalive, connections_opened=shard.connections_opened,
+        keepalive=keepalive,
     )  # fmt: skip

@@ -1,0 +1,47 @@
+"""The native backend: loadbench's own asyncio engine behind the engine-backend seam.
+
+One workload per run (a weighted mix counts as one), in one engine process or several whose shards
+merge exactly; the engine pins itself to the client CPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from loadbench.engine.backend import BackendResult, TickSink
+
+if TYPE_CHECKING:
+    from loadbench.types import DriveOptions, Load, RequestSpec, Target
+
+
+class NativeBackend:
+    """loadbench's own engine: HTTP/1.1 on asyncio (uvloop when installed), closed and open loop."""
+
+    name = "native"
+    description = "loadbench's own asyncio HTTP/1.1 engine: closed loop, open loop (wrk2-style), stages"
+
+    def available(self) -> str | None:
+        return None
+
+    def drive(
+        self, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
+        workload: str, on_tick: TickSink | None = None,
+    ) -> BackendResult:  # fmt: skip
+        from loadbench.engine import target_rps_of
+        from loadbench.engine.native.phases import drive_one, max_connections_of, pinned
+        from loadbench.engine.native.procs import drive_processes, usable_processes
+        from loadbench.engine.native.recorder import build_recording
+
+        processes = usable_processes(load, options.processes)
+        if processes > 1:
+            shard = drive_processes(target, requests, load, options, on_tick=on_tick)
+        else:
+            with pinned(options.cpus):
+                shard = drive_one(target, requests, load, options, report=on_tick)
+        recording = build_recording(
+            shard, load=load, warmup_s=options.warmup_s, target_rps=target_rps_of(load, options),
+            max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
+            keepalive=options.keepalive,
+        )  # fmt: skip
+        return BackendResult(recordings={workload: recording})

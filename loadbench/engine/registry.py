@@ -1,0 +1,35 @@
+"""Engine backends by the names users type (loadbench.plugins.ENGINE_BACKENDS), imported when asked for.
+
+Listing names (click choices, scenario validation) imports nothing; get_backend() imports one module.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from loadbench.engine.backend import Backend
+from loadbench.errors import UsageError
+from loadbench.plugins import ENGINE_BACKENDS, load_plugin
+
+DEFAULT_BACKEND = "native"
+
+
+def backend_names() -> list[str]:
+    """Every registered backend name, in the registry's order (no import)."""
+    return list(ENGINE_BACKENDS)
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called `name`; UsageError listing the known names (and a close match) otherwise."""
+    spec = ENGINE_BACKENDS.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(name, ENGINE_BACKENDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown engine {name!r}{hint}; known engines: {', '.join(ENGINE_BACKENDS)}")
+    backend: Backend = load_plugin(spec)()  # type: ignore[operator]
+    return backend
+
+
+def all_backends() -> list[Backend]:
+    """One instance of every backend, in the registry's order."""
+    return [get_backend(name) for name in ENGINE_BACKENDS]
