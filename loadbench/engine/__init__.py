@@ -9,8 +9,8 @@ many times in one process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from loadbench.engine.registry import DEFAULT_BACKEND
 from loadbench.errors import EngineUnavailableError, UsageError
@@ -63,10 +63,12 @@ def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions
 
 def run_backend(
     backend: str, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
-    workload: str = "", on_tick: Callable[[TickInfo], None] | None = None,
+    workload: str = "", settings: Mapping[str, Any] | None = None,
+    on_tick: Callable[[TickInfo], None] | None = None,
 ) -> BackendResult:  # fmt: skip
     """Send the load with the engine backend called `backend`; see loadbench.engine.backend.
 
+    `settings` are the backend's own (a scenario's [locust] table, bench's --locust-* options).
     Refuses a non-loopback target unless options.allow_remote (TargetRefusedError), before any lookup,
     socket or backend; a bad load or option is a UsageError, a backend that cannot run here an
     EngineUnavailableError saying how to install it. `on_tick` is called about once a second from the
@@ -76,7 +78,7 @@ def run_backend(
     from loadbench.engine.targets import check_target
 
     check_target(target, allow_remote=options.allow_remote)
-    engine = get_backend(backend)
+    engine = get_backend(backend, settings)
     _validate(load, requests, options)
     reason = engine.available()
     if reason is not None:

@@ -39,7 +39,9 @@ class BackendResult:
 
 
 class Backend(Protocol):
-    """A load engine. `available()` says why it cannot run here (and how to fix it), or None.
+    """A load engine, made from its own settings (a mapping; the registry passes them to the class).
+
+    `available()` says why it cannot run here (and how to fix it), or None.
 
     `drive` must return on time (warm-up + duration + timeout at most, plus start-up), stop every process
     it started, and never aim at a target the caller has not already checked (engine.run_backend refuses

@@ -6,6 +6,8 @@ Listing names (click choices, scenario validation) imports nothing; get_backend(
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
+from typing import Any
 
 from loadbench.engine.backend import Backend
 from loadbench.errors import UsageError
@@ -19,14 +21,15 @@ def backend_names() -> list[str]:
     return list(ENGINE_BACKENDS)
 
 
-def get_backend(name: str) -> Backend:
-    """The backend called `name`; UsageError listing the known names (and a close match) otherwise."""
+def get_backend(name: str, settings: Mapping[str, Any] | None = None) -> Backend:
+    """The backend called `name`, made with its own `settings` (e.g. a scenario's [locust] table);
+    UsageError listing the known names (and a close match) for an unknown name."""
     spec = ENGINE_BACKENDS.get(name)
     if spec is None:
         close = difflib.get_close_matches(name, ENGINE_BACKENDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise UsageError(f"unknown engine {name!r}{hint}; known engines: {', '.join(ENGINE_BACKENDS)}")
-    backend: Backend = load_plugin(spec)()  # type: ignore[operator]
+    backend: Backend = load_plugin(spec)(dict(settings or {}))  # type: ignore[operator]
     return backend
 
 

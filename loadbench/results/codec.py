@@ -38,6 +38,8 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
     "Mapping": (dict,), "tuple": (list, tuple),
 }
+# The typed sub-records of results.records are TypedDicts: JSON objects, read and checked as mappings.
+_MAPPING_TYPES = frozenset({"LatencySummary", "ServerStats", "LoadRecord", "Failure"})
 _ITEM_CHECKS: dict[str, tuple[type, ...]] = {  # value types inside a few nested keys
     "latency_ms": (int, float, type(None)), "service_ms": (int, float, type(None)),
     "schedule_lag_ms": (int, float, type(None)), "server": (int, float, type(None)),
@@ -55,6 +57,7 @@ def _schema(cls: type) -> tuple[tuple[str, str, bool, bool], ...]:
             continue
         annotation = str(f.type)
         base = re.split(r"[\[ |]", annotation, maxsplit=1)[0]
+        base = "Mapping" if base in _MAPPING_TYPES else base
         nullable = annotation.endswith("| None")
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         rows.append((f.name, base, nullable, required))

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from loadbench import __version__
 from loadbench.errors import ResultsFormatError
@@ -59,6 +59,51 @@ __all__ = [
 ]
 
 JsonDict = dict[str, Any]
+
+
+class LatencySummary(TypedDict, total=False):
+    """Latency figures of a trial in milliseconds (None when nothing was measured): `latency_ms`,
+    `service_ms`; `schedule_lag_ms` holds p50 and p99 only."""
+
+    min: float | None
+    mean: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    p99_9: float | None
+    max: float | None
+
+
+class ServerStats(TypedDict, total=False):
+    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB."""
+
+    cpu_pct_mean: float | None
+    cpu_pct_max: float | None
+    rss_mb_mean: float | None
+    rss_mb_max: float | None
+    processes: int | None
+
+
+class LoadRecord(TypedDict, total=False):
+    """A load shape's JSON form (`load`; see loadbench.types): its `kind` and that kind's parameters."""
+
+    kind: str
+    connections: int
+    rate_per_s: float
+    arrival: str
+    max_connections: int
+    stages_kind: str
+    stages: list[list[float]]
+
+
+class Failure(TypedDict, total=False):
+    """Why a trial measured nothing (`failure`): the reason and the server's own last log lines."""
+
+    reason: str
+    log_tail: str
+
+
 _NO_ERRORS: Mapping[str, int] = {cls.value: 0 for cls in ErrorClass}
 
 
@@ -109,21 +154,21 @@ class TrialResult:
     variant: str | None = None
     workload: str
     requests_spec: tuple[Mapping[str, Any], ...] = ()
-    load: Mapping[str, Any]
+    load: LoadRecord
     load_label: str = ""
     repetition: int = 1
     round: int = 1
     attempt: int = 1  # 2 when a paired run measured the round again after the generator saturated
     started: str = ""
     status_ok: bool = True
-    failure: Mapping[str, Any] | None = None
+    failure: Failure | None = None
     duration_s: float
     warmup_s: float = 0.0
     requests: int
     ok: int = 0
     rps: float
-    latency_ms: Mapping[str, float | None] | None = None
-    service_ms: Mapping[str, float | None] | None = None
+    latency_ms: LatencySummary | None = None
+    service_ms: LatencySummary | None = None
     errors: Mapping[str, int] = field(default_factory=lambda: dict(_NO_ERRORS))
     error_messages: Mapping[str, int] = field(default_factory=dict)
     status: Mapping[str, int] = field(default_factory=dict)
@@ -132,11 +177,13 @@ class TrialResult:
     bytes_out: int = 0
     target_rps: float | None = None
     dropped: int = 0
-    schedule_lag_ms: Mapping[str, float | None] | None = None
+    schedule_lag_ms: LatencySummary | None = None
     saturated: bool = False
     saturation_reasons: tuple[str, ...] = ()
     engine: str = ""
     backend: str = "native"  # the engine backend's registry name; files from before it was recorded: native
+    backend_extras: Mapping[str, Any] = field(default_factory=dict)  # the backend's own facts (see engine)
+    url: str | None = None  # `loadbench bench`'s target URL (a run's trials have a server model instead)
     event_loop: str = ""
     processes: int = 1
     keepalive: bool = True
@@ -146,7 +193,7 @@ class TrialResult:
     client_cpu_s: float | None = None
     client_cpu_pct: float | None = None
     other_cpu_pct: float | None = None
-    server: Mapping[str, float | None] | None = None
+    server: ServerStats | None = None
     monitor: tuple[tuple[float, ...], ...] = ()
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadbench.errors import ScenarioError
-from loadbench.plugins import SERVER_MODELS
+from loadbench.plugins import ENGINE_BACKENDS, SERVER_MODELS
 from loadbench.scenario.load import (
     default_cpu_split,
     parse_cpus_table,
@@ -68,8 +68,9 @@ __all__ = [
     "shipped_scenarios",
 ]
 
-TOP_LEVEL_KEYS = ("name", "description", "app", "servers", "endpoints", "mixes", "load", "cpus", "thresholds",
-                  "variants", "paired")
+TOP_LEVEL_KEYS = ("name", "description", "engine", "app", "servers", "endpoints", "mixes", "load", "cpus",
+                  "thresholds", "variants", "paired")
+DEFAULT_ENGINE = "native"
 
 #: apply_quick caps: each measured window, each warm-up, and the paired rounds (two keep one A B / B A).
 QUICK_DURATION_S = 1.0
@@ -111,6 +112,7 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     problems.check_keys(raw, TOP_LEVEL_KEYS)
     name = _top_string(problems, raw, "name", Path(path).stem)
     description = _top_string(problems, raw, "description", "")
+    engine = _engine(problems, raw)
     base = base_dir if base_dir is not None else Path.cwd()
     app = parse_app(problems, raw.get("app"), base)
     variants = parse_variants(problems, raw.get("variants"), app, base)
@@ -127,7 +129,19 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     return Scenario(name=name, description=description, path=path, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
-                    variants=variants, paired=paired)
+                    variants=variants, paired=paired, engine=engine)
+
+
+def _engine(problems: Problems, raw: dict[str, object]) -> str:
+    """The `engine` key: a backend name from loadbench.plugins.ENGINE_BACKENDS (nothing is imported)."""
+    engine = _top_string(problems, raw, "engine", DEFAULT_ENGINE)
+    if engine not in ENGINE_BACKENDS:
+        close = difflib.get_close_matches(engine, ENGINE_BACKENDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.add(f"{engine!r} is not an engine; {hint}choose one of {', '.join(ENGINE_BACKENDS)}",
+                     key="engine")
+        return DEFAULT_ENGINE
+    return engine
 
 
 def _top_string(problems: Problems, raw: dict[str, object], key: str, default: str) -> str:

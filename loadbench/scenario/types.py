@@ -217,7 +217,9 @@ class Scenario:
     `path` is the file as given, `text` its full TOML and `sha256` the hex digest of its UTF-8 bytes (the
     results header stores all three). `workloads` lists standalone endpoints in file order, then mixes.
     `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
-    comparison, and then `paired` is set. `quick` records that apply_quick shortened it.
+    comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
+    load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
+    (key, scalar) pairs.
     """
 
     name: str
@@ -235,6 +237,8 @@ class Scenario:
     variants: tuple[Variant, ...] = ()
     paired: Paired | None = None
     quick: bool = False
+    engine: str = "native"
+    engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
 
     @property
     def pinning_note(self) -> str | None:

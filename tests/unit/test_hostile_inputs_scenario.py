@@ -138,6 +138,7 @@ def array_of_tables(keys: tuple[str, ...]) -> st.SearchStrategy[list[dict[str, A
 SECTIONS: dict[str, st.SearchStrategy[Any]] = {
     "name": VALUES,
     "description": VALUES,
+    "engine": st.one_of(VALUES, st.sampled_from(["native", "locust", "nativ", ""])),
     "app": st.one_of(VALUES, table(APP_KEYS)),
     "servers": st.one_of(array_of_tables(SERVER_KEYS), VALUES),
     "endpoints": st.one_of(array_of_tables(ENDPOINT_KEYS), VALUES),

@@ -6,10 +6,11 @@ merge exactly; the engine pins itself to the client CPUs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from loadbench.engine.backend import BackendResult, TickSink
+from loadbench.errors import UsageError
 
 if TYPE_CHECKING:
     from loadbench.types import DriveOptions, Load, RequestSpec, Target
@@ -20,6 +21,10 @@ class NativeBackend:
 
     name = "native"
     description = "loadbench's own asyncio HTTP/1.1 engine: closed loop, open loop (wrk2-style), stages"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        if settings:  # the native engine's knobs are the DriveOptions every backend shares
+            raise UsageError(f"the native engine takes no engine settings, got: {', '.join(settings)}")
 
     def available(self) -> str | None:
         return None
