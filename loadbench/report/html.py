@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from loadbench.analysis.summary import Summary
+    from loadbench.report.registry import Renderer
 
 RAW_TABLE_COLUMNS = (
     ("trial_id", "trial"), ("model", "model"), ("workload", "workload"), ("load_label", "load"),
@@ -93,3 +94,17 @@ def render_html(summary: Summary) -> str:
         trial_count=len(summary.table),
         busy_limit=f"{BUSY_OTHER_CPU_PCT:.0f}",
     )
+
+
+class HtmlRenderer:
+    """The HTML report format (report.registry.Renderer)."""
+
+    name = "html"
+    suffix = ".html"
+    suffixes = (".html", ".htm")
+
+    def render(self, summary: Summary) -> str:
+        return render_html(summary)
+
+
+HTML: Renderer = HtmlRenderer()
