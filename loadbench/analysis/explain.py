@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis.format import ms, num, times
+
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Point
 
@@ -84,12 +86,6 @@ class Verdict:
     sentence: str
 
 
-def _fmt(value: float, unit: str) -> str:
-    if unit == "ms":
-        return f"{value:.3g} ms" if value < 100 else f"{value:,.0f} ms"
-    return f"{value:,.0f} req/s" if value >= 100 else f"{value:.3g} req/s"
-
-
 def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
     w, lo = family_class(winner.family), family_class(worst.family)
     if kind == "io":
@@ -130,13 +126,6 @@ def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
             )
         return "with almost no work per request, the server's per-request overhead decides"
     return f"{winner.model} handled this mix with less overhead per request"
-
-
-def _times(value: float) -> str:
-    """A ratio for a sentence: 1.04×, 2.5×, 18×."""
-    if not math.isfinite(value):
-        return "?×"
-    return f"{value:.2f}×" if value < 2 else f"{value:.1f}×" if value < 10 else f"{value:.0f}×"
 
 
 def _peak(points: Sequence[Point]) -> Point:
@@ -184,24 +173,24 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
     if metric == "rps":
         head = (
             f"On {workload}, {winner.model} ({winner.family}) wins with a peak of "
-            f"{_fmt(values[0].median, unit)} at {winner.load_label}, "
-            f"{_times(ratio)} the peak of {runner.model}"
+            f"{_figure(values[0].median, unit)} at {winner.load_label}, "
+            f"{times(ratio)} the peak of {runner.model}"
         )
     else:
         head = (
             f"On {workload} at {winner.load_label} (open loop), {winner.model} ({winner.family}) keeps "
-            f"p99 at {_fmt(values[0].median, unit)}, {_times(ratio)} lower than {runner.model}"
+            f"p99 at {_figure(values[0].median, unit)}, {times(ratio)} lower than {runner.model}"
         )
     if worst is not runner:
-        head += f" and {_times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
-            f" and {_times(ratio_worst)} lower than {worst.model} ({worst.family})"
+        head += f" and {times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
+            f" and {times(ratio_worst)} lower than {worst.model} ({worst.family})"
         )
     sentence = f"{head}, because {reason}"
     scale_w, scale_l = _scaling(by_model[winner.model]), _scaling(by_model[worst.model])
     if metric == "rps" and scale_w and scale_l:
         sentence += (
-            f"; its throughput grew {_times(scale_w[0])} from {scale_w[1]} to {scale_w[2]}, "
-            f"{worst.model}'s {_times(scale_l[0])}"
+            f"; its throughput grew {times(scale_w[0])} from {scale_w[1]} to {scale_w[2]}, "
+            f"{worst.model}'s {times(scale_l[0])}"
         )
     caveats = []
     if significant is False:
@@ -219,6 +208,11 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
         winner_value=values[0].median, runner_up_value=values[1].median, worst_value=values[-1].median,
         ratio=ratio, ratio_worst=ratio_worst, significant=significant, reason=reason, sentence=sentence + ".",
     )
+
+
+def _figure(value: float, unit: str) -> str:
+    """A verdict's headline figure with its unit: 12.3 ms, 1,234 req/s."""
+    return f"{ms(value) if unit == 'ms' else num(value)} {unit}"
 
 
 def _safe_div(a: float, b: float) -> float:

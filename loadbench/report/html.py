@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis import format as fmt
 from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
-from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -40,7 +40,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         num=fmt.num, ms=fmt.ms, pct=fmt.pct, interval=fmt.interval, with_interval=fmt.with_interval,
-        ratio=fmt.ratio, flags=fmt.flags,
+        flags=fmt.flags,
     )
     return env
 

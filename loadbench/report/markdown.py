@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from loadbench.analysis import format as fmt
 from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
-from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Summary
