@@ -63,8 +63,8 @@ def family_class(family: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Verdict:
-    """Who won one workload and by how much.
+class WorkloadVerdict:
+    """Who won one workload and by how much (the gate's pass/fail outcome is loadbench.gate.compare.Verdict).
 
     metric: "rps" (closed loop: peak median throughput, higher wins) or "p99_ms" (open loop: median p99 at
     the heaviest offered rate, lower wins). ratio: winner over runner-up (as "× better"), ratio_worst:
@@ -139,7 +139,9 @@ def _scaling(points: Sequence[Point]) -> tuple[float, str, str] | None:
     return ordered[-1].rps.median / ordered[0].rps.median, ordered[0].load_label, ordered[-1].load_label
 
 
-def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Point]) -> Verdict | None:
+def choose_verdict(
+    workload: str, kind: str, load_kind: str, points: Sequence[Point]
+) -> WorkloadVerdict | None:
     """Return the verdict for one workload's points, or None when fewer than two models have data."""
     by_model: dict[str, list[Point]] = {}
     for point in points:
@@ -203,7 +205,7 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
         caveats.append(f"{trials} compared ran on a busy machine, so the figures are suspect")
     if caveats:
         sentence += f" ({'; '.join(caveats)})"
-    return Verdict(
+    return WorkloadVerdict(
         workload=workload, metric=metric, winner=winner.model, runner_up=runner.model, worst=worst.model,
         winner_value=values[0].median, runner_up_value=values[1].median, worst_value=values[-1].median,
         ratio=ratio, ratio_worst=ratio_worst, significant=significant, reason=reason, sentence=sentence + ".",
