@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.format import ms, num, times
+from loadbench.results.family import Family, parse_family
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Point
@@ -46,8 +47,34 @@ def workload_kind(workload: str, requests_spec: Iterable[Any] = ()) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+_FAMILY_CLASS: dict[Family, str] = {
+    Family.THREADED: "threaded",
+    Family.PRE_FORK: "pre-fork",
+    Family.PRE_FORK_THREADS: "threaded",  # the threads overlap the waits, as in a threaded server
+    Family.EVENT_LOOP: "event-loop",
+    Family.PROCESS_PER_REQUEST: "process-per-request",
+    Family.EVENT_LOOP_EXTERNAL: "native",
+    Family.EXTERNAL: "native",
+    Family.EXTERNAL_MPM_EVENT: "native",
+    Family.EXTERNAL_MPM_WORKER: "native",
+    Family.EXTERNAL_MPM_PREFORK: "native",
+    Family.TOPOLOGY: "native",
+}
+
+
 def family_class(family: str) -> str:
-    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other."""
+    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other.
+
+    A known Family is looked up; a family this version does not know (a results file from another
+    version, or written by hand) is guessed from its words, and is "other" when none fits.
+    """
+    known = parse_family(family)
+    if known is not None:
+        return _FAMILY_CLASS[known]
+    return _guess_family_class(family)
+
+
+def _guess_family_class(family: str) -> str:
     text = family.lower()
     if "external" in text or "topology" in text:
         return "native"

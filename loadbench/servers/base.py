@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from loadbench.errors import UsageError
+from loadbench.results.family import Family
 from loadbench.scenario.types import AppSpec as AppSpec  # re-exported: the server interface takes it
 
 if TYPE_CHECKING:
@@ -94,8 +95,8 @@ class ServerModel(Protocol):
         """The name users type: "waitress", "gunicorn", "uvicorn", ..."""
 
     @property
-    def family(self) -> str:
-        """threaded | pre-fork | pre-fork+threads | event-loop | process-per-request | external."""
+    def family(self) -> Family:
+        """How it serves concurrent requests: threaded, pre-fork, event-loop, ... (recorded in results)."""
 
     @property
     def description(self) -> str:
@@ -138,7 +139,7 @@ class ModelBase:
     """
 
     name: str = ""
-    family: str = ""
+    family: Family  # every model sets its own
     description: str = ""
     requires: tuple[tuple[str, str], ...] = ()  # (module, install hint)
     interfaces: tuple[Literal["wsgi", "asgi"], ...] = ("wsgi",)
