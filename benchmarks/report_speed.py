@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from synthetic import write_synthetic_results
 
 from loadbench.analysis.summary import summarize
-from loadbench.report import render_report
+from loadbench.report import format_names, render_report
 from loadbench.results.file import read_results
 
 MODELS = ("waitress", "gunicorn", "gunicorn-gevent", "uvicorn")
@@ -39,7 +39,7 @@ def one_round(path: Path) -> dict[str, float]:
     mark = time.perf_counter()
     summary = summarize(results)
     times["summarize"] = time.perf_counter() - mark
-    for fmt in ("html", "md", "csv", "json"):
+    for fmt in format_names():
         mark = time.perf_counter()
         render_report(summary, fmt)
         times[fmt] = time.perf_counter() - mark

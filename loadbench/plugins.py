@@ -25,6 +25,13 @@ SERVER_MODELS: Mapping[str, str] = {
     "command": "loadbench.servers.command:CommandModel",
 }
 
+REPORT_FORMATS: Mapping[str, str] = {
+    "html": "loadbench.report.html:HTML",
+    "md": "loadbench.report.markdown:MARKDOWN",
+    "csv": "loadbench.report.csv_export:CSV",
+    "json": "loadbench.report.json_export:JSON",
+}
+
 ENGINE_BACKENDS: Mapping[str, str] = {
     "native": "loadbench.engine.native.backend:NativeBackend",
 }

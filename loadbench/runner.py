@@ -17,14 +17,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from loadbench.errors import ServerStartError, ServerUnavailableError, UsageError
+from loadbench.results.build import failed_trial
 
 if TYPE_CHECKING:
     from loadbench.plan import Block, Plan, Trial
+    from loadbench.results.build import TrialIdentity
     from loadbench.results.file import ResultsWriter
-    from loadbench.results.metrics import Recording, TickInfo
+    from loadbench.results.metrics import TickInfo
     from loadbench.results.records import TrialResult
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
@@ -271,7 +273,8 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                 assert start_failure is not None
                 fail(trial, str(start_failure), start_failure.log_tail)
                 continue
-            results.append(out.record(trial, _measure(trial, server, model, scenario, out.events, attempt)))
+            for result in _measure(trial, server, model, scenario, out.events, attempt):
+                results.append(out.record(trial, result))
     finally:
         if server is not None and not out.pool.give_back(key, server):
             server.stop()
@@ -291,11 +294,13 @@ def _start(
 
 def _measure(
     trial: Trial, server: ServerProcess, model: ServerModel, scenario: Scenario, sink: RunEvents, attempt: int
-) -> TrialResult:
-    """Drive one trial against a running server; a server that dies meanwhile makes a failed trial."""
-    from loadbench.engine import drive
+) -> list[TrialResult]:
+    """Drive one trial against a running server with the scenario's engine backend: one result per
+    workload the backend measured (one for the native engine; a Locust journey's steps and the whole
+    journey). A server that dies meanwhile makes the trial a failed one."""
+    from loadbench.engine import run_backend
     from loadbench.monitor import ProcessMonitor
-    from loadbench.results.records import make_trial_result
+    from loadbench.results.build import measured_trial
     from loadbench.types import DriveOptions, Target
 
     started = datetime.now(UTC)
@@ -306,19 +311,22 @@ def _measure(
     target = Target(host="127.0.0.1", port=server.port)
     monitor = ProcessMonitor(server.pids)
     with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
-        recording: Recording = drive(
-            target, trial.workload.requests, trial.load, options, on_tick=lambda info: sink.tick(trial, info)
-        )
+        measured = run_backend(
+            scenario.engine, target, trial.workload.requests, trial.load, options,
+            workload=trial.workload.name, settings=dict(scenario.engine_settings),
+            on_tick=lambda info: sink.tick(trial, info),
+        )  # fmt: skip
     summary = monitor.stop() if monitor_started.is_set() else None
+    identity = _identity(trial, model, scenario, started=started, attempt=attempt)
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
-        return _failed(trial, model, scenario, reason, server.log_tail(), started=started)
-    record = recording.to_record()
-    if attempt > 1:
-        record["attempt"] = attempt
-    return make_trial_result(
-        record, monitor=summary, started=started, **_identity(trial, model, scenario)
-    )
+        return [failed_trial(identity, reason=reason, log_tail=server.log_tail(), backend=scenario.engine)]
+    several = len(measured.recordings) > 1
+    return [
+        measured_trial(identity.for_workload(workload, workload if several else ""), recording,
+                       monitor=summary, backend_extras=measured.extras)
+        for workload, recording in measured.recordings.items()
+    ]  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -343,25 +351,25 @@ def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threa
         timer.join()
 
 
-def _identity(trial: Trial, model: ServerModel, scenario: Scenario) -> dict[str, Any]:
-    return {
-        "trial_id": trial.trial_id, "index": trial.index, "model": trial.server.name,
-        "server_model": trial.server.model, "family": model.family,
-        "server_options": {"workers": trial.server.workers, "threads": trial.server.threads},
-        "variant": trial.variant, "workload": trial.workload.name, "requests_spec": trial.workload.requests,
-        "load": trial.load, "repetition": trial.repetition, "round": trial.round,
-        "cpus": {"server": scenario.cpus.server, "client": scenario.cpus.client},
-    }
+def _identity(
+    trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None, attempt: int = 1
+) -> TrialIdentity:
+    from loadbench.results.build import TrialIdentity
+
+    return TrialIdentity(
+        trial_id=trial.trial_id, index=trial.index, model=trial.server.name, server_model=trial.server.model,
+        family=model.family,
+        server_options={"workers": trial.server.workers, "threads": trial.server.threads},
+        variant=trial.variant, workload=trial.workload.name, requests_spec=trial.workload.requests,
+        load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
+        started=started or datetime.now(UTC),
+        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client},
+    )  # fmt: skip
 
 
-def _failed(
-    trial: Trial, model: ServerModel, scenario: Scenario, reason: str, log_tail: str,
-    *, started: datetime | None = None,
-) -> TrialResult:
-    from loadbench.results.records import failed_trial_result
-
-    return failed_trial_result(reason=reason, log_tail=log_tail, started=started or datetime.now(UTC),
-                               **_identity(trial, model, scenario))
+def _failed(trial: Trial, model: ServerModel, scenario: Scenario, reason: str, log_tail: str) -> TrialResult:
+    return failed_trial(_identity(trial, model, scenario), reason=reason, log_tail=log_tail,
+                        backend=scenario.engine)
 
 
 def _safe(name: str) -> str:

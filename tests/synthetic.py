@@ -5,7 +5,7 @@
     path = write_synthetic_results(tmp_path / "gate.jsonl", variants=("baseline", "candidate"),
                                    candidate_slowdown=0.15, repetitions=5)
 
-The file goes through the real `ResultsWriter` and `make_trial_result`, with real encoded
+The file goes through the real `ResultsWriter` and `measured_trial`, with real encoded
 LatencyHistograms. Figures follow a simple queueing picture of each model (a service time and a capacity
 per workload, taken from MEASURING.md): closed loop, rps = min(connections / service time, capacity) and
 mean latency = connections / rps (Little's law); open loop, rps = min(rate, capacity) and latency grows
@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from loadbench.results.build import TrialIdentity, failed_trial, measured_trial
 from loadbench.results.file import ResultsWriter
 from loadbench.results.metrics import LatencyHistogram, percentile_summary_ms
-from loadbench.results.records import failed_trial_result, make_header, make_trial_result
+from loadbench.results.records import make_header
 from loadbench.types import Closed, Load, Open
 
 CREATED = datetime(2026, 11, 24, 6, 0, 0, tzinfo=UTC)
@@ -130,16 +131,16 @@ def write_synthetic_results(
                             slow = 1.0 + (candidate_slowdown if v_pos > 0 else 0.0)
                             identity = _identity(model, workload, load, rep, variant, index)
                             if model in failed or index in failed:
-                                trial = failed_trial_result(
+                                trial = failed_trial(
+                                    TrialIdentity(**identity),
                                     reason=f"{model} did not answer /health within 10 s",
                                     log_tail="Traceback (most recent call last):\nOSError: bind failed",
-                                    **identity,
                                 )
                             else:
                                 saturated = saturated_every > 0 and index % saturated_every == 0
                                 record = _measure(rng, model, workload, load, slow * round_factor,
                                                   saturated, duration_s, latency_samples)
-                                trial = make_trial_result(record, **identity)
+                                trial = measured_trial(TrialIdentity(**identity), record)
                             writer.append(trial)
                             index += 1
     return path

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis.format import ms, num, times
+from loadbench.results.family import Family, parse_family
+
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Point
 
@@ -44,8 +47,34 @@ def workload_kind(workload: str, requests_spec: Iterable[Any] = ()) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+_FAMILY_CLASS: dict[Family, str] = {
+    Family.THREADED: "threaded",
+    Family.PRE_FORK: "pre-fork",
+    Family.PRE_FORK_THREADS: "threaded",  # the threads overlap the waits, as in a threaded server
+    Family.EVENT_LOOP: "event-loop",
+    Family.PROCESS_PER_REQUEST: "process-per-request",
+    Family.EVENT_LOOP_EXTERNAL: "native",
+    Family.EXTERNAL: "native",
+    Family.EXTERNAL_MPM_EVENT: "native",
+    Family.EXTERNAL_MPM_WORKER: "native",
+    Family.EXTERNAL_MPM_PREFORK: "native",
+    Family.TOPOLOGY: "native",
+}
+
+
 def family_class(family: str) -> str:
-    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other."""
+    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other.
+
+    A known Family is looked up; a family this version does not know (a results file from another
+    version, or written by hand) is guessed from its words, and is "other" when none fits.
+    """
+    known = parse_family(family)
+    if known is not None:
+        return _FAMILY_CLASS[known]
+    return _guess_family_class(family)
+
+
+def _guess_family_class(family: str) -> str:
     text = family.lower()
     if "external" in text or "topology" in text:
         return "native"
@@ -61,8 +90,8 @@ def family_class(family: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Verdict:
-    """Who won one workload and by how much.
+class WorkloadVerdict:
+    """Who won one workload and by how much (the gate's pass/fail outcome is loadbench.gate.compare.Verdict).
 
     metric: "rps" (closed loop: peak median throughput, higher wins) or "p99_ms" (open loop: median p99 at
     the heaviest offered rate, lower wins). ratio: winner over runner-up (as "× better"), ratio_worst:
@@ -82,12 +111,6 @@ class Verdict:
     significant: bool | None
     reason: str
     sentence: str
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "ms":
-        return f"{value:.3g} ms" if value < 100 else f"{value:,.0f} ms"
-    return f"{value:,.0f} req/s" if value >= 100 else f"{value:.3g} req/s"
 
 
 def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
@@ -132,13 +155,6 @@ def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
     return f"{winner.model} handled this mix with less overhead per request"
 
 
-def _times(value: float) -> str:
-    """A ratio for a sentence: 1.04×, 2.5×, 18×."""
-    if not math.isfinite(value):
-        return "?×"
-    return f"{value:.2f}×" if value < 2 else f"{value:.1f}×" if value < 10 else f"{value:.0f}×"
-
-
 def _peak(points: Sequence[Point]) -> Point:
     return max(points, key=lambda p: (p.rps.median, -p.load_value))
 
@@ -150,7 +166,9 @@ def _scaling(points: Sequence[Point]) -> tuple[float, str, str] | None:
     return ordered[-1].rps.median / ordered[0].rps.median, ordered[0].load_label, ordered[-1].load_label
 
 
-def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Point]) -> Verdict | None:
+def choose_verdict(
+    workload: str, kind: str, load_kind: str, points: Sequence[Point]
+) -> WorkloadVerdict | None:
     """Return the verdict for one workload's points, or None when fewer than two models have data."""
     by_model: dict[str, list[Point]] = {}
     for point in points:
@@ -184,24 +202,24 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
     if metric == "rps":
         head = (
             f"On {workload}, {winner.model} ({winner.family}) wins with a peak of "
-            f"{_fmt(values[0].median, unit)} at {winner.load_label}, "
-            f"{_times(ratio)} the peak of {runner.model}"
+            f"{_figure(values[0].median, unit)} at {winner.load_label}, "
+            f"{times(ratio)} the peak of {runner.model}"
         )
     else:
         head = (
             f"On {workload} at {winner.load_label} (open loop), {winner.model} ({winner.family}) keeps "
-            f"p99 at {_fmt(values[0].median, unit)}, {_times(ratio)} lower than {runner.model}"
+            f"p99 at {_figure(values[0].median, unit)}, {times(ratio)} lower than {runner.model}"
         )
     if worst is not runner:
-        head += f" and {_times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
-            f" and {_times(ratio_worst)} lower than {worst.model} ({worst.family})"
+        head += f" and {times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
+            f" and {times(ratio_worst)} lower than {worst.model} ({worst.family})"
         )
     sentence = f"{head}, because {reason}"
     scale_w, scale_l = _scaling(by_model[winner.model]), _scaling(by_model[worst.model])
     if metric == "rps" and scale_w and scale_l:
         sentence += (
-            f"; its throughput grew {_times(scale_w[0])} from {scale_w[1]} to {scale_w[2]}, "
-            f"{worst.model}'s {_times(scale_l[0])}"
+            f"; its throughput grew {times(scale_w[0])} from {scale_w[1]} to {scale_w[2]}, "
+            f"{worst.model}'s {times(scale_l[0])}"
         )
     caveats = []
     if significant is False:
@@ -214,11 +232,16 @@ def choose_verdict(workload: str, kind: str, load_kind: str, points: Sequence[Po
         caveats.append(f"{trials} compared ran on a busy machine, so the figures are suspect")
     if caveats:
         sentence += f" ({'; '.join(caveats)})"
-    return Verdict(
+    return WorkloadVerdict(
         workload=workload, metric=metric, winner=winner.model, runner_up=runner.model, worst=worst.model,
         winner_value=values[0].median, runner_up_value=values[1].median, worst_value=values[-1].median,
         ratio=ratio, ratio_worst=ratio_worst, significant=significant, reason=reason, sentence=sentence + ".",
     )
+
+
+def _figure(value: float, unit: str) -> str:
+    """A verdict's headline figure with its unit: 12.3 ms, 1,234 req/s."""
+    return f"{ms(value) if unit == 'ms' else num(value)} {unit}"
 
 
 def _safe_div(a: float, b: float) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, repetition_note
-from loadbench.analysis.explain import Verdict, choose_verdict, workload_kind
+from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
 from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
 
@@ -134,7 +134,7 @@ class WorkloadSummary:
     models: tuple[str, ...]
     points: tuple[Point, ...]
     details: tuple[HeavyDetail, ...]
-    verdict: Verdict | None
+    verdict: WorkloadVerdict | None
 
     @property
     def key(self) -> str:

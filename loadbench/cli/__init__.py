@@ -31,7 +31,7 @@ class _LazyGroup(click.Group):
     """A group that imports a subcommand's module only when the subcommand is listed or invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in _COMMANDS if self._load(name) is not None]
+        return list(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
@@ -41,12 +41,7 @@ class _LazyGroup(click.Group):
         module_name = _COMMANDS.get(name)
         if module_name is None:
             return None
-        try:
-            module = importlib.import_module(f"loadbench.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"loadbench.cli.{module_name}":
-                return None  # not built yet
-            raise
+        module = importlib.import_module(f"loadbench.cli.{module_name}")
         command: click.Command = module.command
         return command
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-FORMATS = ("html", "md", "csv", "json")  # as loadbench.report.FORMATS, kept here so --help imports nothing
+from loadbench.report.registry import format_names
 
 EPILOG = """\b
 Without -o, HTML goes to report.html next to RESULTS and md/csv/json go to stdout.
@@ -26,7 +26,7 @@ Examples:
     "-o", "--output", metavar="FILE|-", default=None,
     help="Where to write the report; '-' is stdout. Default: see below.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Report format.")
+@click.option("--format", "fmt", type=click.Choice(format_names()), default=None, help="Report format.")
 def command(results: str, output: str | None, fmt: str | None) -> None:
     """Build a report from RESULTS (a results.jsonl written by `loadbench run` or `bench --json`)."""
     from loadbench.analysis.summary import summarize

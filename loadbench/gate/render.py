@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from loadbench.analysis.format import signed_pct
 from loadbench.gate.check import CheckReport, ThresholdCase
 from loadbench.gate.compare import Comparison, GroupComparison, Verdict
 from loadbench.gate.junit import JUnitCase, JUnitProblem, JUnitSuite
@@ -106,13 +107,13 @@ def _threshold_case(case: ThresholdCase) -> JUnitCase:
 # ---- comparisons -------------------------------------------------------------------------------------
 
 
-def _pct(value: float) -> str:
-    return f"{value:+.1f}%"
+def _change(g: GroupComparison) -> str:
+    return signed_pct(g.change_pct()) if g.n else "n/a"
 
 
 def _interval(g: GroupComparison) -> str:
     bounds = g.interval_pct()
-    return "n/a" if bounds is None else f"[{_pct(bounds[0])}, {_pct(bounds[1])}]"
+    return "n/a" if bounds is None else f"[{signed_pct(bounds[0])}, {signed_pct(bounds[1])}]"
 
 
 def _heading(c: Comparison) -> str:
@@ -126,7 +127,7 @@ def _heading(c: Comparison) -> str:
 def comparison_text(c: Comparison) -> str:
     """A plain-text table with one row per (model, workload, load point), then notes and warnings."""
     rows = [
-        [g.label, str(g.n), _pct(g.change_pct()) if g.n else "n/a", _interval(g), g.verdict.value.upper()]
+        [g.label, str(g.n), _change(g), _interval(g), g.verdict.value.upper()]
         for g in c.groups
     ]
     lines = [_heading(c)]
@@ -154,7 +155,7 @@ def comparison_markdown(c: Comparison) -> str:
         "|---|---|---:|---:|---|---|",
     ]
     for g in c.groups:
-        change = _pct(g.change_pct()) if g.n else "n/a"
+        change = _change(g)
         verdict = g.verdict.value + (f" ({g.note})" if g.note else "")
         lines.append(
             f"| {_VERDICT_MARK[g.verdict]} | {_md_escape(g.label)} | {g.n} | {change} | {_interval(g)} | "
@@ -169,7 +170,7 @@ def comparison_junit(c: Comparison, *, fail_on_inconclusive: bool = False) -> JU
     """One JUnit case per group verdict; inconclusive is skipped unless `fail_on_inconclusive`."""
     cases = []
     for g in c.groups:
-        change = _pct(g.change_pct()) if g.n else "n/a"
+        change = _change(g)
         message = f"{g.label}: {g.verdict.value}, {c.metric} {change} {_interval(g)}"
         if g.note:
             message += f"; {g.note}"

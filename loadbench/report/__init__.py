@@ -3,75 +3,53 @@
     write_report(results_path, out_path=None, fmt="html") -> Path     the runner and `loadbench report`
     build_report(results_path, fmt) -> str                             the same text, not written
     render_report(summary, fmt) -> str                                 from an analysis.Summary
-    render_html / render_markdown / render_csv / render_json(summary) -> str
+    get_renderer(fmt).render(summary) -> str                           one format (loadbench.report.registry)
     render_terminal_summary(results_or_summary, console)              (loadbench.report.terminal)
 
-This module imports nothing heavy: each renderer (pandas, matplotlib, jinja2) loads when it is used.
+The formats are the renderers named in loadbench.plugins.REPORT_FORMATS, one module each. This module
+imports nothing heavy: each renderer (pandas, matplotlib, jinja2) loads when it is used.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from loadbench.errors import UsageError
+from loadbench.report.registry import Renderer, all_renderers, format_names, get_renderer
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Summary
 
-Format = Literal["html", "md", "csv", "json"]
-FORMATS: tuple[Format, ...] = ("html", "md", "csv", "json")
-SUFFIXES: dict[Format, str] = {"html": ".html", "md": ".md", "csv": ".csv", "json": ".json"}
-
 __all__ = [
-    "FORMATS",
+    "Renderer",
     "build_report",
     "default_report_path",
     "format_for_path",
+    "format_names",
+    "get_renderer",
     "render_report",
     "write_report",
 ]
 
 
-def _check(fmt: str) -> Format:
-    if fmt not in FORMATS:
-        raise UsageError(f"report format {fmt!r} is unknown; choose one of {', '.join(FORMATS)}")
-    return fmt
-
-
-def format_for_path(path: str | os.PathLike[str], default: Format = "html") -> Format:
+def format_for_path(path: str | os.PathLike[str], default: str = "html") -> str:
     """The format an output file name asks for by its suffix (.md, .csv, .json, .html/.htm)."""
     suffix = Path(path).suffix.lower()
-    for fmt, known in SUFFIXES.items():
-        if suffix == known or (fmt == "html" and suffix == ".htm"):
-            return fmt
+    for renderer in all_renderers():
+        if suffix in renderer.suffixes:
+            return renderer.name
     return default
 
 
 def default_report_path(results_path: str | os.PathLike[str], fmt: str = "html") -> Path:
     """report.<ext> next to the results file."""
-    return Path(results_path).with_name("report" + SUFFIXES[_check(fmt)])
+    return Path(results_path).with_name("report" + get_renderer(fmt).suffix)
 
 
 def render_report(summary: Summary, fmt: str = "html") -> str:
-    """Render `summary` in one of FORMATS."""
-    fmt = _check(fmt)
-    if fmt == "html":
-        from loadbench.report.html import render_html
-
-        return render_html(summary)
-    if fmt == "md":
-        from loadbench.report.markdown import render_markdown
-
-        return render_markdown(summary)
-    if fmt == "csv":
-        from loadbench.report.csv_export import render_csv
-
-        return render_csv(summary)
-    from loadbench.report.json_export import render_json
-
-    return render_json(summary)
+    """Render `summary` in one of the registered formats (UsageError for an unknown one)."""
+    return get_renderer(fmt).render(summary)
 
 
 def build_report(results_path: str | os.PathLike[str], fmt: str = "html") -> str:
@@ -79,8 +57,8 @@ def build_report(results_path: str | os.PathLike[str], fmt: str = "html") -> str
     from loadbench.analysis.summary import summarize
     from loadbench.results.file import read_results
 
-    _check(fmt)
-    return render_report(summarize(read_results(results_path)), fmt)
+    renderer = get_renderer(fmt)
+    return renderer.render(summarize(read_results(results_path)))
 
 
 def write_report(

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis import format as fmt
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -119,13 +121,8 @@ def _plain_numbers(ax: Axes, axis: str = "y") -> None:
     thousands always as k, so one axis never mixes 5,000 with 10k."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    def label(value: float, _pos: Any) -> str:
-        if value >= 1000:
-            return f"{value / 1000:,.4g}k"
-        return f"{value:,.0f}" if value >= 1 else f"{value:.3g}"
-
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(FuncFormatter(label))
+    target.set_major_formatter(FuncFormatter(lambda value, _pos: fmt.axis_tick(value)))
     target.set_minor_formatter(NullFormatter())
 
 

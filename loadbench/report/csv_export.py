@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Summary
+    from loadbench.report.registry import Renderer
 
 
 def render_csv(summary: Summary) -> str:
@@ -14,3 +15,17 @@ def render_csv(summary: Summary) -> str:
         return ""
     text: str = summary.table.to_csv(index=False, lineterminator="\n")
     return text
+
+
+class CsvRenderer:
+    """The CSV report format (report.registry.Renderer)."""
+
+    name = "csv"
+    suffix = ".csv"
+    suffixes = (".csv",)
+
+    def render(self, summary: Summary) -> str:
+        return render_csv(summary)
+
+
+CSV: Renderer = CsvRenderer()

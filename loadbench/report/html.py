@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis import format as fmt
 from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
-from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
     from loadbench.analysis.summary import Summary
+    from loadbench.report.registry import Renderer
 
 RAW_TABLE_COLUMNS = (
     ("trial_id", "trial"), ("model", "model"), ("workload", "workload"), ("load_label", "load"),
@@ -39,7 +40,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         num=fmt.num, ms=fmt.ms, pct=fmt.pct, interval=fmt.interval, with_interval=fmt.with_interval,
-        ratio=fmt.ratio, flags=fmt.flags,
+        flags=fmt.flags,
     )
     return env
 
@@ -93,3 +94,17 @@ def render_html(summary: Summary) -> str:
         trial_count=len(summary.table),
         busy_limit=f"{BUSY_OTHER_CPU_PCT:.0f}",
     )
+
+
+class HtmlRenderer:
+    """The HTML report format (report.registry.Renderer)."""
+
+    name = "html"
+    suffix = ".html"
+    suffixes = (".html", ".htm")
+
+    def render(self, summary: Summary) -> str:
+        return render_html(summary)
+
+
+HTML: Renderer = HtmlRenderer()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Summary
+    from loadbench.report.registry import Renderer
 
 SUMMARY_FORMAT = "loadbench-summary"
 # Version history: 1 (loadbench 0.1.0).
@@ -56,3 +57,17 @@ def summary_to_json(summary: Summary) -> Any:
 def render_json(summary: Summary) -> str:
     """The summary as indented JSON text, ending with a newline."""
     return json.dumps(summary_to_json(summary), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+class JsonRenderer:
+    """The JSON report format (report.registry.Renderer)."""
+
+    name = "json"
+    suffix = ".json"
+    suffixes = (".json",)
+
+    def render(self, summary: Summary) -> str:
+        return render_json(summary)
+
+
+JSON: Renderer = JsonRenderer()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from loadbench.analysis import format as fmt
 from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
-from loadbench.report import format as fmt
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Summary
+    from loadbench.report.registry import Renderer
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
 
@@ -90,3 +91,17 @@ def render_markdown(summary: Summary) -> str:
         f"{BUSY_OTHER_CPU_PCT:.0f} % of a core), failed.</sub>"
     )
     return "\n".join(out) + "\n"
+
+
+class MarkdownRenderer:
+    """The markdown report format (report.registry.Renderer)."""
+
+    name = "md"
+    suffix = ".md"
+    suffixes = (".md",)
+
+    def render(self, summary: Summary) -> str:
+        return render_markdown(summary)
+
+
+MARKDOWN: Renderer = MarkdownRenderer()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loadbench.report import format as fmt
+from loadbench.analysis import format as fmt
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -20,11 +20,10 @@ if TYPE_CHECKING:
 def _errors(p: Point) -> str:
     """"0", "3", or "219 (0.09%)": the count summed over repetitions, then the median rate when it is not
     zero (one significant digit below 1 %, so the cell stays narrow)."""
-    rate = p.error_rate.median * 100
+    rate = p.error_rate.median
     if not p.error_total or not rate > 0:
         return fmt.num(p.error_total)
-    text = f"{rate:.1g}%" if rate < 1 else f"{rate:.2g}%" if rate < 99.5 else f"{rate:.0f}%"
-    return f"{fmt.num(p.error_total)} ({text})"
+    return f"{fmt.num(p.error_total)} ({fmt.short_pct(rate)})"
 
 
 _STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}

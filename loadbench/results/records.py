@@ -24,15 +24,13 @@ from loadbench.results.codec import (
     load_from_json,
     load_to_json,
     request_spec_to_json,
-    scrub_nonfinite,
     to_json,
 )
 from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import LatencyHistogram
-    from loadbench.results.monitoring import MonitorSummary
-    from loadbench.types import Load, RequestSpec
+    from loadbench.types import Load
 
 _T = TypeVar("_T")
 
@@ -49,12 +47,10 @@ __all__ = [
     "Results",
     "ResultsHeader",
     "TrialResult",
-    "failed_trial_result",
     "latest_attempts",
     "load_from_json",
     "load_to_json",
     "make_header",
-    "make_trial_result",
     "request_spec_to_json",
 ]
 
@@ -248,13 +244,7 @@ class Results:
     path: Path | None = None
 
 
-# -- building records ------------------------------------------------------------------------------------
-
-_IDENTITY_KEYS = frozenset({
-    "kind", "trial_id", "index", "model", "server_model", "family", "server_options", "variant",
-    "workload", "requests_spec", "load", "load_label", "repetition", "round", "started", "cpus",
-})
-
+# -- a run's header -----------------------------------------------------------------------------------
 
 def make_header(
     *,
@@ -280,75 +270,6 @@ def make_header(
 
 def _timestamp(value: datetime | str) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
-
-
-def _identity(
-    *, trial_id: str, index: int, model: str, server_model: str, family: str,
-    server_options: Mapping[str, Any], variant: str | None, workload: str,
-    requests_spec: Sequence[RequestSpec | Mapping[str, Any]], load: Load | Mapping[str, Any],
-    repetition: int, round: int, started: datetime | str, cpus: Mapping[str, Sequence[int]] | None,
-) -> JsonDict:
-    load_json = dict(load) if isinstance(load, Mapping) else load_to_json(load)
-    label = load_from_json(load_json).label
-    return {
-        "kind": "trial", "trial_id": trial_id, "index": index, "model": model, "server_model": server_model,
-        "family": family, "server_options": dict(server_options), "variant": variant, "workload": workload,
-        "requests_spec": [request_spec_to_json(s) for s in requests_spec], "load": load_json,
-        "load_label": label, "repetition": repetition, "round": round, "started": _timestamp(started),
-        "cpus": None if cpus is None else {k: list(v) for k, v in cpus.items()},
-    }
-
-
-def make_trial_result(
-    record: Mapping[str, Any],
-    *,
-    monitor: MonitorSummary | None = None,
-    trial_id: str, index: int, model: str, server_model: str, family: str,
-    server_options: Mapping[str, Any], variant: str | None, workload: str,
-    requests_spec: Sequence[RequestSpec | Mapping[str, Any]], load: Load | Mapping[str, Any],
-    repetition: int, round: int, started: datetime | str, cpus: Mapping[str, Sequence[int]] | None,
-) -> TrialResult:
-    """Combine the trial's identity, the engine's `Recording.to_record()` and the monitor's summary.
-
-    Identity arguments win over same-named record keys; the engine's own `client_cpu_pct` wins over the
-    monitor's. Non-finite figures in the record become null. Keys this version does not know land in
-    `extra`. Raises ResultsFormatError when the combination would not read back.
-    """
-    data: JsonDict = {k: v for k, v in scrub_nonfinite(record).items() if k not in _IDENTITY_KEYS}
-    for key, value in (monitor.to_record() if monitor else {}).items():
-        if key == "client_cpu_pct" and data.get(key) is not None:
-            continue
-        data[key] = value
-    data.update(_identity(
-        trial_id=trial_id, index=index, model=model, server_model=server_model, family=family,
-        server_options=server_options, variant=variant, workload=workload, requests_spec=requests_spec,
-        load=load, repetition=repetition, round=round, started=started, cpus=cpus,
-    ))
-    return TrialResult.from_json(data, where=f"trial {trial_id!r}")
-
-
-def failed_trial_result(
-    *,
-    reason: str,
-    log_tail: str = "",
-    monitor: MonitorSummary | None = None,
-    trial_id: str, index: int, model: str, server_model: str, family: str,
-    server_options: Mapping[str, Any], variant: str | None, workload: str,
-    requests_spec: Sequence[RequestSpec | Mapping[str, Any]], load: Load | Mapping[str, Any],
-    repetition: int, round: int, started: datetime | str, cpus: Mapping[str, Sequence[int]] | None,
-) -> TrialResult:
-    """A trial whose server failed to start or died: status_ok false, `failure` says why, counts are zero."""
-    data: JsonDict = {
-        "status_ok": False, "failure": {"reason": reason, "log_tail": log_tail},
-        "duration_s": 0.0, "requests": 0, "rps": 0.0, "engine": "",
-    }
-    data.update(monitor.to_record() if monitor else {})
-    data.update(_identity(
-        trial_id=trial_id, index=index, model=model, server_model=server_model, family=family,
-        server_options=server_options, variant=variant, workload=workload, requests_spec=requests_spec,
-        load=load, repetition=repetition, round=round, started=started, cpus=cpus,
-    ))
-    return TrialResult.from_json(data, where=f"trial {trial_id!r}")
 
 
 def latest_attempts(trials: Sequence[_T]) -> list[_T]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.external import (
     SBIN_DIRS,
@@ -117,7 +118,7 @@ class ApacheModel(ExternalModel):
     """Apache httpd with mpm_event: threads per process, keep-alive connections parked in an event loop."""
 
     name = "apache"
-    family = "external (mpm_event)"
+    family = Family.EXTERNAL_MPM_EVENT
     description = "real Apache httpd, mpm_event: worker threads + an event loop for idle keep-alive (static)"
     binaries = ("apache2", "httpd")
     install_hint = "apt-get install apache2"
@@ -158,7 +159,7 @@ class ApacheWorkerModel(ApacheModel):
     """Apache httpd with mpm_worker: threads per process, each thread holds its connection."""
 
     name = "apache-worker"
-    family = "external (mpm_worker)"
+    family = Family.EXTERNAL_MPM_WORKER
     description = "real Apache httpd, mpm_worker: a thread per connection, in a few processes (static)"
     mpm = "worker"
 
@@ -167,7 +168,7 @@ class ApachePreforkModel(ApacheModel):
     """Apache httpd with mpm_prefork: one single-threaded process per connection."""
 
     name = "apache-prefork"
-    family = "external (mpm_prefork)"
+    family = Family.EXTERNAL_MPM_PREFORK
     description = "real Apache httpd, mpm_prefork: one process per connection (static)"
     mpm = "prefork"
 

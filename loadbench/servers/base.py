@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from loadbench.errors import UsageError
+from loadbench.results.family import Family
 from loadbench.scenario.types import AppSpec as AppSpec  # re-exported: the server interface takes it
 
 if TYPE_CHECKING:
@@ -84,12 +85,9 @@ def check_loopback(host: str) -> None:
 class ServerModel(Protocol):
     """A way of running a web app: a name users type, a family, and how to start it.
 
-    Two optional members, read by launch() with getattr (see loadbench.servers.external):
-    `prepare(app, opts, port, run_dir) -> list[str]` for a model that needs files before it starts
-    (nginx, Apache): it writes them into `run_dir`, a fresh private 0700 directory removed when the
-    server stops (and by the guard should loadbench die), and returns the command line used instead of
-    command(). `not_ready_statuses`: HTTP statuses that do not count as ready (a proxy's 502 while the
-    app behind it boots).
+    launch() also reads the hooks below; ModelBase gives each a default, so most models set none of them.
+    A model that needs files before it starts (nginx, Apache; see loadbench.servers.external) sets
+    `needs_run_dir` and writes `prepare`.
     """
 
     @property
@@ -97,8 +95,8 @@ class ServerModel(Protocol):
         """The name users type: "waitress", "gunicorn", "uvicorn", ..."""
 
     @property
-    def family(self) -> str:
-        """threaded | pre-fork | pre-fork+threads | event-loop | process-per-request | external."""
+    def family(self) -> Family:
+        """How it serves concurrent requests: threaded, pre-fork, event-loop, ... (recorded in results)."""
 
     @property
     def description(self) -> str:
@@ -113,6 +111,25 @@ class ServerModel(Protocol):
     def start(self, app: AppSpec, opts: ServerOptions) -> ServerProcess:
         """A ready ServerProcess, or ServerStartError / ServerUnavailableError with nothing left running."""
 
+    @property
+    def stop_signal(self) -> int:
+        """The signal launch() and the guard send the server's process group first; SIGKILL follows."""
+
+    @property
+    def not_ready_statuses(self) -> frozenset[int]:
+        """HTTP statuses that do not count as ready (a proxy's 502 while the app behind it boots)."""
+
+    @property
+    def needs_run_dir(self) -> bool:
+        """True when the model writes files before it starts: launch() then calls prepare(), not command()."""
+
+    def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        """Write the server's files into `run_dir` and return the command line used instead of command().
+
+        `run_dir` is a fresh private 0700 directory, removed when the server stops (and by the guard
+        should loadbench die). Called only when `needs_run_dir`.
+        """
+
 
 class ModelBase:
     """Shared behaviour of the models in this package: availability by importability, start via launch.
@@ -122,12 +139,13 @@ class ModelBase:
     """
 
     name: str = ""
-    family: str = ""
+    family: Family  # every model sets its own
     description: str = ""
     requires: tuple[tuple[str, str], ...] = ()  # (module, install hint)
     interfaces: tuple[Literal["wsgi", "asgi"], ...] = ("wsgi",)
     stop_signal: int = signal.SIGTERM  # what the launcher and the guard send first; SIGKILL follows
     not_ready_statuses: frozenset[int] = frozenset()  # answers from a front end while the app is not up
+    needs_run_dir: bool = False  # True: launch() makes a private run dir and calls prepare()
 
     def available(self) -> str | None:
         """None when every required module can be found (found, never imported: that is slow)."""
@@ -140,6 +158,10 @@ class ModelBase:
 
     def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
         raise NotImplementedError
+
+    def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
+        """No files to write: the command line alone (launch() calls this only when needs_run_dir)."""
+        return self.command(app, opts, port)
 
     def app_target(self, app: AppSpec) -> str:
         """The "module:attr" this model serves: the bundled app's face it speaks, or the user's target."""

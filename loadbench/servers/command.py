@@ -6,6 +6,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from loadbench.errors import UsageError
+from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ class CommandModel(ModelBase):
     """Runs AppSpec(kind="command", target="myserver --bind {host}:{port}") as given; ready = any response."""
 
     name = "command"
-    family = "external"
+    family = Family.EXTERNAL
     description = "your own server command, a template with {host} and {port}"
     requires = ()
     interfaces = ("wsgi", "asgi")

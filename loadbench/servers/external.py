@@ -1,9 +1,10 @@
 """What the external (non-Python) server models share: finding the binary, the document root, the run user.
 
 nginx and Apache are started by launch() like every other model, with one difference: they need files
-(a config, a document root) before they start. Such a model defines `prepare(app, opts, port, run_dir)`,
-which launch() calls with a fresh private directory (mode 0700, removed when the server stops, and by
-the guard when loadbench dies) and which returns the command line. See ExternalModel.
+(a config, a document root) before they start. Such a model sets `needs_run_dir` and defines
+`prepare(app, opts, port, run_dir)`, which launch() calls with a fresh private directory (mode 0700,
+removed when the server stops, and by the guard when loadbench dies) and which returns the command line.
+See ExternalModel.
 
 As root, the servers' workers drop to an unprivileged user (nobody), which must read the document root:
 the private directory is then handed to that user (chown) rather than opened to everyone.
@@ -116,6 +117,7 @@ class ExternalModel(ModelBase):
 
     binaries: tuple[str, ...] = ()
     install_hint: str = ""
+    needs_run_dir = True
     serves_import_apps = False  # True when a Python server behind the binary can serve the user's app
 
     def binary(self) -> str | None:

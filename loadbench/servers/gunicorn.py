@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
 
 DEFAULT_WORKERS = 2
@@ -22,7 +23,7 @@ class GunicornModel(ModelBase):
     """gunicorn sync workers: each worker process handles one request at a time (like Apache prefork)."""
 
     name = "gunicorn"
-    family = "pre-fork"
+    family = Family.PRE_FORK
     description = "gunicorn sync workers: one request at a time per process (like Apache prefork)"
     requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
     interfaces = ("wsgi",)
@@ -51,7 +52,7 @@ class GunicornGthreadModel(GunicornModel):
     """gunicorn gthread workers: pre-fork processes, each with a thread pool."""
 
     name = "gunicorn-gthread"
-    family = "pre-fork+threads"
+    family = Family.PRE_FORK_THREADS
     description = "gunicorn gthread workers: processes, each with a pool of threads"
 
     def worker_args(self, opts: ServerOptions) -> list[str]:
@@ -62,7 +63,7 @@ class GunicornGeventModel(GunicornModel):
     """gunicorn gevent workers: green threads on an event loop, WSGI code unchanged."""
 
     name = "gunicorn-gevent"
-    family = "event-loop"
+    family = Family.EVENT_LOOP
     description = "gunicorn gevent workers: green threads on an event loop (WSGI)"
     requires = (("gunicorn", "pip install gunicorn"), ("gevent", "pip install gevent"))
 

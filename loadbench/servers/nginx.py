@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.external import (
     ExternalModel,
@@ -135,7 +136,7 @@ class NginxModel(ExternalModel):
     """nginx serving the bundled app's static files and fixed answers; worker_processes = workers (def. 1)."""
 
     name = "nginx"
-    family = "event-loop (external)"
+    family = Family.EVENT_LOOP_EXTERNAL
     description = "real nginx: event loop per worker process, static files + fixed answers (no /io /cpu /db)"
     binaries = ("nginx",)
     install_hint = "apt-get install nginx"
@@ -163,7 +164,7 @@ class NginxGunicornModel(NginxModel):
     """nginx (1 worker) as reverse proxy in front of gunicorn sync workers on a unix socket."""
 
     name = "nginx-gunicorn"
-    family = "topology"
+    family = Family.TOPOLOGY
     description = "nginx reverse proxy (upstream keep-alive; serves /static/) before gunicorn sync workers"
     requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
     interfaces = ("wsgi",)

@@ -4,7 +4,7 @@ launch() picks or checks the port, runs `python -S loadbench/launch/guard.py ...
 session with the read end of a lifeline pipe (see guard.py for the orphan-proofing), reads CMD's pid
 back from the guard, and probes the ready path over HTTP every 10 ms until it answers. It returns a
 ready ServerProcess, or raises ServerStartError (command line + log tail) with every process it
-started already gone. A model with a `prepare` method (nginx, Apache) gets a fresh private run dir per
+started already gone. A model with `needs_run_dir` (nginx, Apache) gets a fresh private run dir per
 start for its config files, removed with the server; see ServerModel.
 """
 
@@ -21,7 +21,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -131,7 +130,7 @@ class ServerProcess:
         started = time.monotonic()
         last = "nothing answered"
         # A proxy answers before the app behind it is up; such a model names the statuses meaning "not yet".
-        not_yet: frozenset[int] = getattr(self.model, "not_ready_statuses", frozenset())
+        not_yet = self.model.not_ready_statuses
         while True:
             if not self.alive():
                 code = self._wait_exit_code()
@@ -173,7 +172,7 @@ class ServerProcess:
             return
         self._stopped = True
         try:
-            signal_group(self.pgid, _stop_signal(self.model))
+            signal_group(self.pgid, self.model.stop_signal)
             try:
                 self._guard.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
@@ -234,16 +233,15 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
         log_dir = Path(opts.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
     attempts = 3 if opts.port == 0 else 1  # a port picked by us can be taken before the server binds it
-    # A model that needs files before it starts (a config, a document root: nginx, apache) defines
-    # prepare(app, opts, port, run_dir) -> command line, and gets a fresh private run dir per attempt.
-    prepare: Callable[[AppSpec, ServerOptions, int, Path], list[str]] | None = getattr(model, "prepare", None)
+    # A model that needs files before it starts (a config, a document root: nginx, apache) sets
+    # needs_run_dir; its prepare(app, opts, port, run_dir) gets a fresh private run dir per attempt.
     run_dir = None
     try:
         for attempt in range(attempts):
             port = opts.port or free_port(host)
-            if prepare is not None:
+            if model.needs_run_dir:
                 run_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-run-"))  # mode 0700
-                command = prepare(app, opts, port, run_dir)
+                command = model.prepare(app, opts, port, run_dir)
             else:
                 command = model.command(app, opts, port)
             if opts.port:
@@ -310,7 +308,7 @@ def _spawn(
     read_fd, write_fd = os.pipe()
     try:
         with open(log_path, "ab") as log:
-            argv = guard_argv(command, read_fd, opts.cpus, _stop_signal(model), private_dir, run_dir)
+            argv = guard_argv(command, read_fd, opts.cpus, model.stop_signal, private_dir, run_dir)
             guard = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, pass_fds=(read_fd,),
                 start_new_session=True, cwd=app.cwd, env=child_env(app),
@@ -330,11 +328,3 @@ def _spawn(
         server.stop()
         raise server._error(f"the guard could not start {model.name} (exit code {guard.returncode})")
     return server
-
-
-def _stop_signal(model: ServerModel) -> int:
-    """The model's first stop signal (a model may set `stop_signal`), SIGTERM for models that name none."""
-    return int(getattr(model, "stop_signal", signal.SIGTERM))
-
-
-    return True

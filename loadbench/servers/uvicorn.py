@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
 
 DEFAULT_WORKERS = 1
@@ -21,7 +22,7 @@ class UvicornModel(ModelBase):
     """uvicorn: one asyncio event loop per worker process (default 1 worker), like nginx's model."""
 
     name = "uvicorn"
-    family = "event-loop"
+    family = Family.EVENT_LOOP
     requires = (("uvicorn", "pip install uvicorn"),)
     interfaces = ("asgi",)
 

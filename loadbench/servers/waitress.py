@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
 
 DEFAULT_THREADS = 8
@@ -13,7 +14,7 @@ class WaitressModel(ModelBase):
     """waitress-serve on 127.0.0.1, `threads` worker threads (default 8); `workers` does not apply."""
 
     name = "waitress"
-    family = "threaded"
+    family = Family.THREADED
     description = "waitress: one process, a pool of threads (like Apache's worker MPM)"
     requires = (("waitress", "pip install waitress"),)
     interfaces = ("wsgi",)

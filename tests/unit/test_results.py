@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from loadbench.errors import LoadbenchError, ResultsFormatError
 from loadbench.monitor import MonitorSummary
+from loadbench.results.build import TrialIdentity, failed_trial, measured_trial
 from loadbench.results.codec import dumps_line
 from loadbench.results.file import ResultsWriter, default_run_dir, read_results
 from loadbench.results.records import (
@@ -25,11 +26,9 @@ from loadbench.results.records import (
     RESULTS_VERSION,
     ResultsHeader,
     TrialResult,
-    failed_trial_result,
     load_from_json,
     load_to_json,
     make_header,
-    make_trial_result,
 )
 from loadbench.types import Closed, Open, RequestSpec, Stage, Stages
 
@@ -54,7 +53,7 @@ RECORD: dict[str, Any] = {
 
 
 def _trial(**changes: Any) -> TrialResult:
-    return replace(make_trial_result(RECORD, **IDENTITY), **changes)
+    return replace(measured_trial(TrialIdentity(**IDENTITY), RECORD), **changes)
 
 
 def _write(path: Path, trials: list[TrialResult]) -> Path:
@@ -282,7 +281,7 @@ def test_append_outside_the_with_block_is_an_error(tmp_path: Path) -> None:
 def test_make_trial_result_merges_identity_record_and_scrubs_nan() -> None:
     record = dict(RECORD) | {"latency_ms": {"p50": math.nan, "p99": 4.0}, "sent": 1001, "new_metric": 7,
                              "model": "ignored: identity wins"}  # fmt: skip
-    trial = make_trial_result(record, **IDENTITY)
+    trial = measured_trial(TrialIdentity(**IDENTITY), record)
     assert trial.model == "uvicorn" and trial.load_label == "64c" and trial.kind == "trial"
     assert trial.latency_ms == {"p50": None, "p99": 4.0}
     assert trial.sent == 1001 and trial.extra == {"new_metric": 7}
@@ -299,25 +298,25 @@ SUMMARY = MonitorSummary(
 
 
 def test_make_trial_result_takes_the_monitor_summary_but_prefers_the_engines_own_cpu() -> None:
-    trial = make_trial_result(RECORD | {"client_cpu_pct": 61.0}, monitor=SUMMARY, **IDENTITY)
+    trial = measured_trial(TrialIdentity(**IDENTITY), RECORD | {"client_cpu_pct": 61.0}, monitor=SUMMARY)
     assert trial.server == {"cpu_pct_mean": 98.0, "cpu_pct_max": 99.0, "rss_mb_mean": 40.2,
                             "rss_mb_max": 40.3, "processes": 2}  # fmt: skip
     assert trial.monitor == SUMMARY.samples and trial.other_cpu_pct == 3.5
     assert trial.client_cpu_pct == 61.0
     no_engine_cpu = {k: v for k, v in RECORD.items() if k != "client_cpu_pct"}
-    assert make_trial_result(no_engine_cpu, monitor=SUMMARY, **IDENTITY).client_cpu_pct == 54.0
-    failed = failed_trial_result(reason="died", monitor=SUMMARY, **IDENTITY)
+    assert measured_trial(TrialIdentity(**IDENTITY), no_engine_cpu, monitor=SUMMARY).client_cpu_pct == 54.0
+    failed = failed_trial(TrialIdentity(**IDENTITY), reason="died", monitor=SUMMARY)
     assert failed.server is not None and failed.server["rss_mb_max"] == 40.3
 
 
 def test_make_trial_result_names_a_bad_record_value() -> None:
     expected = "trial 'uvicorn|/plaintext|64c|1': key 'rps' must be float, got 'many'"
     with pytest.raises(ResultsFormatError, match=re.escape(expected)):
-        make_trial_result(dict(RECORD) | {"rps": "many"}, **IDENTITY)
+        measured_trial(TrialIdentity(**IDENTITY), dict(RECORD) | {"rps": "many"})
 
 
 def test_failed_trial_result_has_zero_counts_and_the_reason() -> None:
-    trial = failed_trial_result(reason="port in use", log_tail="OSError: [Errno 98]", **IDENTITY)
+    trial = failed_trial(TrialIdentity(**IDENTITY), reason="port in use", log_tail="OSError: [Errno 98]")
     assert trial.failed and trial.status_ok is False
     assert trial.failure == {"reason": "port in use", "log_tail": "OSError: [Errno 98]"}
     assert (trial.requests, trial.ok, trial.rps, trial.error_count) == (0, 0, 0.0, 0)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from synthetic import write_synthetic_results
 
+from loadbench.results.build import TrialIdentity, measured_trial
 from loadbench.results.file import ResultsWriter, read_results
 from loadbench.results.metrics import LatencyHistogram, Recording, TimelinePoint, empty_errors
-from loadbench.results.records import make_header, make_trial_result
+from loadbench.results.records import make_header
 from loadbench.types import Closed, Open
 
 
@@ -28,12 +29,12 @@ def test_a_recording_round_trips_through_the_file_with_its_histogram(tmp_path: P
         target_rps=None, sent=5003, dropped=0, client_cpu_s=0.4, client_cpu_pct=20.0, saturated=False,
         saturation_reasons=(),
     )  # fmt: skip
-    trial = make_trial_result(
-        recording.to_record(), trial_id="t", index=0, model="uvicorn", server_model="uvicorn",
+    trial = measured_trial(TrialIdentity(
+        trial_id="t", index=0, model="uvicorn", server_model="uvicorn",
         family="event-loop", server_options={}, variant=None, workload="/plaintext", requests_spec=[],
         load=Closed(connections=16), repetition=1, round=1, started=datetime(2026, 1, 1, tzinfo=UTC),
         cpus=None,
-    )  # fmt: skip
+    ), recording)  # fmt: skip
     with ResultsWriter(tmp_path / "r.jsonl", make_header(scenario_name="s")) as writer:
         writer.append(trial)
     (back,) = read_results(tmp_path / "r.jsonl").trials
