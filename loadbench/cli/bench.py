@@ -23,7 +23,15 @@ Examples:
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
+  loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
+
+
+def _engine_names() -> list[str]:
+    from loadbench.engine.registry import backend_names
+
+    return backend_names()
 
 
 def parse_stages(text: str, *, arrival: str, max_connections: int) -> Stages:
@@ -130,11 +138,22 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
+@click.option("--engine", type=click.Choice(_engine_names()), default="native", show_default=True,
+              help="Load engine backend; locust runs Locust (closed loop only: -c or connection stages).")
+@click.option("--locustfile", default=None, metavar="FILE", help="--engine locust: your locustfile (user "
+              "journeys); each request name is a workload. [default: a generated FastHttpUser, no wait]")
+@click.option("--locust-workers", default=None, type=click.IntRange(min=0), help="--engine locust: a master "
+              "plus N local worker processes (0: one process).")  # fmt: skip
+@click.option("--workers-timeout", default="30s", show_default=True, help="--engine locust: how long to wait "
+              "for every worker to connect.")  # fmt: skip
+@click.option("--locust-bind", default=None, metavar="HOST", help="--engine locust: the master's bind "
+              "address, so workers on other machines can connect. [default: 127.0.0.1]")  # fmt: skip
 def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
-    processes: str, cpus: str | None, seed: int, json_out: str | None, allow_remote: bool,
+    processes: str, cpus: str | None, seed: int, json_out: str | None, allow_remote: bool, engine: str,
+    locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
     from loadbench.engine.targets import check_target, parse_url
@@ -180,15 +199,49 @@ def command(
         cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
     )  # fmt: skip
     specs = _requests(path, mix, method, headers, body)
-    _run(url, target, specs, load, options, json_out)
+    settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
+    _run(url, target, specs, load, options, json_out, engine=engine, settings=settings)
+
+
+def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,
+                     workers: int | None, workers_timeout: str, bind: str | None,
+                     ) -> dict[str, Any]:  # fmt: skip
+    """The backend's own settings from the --locust* options; refuses what the engine cannot do."""
+    from pathlib import Path
+
+    from loadbench.errors import UsageError
+    from loadbench.types import Closed
+    from loadbench.units import parse_duration
+
+    given = [name for name, value in (("--locustfile", locustfile), ("--locust-workers", workers),
+                                      ("--locust-bind", bind)) if value is not None]  # fmt: skip
+    if engine != "locust":
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to --engine locust")
+        return {}
+    if not isinstance(load, Closed) and not (getattr(load, "kind", "") == "connections"):
+        raise UsageError("--engine locust has no open loop: -r and rate stages are refused; use -c N users "
+                         "or connection stages (10s:64c)")  # fmt: skip
+    if limit is not None:
+        raise UsageError("--engine locust runs for a duration: give -d instead of -n")
+    settings: dict[str, Any] = {"workers_timeout": parse_duration(workers_timeout, what="--workers-timeout")}
+    if locustfile is not None:
+        if not Path(locustfile).is_file():
+            raise UsageError(f"--locustfile {locustfile}: no such file")
+        settings["file"] = str(Path(locustfile).resolve())
+    if workers:
+        settings["workers"] = workers
+    if bind is not None:
+        settings["bind"] = bind
+    return settings
 
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
-         ) -> None:  # fmt: skip
+         *, engine: str = "native", settings: dict[str, Any] | None = None) -> None:  # fmt: skip
     import json
     from pathlib import Path
 
-    from loadbench.engine import drive
+    from loadbench.engine import run_backend
     from loadbench.errors import UsageError
 
     out_file = None
@@ -198,11 +251,17 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
         except OSError as exc:
             raise UsageError(f"--json {json_out}: cannot write there ({exc.strerror})") from exc
     try:
-        recording = drive(target, specs, load, options)
-        text = summary_text(url, recording, options)
+        measured = run_backend(engine, target, specs, load, options, settings=settings)
+        several = len(measured.recordings) > 1
+        *steps, (last_name, recording) = measured.recordings.items()
+        text = summary_text(url, recording, options, extras=measured.extras)
+        if several:
+            text += "\n" + workloads_text(dict(steps), last_name)
         click.echo(text, err=json_out == "-")
         if json_out:
-            payload = json.dumps(bench_record(url, specs, recording, options), indent=2) + "\n"
+            records = [bench_record(url, specs, rec, options, workload=name if several else None,
+                                    extras=measured.extras) for name, rec in measured.recordings.items()]
+            payload = json.dumps(records if several else records[0], indent=2) + "\n"
             if out_file is not None:
                 out_file.write(payload)
             else:
@@ -212,8 +271,10 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
             out_file.close()
 
 
-def bench_record(url: str, specs: list[RequestSpec], recording: Recording, options: Any) -> dict[str, Any]:
-    """The trial record of docs/results-format.md for a bench run.
+def bench_record(url: str, specs: list[RequestSpec], recording: Recording, options: Any, *,
+                 workload: str | None = None, extras: dict[str, Any] | Any = None) -> dict[str, Any]:
+    """The trial record of docs/results-format.md for a bench run (one per workload a backend measured:
+    a Locust run gives one per request name and the `journey`; then --json writes a list of them).
 
     There is no server model: `model` names the target (host:port) so reports and checks can label it,
     `server_model` and `family` are empty, `server` is null.
@@ -223,7 +284,8 @@ def bench_record(url: str, specs: list[RequestSpec], recording: Recording, optio
 
     from loadbench.results.codec import request_spec_to_json
 
-    workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
+    if workload is None:
+        workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
     record: dict[str, Any] = {
         "kind": "trial", "trial_id": "bench", "index": 0, "model": urlsplit(url).netloc,
         "server_model": "", "family": "", "server_options": {}, "variant": None, "workload": workload,
@@ -235,7 +297,21 @@ def bench_record(url: str, specs: list[RequestSpec], recording: Recording, optio
     client_cpus = list(options.cpus) if options.cpus else None
     record.update({"server": None, "monitor": [], "other_cpu_pct": None,
                    "cpus": {"server": None, "client": client_cpus}})
+    if extras:
+        record["backend_extras"] = dict(extras)
     return record
+
+
+def workloads_text(recordings: dict[str, Recording], total: str) -> str:
+    """One line per workload of a several-workload run (a Locust journey's request names)."""
+    lines = [f"per request name (the figures above are the {total!r} over all of them):"]
+    width = max(len(name) for name in recordings)
+    for name, rec in recordings.items():
+        h = rec.latency
+        latency = (f"p50 {_ms(h.percentile(50))}  p99 {_ms(h.percentile(99))} ms" if h.count
+                   else "no responses")  # fmt: skip
+        lines.append(f"  {name:{width}}  {rec.rps:10,.1f} req/s  {latency}  errors {rec.error_count:,}")
+    return "\n".join(lines)
 
 
 def _ms(ns: float) -> str:
@@ -243,8 +319,9 @@ def _ms(ns: float) -> str:
     return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:,.0f}"
 
 
-def summary_text(url: str, rec: Recording, options: Any) -> str:
-    """The compact human summary; the verdict on the engine comes first."""
+def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) -> str:
+    """The compact human summary; the verdict on the engine comes first. A backend's `latency_precision`
+    extra (Locust's rounding) is printed under the percentiles."""
     from loadbench.types import Closed, Open
 
     lines = [f"loadbench bench {url}"]
@@ -294,6 +371,9 @@ def summary_text(url: str, rec: Recording, options: Any) -> str:
         lines.append(f"{name:10} p50 {_ms(h.percentile(50))}  p90 {_ms(h.percentile(90))}  p99 "
                      f"{_ms(h.percentile(99))}  p99.9 {_ms(h.percentile(99.9))}  max {_ms(h.max_ns)} ms"
                      f"{note}")
+    precision = (extras or {}).get("latency_precision")
+    if precision:
+        lines.append(f"           ({precision})")
     if rec.schedule_lag is not None and rec.schedule_lag.count:
         lag = rec.schedule_lag
         lines.append(f"lag        p50 {_ms(lag.percentile(50))}  p99 {_ms(lag.percentile(99))} ms "
