@@ -79,7 +79,8 @@ def _recording(stats: NameStats, result: LocustResult, *, load: Load, reasons: t
     return Recording(
         duration_s=measured, requests=requests, status=status, errors=errors, error_messages=messages,
         bytes_in=stats.total_content_length, bytes_out=0, latency=histogram_of(stats.response_times_ms),
-        engine=f"locust {result.locust_version}", backend="locust", event_loop="gevent", load=load, warmup_s=result.warmup_s,
+        engine=f"locust {result.locust_version}", backend="locust", event_loop="gevent", load=load,
+        warmup_s=result.warmup_s,
         ok=sum(count for code, count in status.items() if 200 <= code < 300), timeline=timeline,
         client_cpu_s=result.cpu_total_s,
         client_cpu_pct=100.0 * result.cpu_total_s / measured if measured > 0 else 0.0,
