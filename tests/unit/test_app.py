@@ -364,7 +364,8 @@ def test_order_post_answers_the_same_in_both_faces(
     faces: tuple[wsgi.WSGIApp, asgi.ASGIApp], body: bytes, status: int, says: bytes
 ) -> None:
     wsgi_app, asgi_app = faces
-    replies = (call_wsgi(wsgi_app, "POST", "/order", body=body), call_asgi(asgi_app, "POST", "/order", body=body))
+    replies = (call_wsgi(wsgi_app, "POST", "/order", body=body),
+               call_asgi(asgi_app, "POST", "/order", body=body))
     for reply in replies:
         assert reply.status == status, reply.body
         assert says in reply.body
