@@ -16,7 +16,7 @@ import numpy as np
 
 from loadbench.engine.backend import BackendResult
 from loadbench.errors import EngineError
-from loadbench.results.metrics import LOWEST_NS, LatencyHistogram, Recording, TimelinePoint, empty_errors
+from loadbench.results.metrics import LatencyHistogram, Recording, TimelinePoint, empty_errors
 
 if TYPE_CHECKING:
     from loadbench.engine.locust.readback import LocustResult, NameStats
@@ -27,7 +27,9 @@ __all__ = ["JOURNEY", "LATENCY_PRECISION", "MAX_NAMES", "to_backend_result"]
 #: The workload over every request of the run.
 JOURNEY = "journey"
 MAX_NAMES = 100
-LATENCY_PRECISION = "Locust rounds: 1 ms below 100 ms, 10 ms below 1 s, 100 ms below 10 s, 1 s above"
+LATENCY_PRECISION = ("Locust rounds: 1 ms below 100 ms, 10 ms below 1 s, 100 ms below 10 s, 1 s above; "
+                     "below 0.5 ms counts as 0.25 ms")
+BUCKET_0_NS = 250_000
 #: Saturation thresholds: a Locust process busier than this share of a core, users short of the ask.
 CPU_FRACTION_LIMIT = 0.9
 
@@ -35,12 +37,13 @@ CPU_FRACTION_LIMIT = 0.9
 def histogram_of(response_times_ms: tuple[tuple[int, int], ...]) -> LatencyHistogram:
     """Locust's rounded (ms, count) pairs as a histogram: each count recorded at its rounded value.
 
-    Bucket 0 ("below 0.5 ms") is recorded at the histogram's floor (1 µs) rather than clamped.
+    Each key is the middle of Locust's rounding interval (a 147 ms request is counted as 150), so bucket 0
+    ("below 0.5 ms") is recorded at its middle too, 0.25 ms.
     """
     histogram = LatencyHistogram()
     pairs = [(ms, count) for ms, count in response_times_ms if count > 0]
     if pairs:
-        values = np.array([max(LOWEST_NS, ms * 1_000_000) for ms, _ in pairs], dtype=np.int64)
+        values = np.array([ms * 1_000_000 if ms else BUCKET_0_NS for ms, _ in pairs], dtype=np.int64)
         counts = np.array([count for _, count in pairs], dtype=np.int64)
         histogram.record_many(np.repeat(values, counts))
     return histogram
@@ -124,7 +127,8 @@ def to_backend_result(result: LocustResult, *, load: Load, cpus: tuple[int, ...]
     processes = max(1, result.workers)
     common: dict[str, Any] = {"load": load, "reasons": reasons, "processes": processes, "cpus": cpus}
     recordings: dict[str, Recording] = {}
-    for workload, entry in zip(_workload_names(result.entries), result.entries, strict=True):
+    entries = tuple(sorted(result.entries, key=lambda e: (e.name, e.method)))  # Locust's order varies
+    for workload, entry in zip(_workload_names(entries), entries, strict=True):
         recordings[workload] = _recording(entry, result, timeline=(), messages=_messages(result, entry.name),
                                           **common)  # fmt: skip
     if JOURNEY in recordings:
