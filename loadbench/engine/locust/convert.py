@@ -138,7 +138,8 @@ def to_backend_result(result: LocustResult, *, load: Load, cpus: tuple[int, ...]
                                      messages=_messages(result, None), **common)  # fmt: skip
     full_extras = {
         "latency_precision": LATENCY_PRECISION, "locust_version": result.locust_version,
-        "locust_mode": result.mode, "locust_workers": result.workers, "users_asked": result.users_asked,
+        "locust_mode": result.mode, "locust_workers": result.workers,
+        "window_monotonic": list(result.window_monotonic), "users_asked": result.users_asked,
         "users_running": result.users_running_at_start, "locust_cpu_warning": result.cpu_warning
         or result.worker_cpu_warning, "client_cpu_s_note": "the whole Locust run (every request name)",
         **extras,

@@ -321,6 +321,11 @@ def locustfile_problem(stderr_text: str, locustfile: str | None = None) -> str |
     locustfile path is prefixed when given.
     """
     lines = stderr_text.splitlines()
+    if "load_locustfile_pytest" in stderr_text:
+        # Locust 2.4x tries a file without User classes as a pytest-style locustfile, and with pytest
+        # installed that attempt can crash deep inside pytest: the real problem is the missing User class.
+        where = locustfile or "the locustfile"
+        return f"{where}: No User class found! (define a subclass of locust's HttpUser or FastHttpUser)"
     traceback_info = _last_traceback(lines)
     if traceback_info is not None:
         frame, exc_line = traceback_info
