@@ -245,8 +245,6 @@ def _ms(ns: float) -> str:
 
 def summary_text(url: str, rec: Recording, options: Any) -> str:
     """The compact human summary; the verdict on the engine comes first."""
-    from loadbench.types import Closed, Open
-
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
@@ -262,13 +260,7 @@ def summary_text(url: str, rec: Recording, options: Any) -> str:
         if rec.schedule_lag is not None and rec.schedule_lag.count:
             kept += f", schedule lag p99 {_ms(rec.schedule_lag.percentile(99))} ms"
         lines.append(f"OK: the engine kept up ({kept}).")
-    load = rec.load
-    if isinstance(load, Closed):
-        shape = f"{load.connections} connections, closed loop"
-    elif isinstance(load, Open):
-        shape = f"{load.rate_per_s:g}/s {load.arrival}, open loop"
-    else:
-        shape = f"stages {load.label} ({load.arrival if load.kind == 'rate' else 'closed loop'})"
+    shape = rec.load.describe()
     keepalive = "on" if rec.keepalive else "off"
     lines.append(f"load       {shape}; {rec.duration_s:.2f} s measured after {rec.warmup_s:g} s warm-up; "
                  f"timeout {options.timeout_s:g} s; keep-alive {keepalive}")
