@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Workload
-from loadbench.types import Load, Stages
+from loadbench.types import Load
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
            "estimate_seconds", "server_starts", "variant_order"]
@@ -109,7 +109,7 @@ def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, vari
            workload: Workload, load: Load, repetition: int) -> Trial:
     parts = [server.name] + ([variant] if variant else []) + [workload.name, load.label, str(repetition)]
     spec = scenario.load
-    duration = load.duration_s if isinstance(load, Stages) else spec.duration_s
+    duration = spec.duration_s if load.own_duration_s is None else load.own_duration_s
     return Trial(index=index, trial_id="|".join(parts), block=block, server=server, variant=variant,
                  workload=workload, load=load, repetition=repetition, round=repetition, duration_s=duration,
                  warmup_s=spec.warmup_s, timeout_s=spec.timeout_s)

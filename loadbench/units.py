@@ -1,16 +1,20 @@
-"""Parse the unit-suffixed values users type: durations, rates, counts, CPU lists.
+"""Parse the unit-suffixed values users type: durations, rates, counts, CPU lists, load stages.
 
 Durations: "250ms", "10s", "2m", "1h", "500us" or a bare number of seconds. Rates: "500/s", "1k/s",
-"30/m" or a bare number per second. Counts: "64", "1k", "2M". Every parser raises UsageError naming
-the value and the expected form; values come back in base units (seconds, per second, integers).
+"30/m" or a bare number per second. Counts: "64", "1k", "2M". Stages: "10s:500/s" or "10s:64c", where
+the target always carries its unit (see parse_stages). Every parser raises UsageError naming the value
+and the expected form; values come back in base units (seconds, per second, integers).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import Literal
 
 from loadbench.errors import UsageError
+from loadbench.shapes import ArrivalProcess, Stage, Stages
 
 _DURATION_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _COUNT_SUFFIX = {"": 1, "k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}
@@ -20,6 +24,11 @@ _NUMBER = r"(?P<num>\d+(?:\.\d*)?|\.\d+)"
 _DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|m|h)?\s*$")
 _COUNT_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*$")
 _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*(?:/\s*(?P<per>s|sec|m|min|h))?\s*$")
+_ZERO = r"\s*(?:0+(?:\.0*)?|\.0+)\s*"
+_ZERO_RE = re.compile(rf"^{_ZERO}$")
+_ZERO_RATE_RE = re.compile(rf"^{_ZERO}/\s*(?:s|sec|m|min|h)\s*$")
+_BARE_NUMBER_RE = re.compile(rf"^\s*{_NUMBER}\s*[kKmM]?\s*$")
+_STAGE_FORM = "write it like 10s:500/s for a rate or 10s:64c for connections"
 
 
 def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
@@ -107,3 +116,68 @@ def parse_cpus(text: str | list[int] | tuple[int, ...], *, what: str = "cpus") -
     if not items or any(c < 0 for c in items):
         raise UsageError(f"{what}: {text!r} must name at least one CPU, none negative")
     return tuple(sorted(set(items)))
+
+
+def parse_stages(
+    spec: str | Sequence[object], *, what: str, arrival: ArrivalProcess = "uniform",
+    max_connections: int = 1024,
+) -> Stages:  # fmt: skip
+    """Return the Stages of `spec`: a comma-separated string or a list of stages (a scenario's).
+
+    Grammar (each target carries its unit, so a rate is never mistaken for a number of users)::
+
+        stages := stage ("," stage)*
+        stage  := DURATION ":" target               (DURATION as parse_duration: 10s, 500ms, 2m)
+        target := COUNT "/" PER                     a rate, open loop: 500/s, 2k/s, 30/m
+                | COUNT "c"                         connections, closed loop: 64c, 1kc
+                | "0"                               zero, of the other stages' kind (a ramp down)
+
+    Each stage ramps linearly from the previous target (0 before the first). All stages are rates or
+    all are connections; together they last more than 0 s and some target is above 0. Raises
+    UsageError starting with `what`, e.g. "--stages '30s:10': stage target '10' has no unit; ...".
+    """
+    if not isinstance(spec, str | list | tuple):
+        example = '["10s:100/s", "20s:500/s"]'
+        raise UsageError(f"{what}: {spec!r} is not a list of stages; write them like {example}")
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    if not items:
+        raise UsageError(f"{what}: is empty; give at least one stage, like 10s:100/s")
+    stages: list[Stage] = []
+    kinds: set[Literal["rate", "connections"]] = set()
+    for item in items:
+        kind, stage = _parse_stage(item, what)
+        if kind is not None:
+            kinds.add(kind)
+        stages.append(stage)
+    if len(kinds) > 1:
+        raise UsageError(f"{what}: mixes rates and connection counts; all stages must use one kind: "
+                         "rates (like 500/s) or connections (like 64c)")  # fmt: skip
+    if sum(stage.duration_s for stage in stages) <= 0:
+        raise UsageError(f"{what}: the stages last 0 s in total; give them a positive duration")
+    if not kinds or all(stage.target == 0 for stage in stages):
+        raise UsageError(f"{what}: every stage target is 0, so nothing would be sent; give one a "
+                         "positive target, like 10s:100/s or 10s:16c")  # fmt: skip
+    return Stages(kind=kinds.pop(), stages=tuple(stages), arrival=arrival, max_connections=max_connections)
+
+
+def _parse_stage(item: object, what: str) -> tuple[Literal["rate", "connections"] | None, Stage]:
+    """One "DURATION:TARGET" stage and its kind (None for a bare 0, which takes the others' kind)."""
+    duration_text, sep, target = item.partition(":") if isinstance(item, str) else ("", "", "")
+    target = target.strip()
+    if not sep or not duration_text.strip() or not target:
+        raise UsageError(f"{what}: {item!r} is not a stage (it is not DURATION:TARGET); {_STAGE_FORM}")
+    duration = parse_duration(duration_text, what=f"{what}: duration of stage {item!r}")
+    if target.endswith("c") and any(char.isdigit() for char in target):
+        count = parse_count(target[:-1], what=f"{what}: connections of stage {item!r}")
+        return "connections", Stage(duration_s=duration, target=float(count))
+    if _ZERO_RATE_RE.match(target):
+        return "rate", Stage(duration_s=duration, target=0.0)
+    if "/" in target:
+        rate = parse_rate(target, what=f"{what}: rate of stage {item!r}")
+        return "rate", Stage(duration_s=duration, target=rate)
+    if _ZERO_RE.match(target):
+        return None, Stage(duration_s=duration, target=0.0)
+    if _BARE_NUMBER_RE.match(target):
+        raise UsageError(f"{what}: stage target {target!r} has no unit; write {target}/s for a rate "
+                         f"(requests per second) or {target}c for connections")  # fmt: skip
+    raise UsageError(f"{what}: stage target {target!r} is neither a rate nor connections; {_STAGE_FORM}")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import is_busy
+from loadbench.shapes import LoadShape, shape_from_json
 from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
@@ -19,23 +20,24 @@ if TYPE_CHECKING:
 ERROR_CLASSES = tuple(cls.value for cls in ErrorClass)
 
 
+def _shape(load: Mapping[str, Any]) -> LoadShape | None:
+    """The load shape of a results-format `load` object (a missing kind is closed); None if malformed."""
+    try:
+        return shape_from_json({"kind": "closed", **load})
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def load_value(load: Mapping[str, Any]) -> float:
-    """The number a load point is ordered and plotted by: connections, or requests per second."""
-    kind = load.get("kind", "closed")
-    if kind == "closed":
-        return float(load.get("connections") or 0)
-    if kind == "open":
-        return float(load.get("rate_per_s") or 0)
-    # Stages are [duration_s, target] pairs in the results format.
-    return max((float(stage[1]) for stage in load.get("stages") or ()), default=0.0)
+    """The number a load point is ordered and plotted by (LoadShape.plot_value); 0 when malformed."""
+    shape = _shape(load)
+    return shape.plot_value if shape is not None else 0.0
 
 
 def load_kind(load: Mapping[str, Any]) -> str:
-    """"closed" or "open": how the load is driven (a staged ramp counts as the kind its stages drive)."""
-    kind = str(load.get("kind", "closed"))
-    if kind == "stages":
-        return "open" if load.get("stages_kind", "rate") == "rate" else "closed"
-    return kind
+    """"closed" or "open": how the load is driven (LoadShape.loop); the raw kind when malformed."""
+    shape = _shape(load)
+    return shape.loop if shape is not None else str(load.get("kind", "closed"))
 
 
 def series_name(trial: TrialResult) -> str:

@@ -13,13 +13,13 @@ import click
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
-    from loadbench.types import Load, RequestSpec, Stages, Target
+    from loadbench.types import Load, RequestSpec, Target
 
 EPILOG = """\b
 Examples:
   loadbench bench http://127.0.0.1:8000/plaintext -c 64 -d 10s --warmup 1s
   loadbench bench http://127.0.0.1:8000/json -r 500/s -d 30s --arrival poisson
-  loadbench bench http://127.0.0.1:8000/ --stages 10s:100/s,30s:500/s,10s:0/s
+  loadbench bench http://127.0.0.1:8000/ --stages 10s:100/s,30s:500/s,10s:0
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
@@ -32,37 +32,6 @@ def _engine_names() -> list[str]:
     from loadbench.engine.registry import backend_names
 
     return backend_names()
-
-
-def parse_stages(text: str, *, arrival: str, max_connections: int) -> Stages:
-    """Parse "10s:100/s,30s:500/s" (rates) or "10s:16c,20s:64c" (connections) into Stages."""
-    from loadbench.errors import UsageError
-    from loadbench.types import Stage, Stages
-    from loadbench.units import parse_count, parse_duration, parse_rate
-
-    stages: list[Stage] = []
-    kinds: set[str] = set()
-    for item in (part.strip() for part in text.split(",")):
-        duration_text, sep, target_text = item.partition(":")
-        if not sep or not duration_text or not target_text:
-            raise UsageError(f"--stages: {item!r} is not DURATION:TARGET; write it like 10s:100/s or 10s:16c")
-        duration = parse_duration(duration_text, what=f"--stages duration in {item!r}")
-        if target_text.strip().endswith("c"):
-            kinds.add("connections")
-            target = float(parse_count(target_text.strip()[:-1], what=f"--stages connections in {item!r}"))
-        else:
-            kinds.add("rate")
-            zero = target_text.strip() in ("0", "0/s")
-            target = 0.0 if zero else parse_rate(target_text, what=f"--stages rate in {item!r}")
-        stages.append(Stage(duration_s=duration, target=target))
-    if len(kinds) > 1:
-        raise UsageError(f"--stages {text!r} mixes rates and connection counts; use one kind")
-    if sum(s.duration_s for s in stages) <= 0:
-        raise UsageError(f"--stages {text!r} lasts 0 s; give stages a positive duration")
-    kind = kinds.pop()
-    if kind == "connections" and max(s.target for s in stages) < 1:
-        raise UsageError(f"--stages {text!r} never opens a connection")
-    return Stages(kind=kind, stages=tuple(stages), arrival=arrival, max_connections=max_connections)  # type: ignore[arg-type]
 
 
 def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, ...], body: str | None,
@@ -109,8 +78,9 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               "request when the last completes. [default: 10 when no -r or --stages]")  # fmt: skip
 @click.option("-r", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); latency "
               "counts from each request's scheduled send time.")  # fmt: skip
-@click.option("--stages", default=None, help="Ramps from 0, k6 style: 10s:100/s,30s:500/s or 10s:16c,20s:64c "
-              "(warm-up runs at the first stage's target).")  # fmt: skip
+@click.option("--stages", default=None, help="Ramps from 0, k6 style: 10s:100/s,30s:500/s (rates) or "
+              "10s:16c,20s:64c (connections); every target but 0 needs its unit (/s or c). Warm-up runs at "
+              "the first stage's target.")  # fmt: skip
 @click.option("-d", "--duration", default=None, help="Measured duration (after warm-up); --stages sets its "
               "own. [default: 10s unless -n is given]")  # fmt: skip
 @click.option("-n", "--requests", "max_requests", default=None,
@@ -159,7 +129,7 @@ def command(
     from loadbench.engine.targets import check_target, parse_url
     from loadbench.errors import UsageError
     from loadbench.types import Closed, DriveOptions, Open
-    from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate
+    from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate, parse_stages
 
     target, path = parse_url(url)
     check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
@@ -175,7 +145,8 @@ def command(
     if rate is not None:
         load = Open(rate_per_s=parse_rate(rate, what="--rate"), arrival=arrival, max_connections=max_conns)  # type: ignore[arg-type]
     elif stages is not None:
-        load = parse_stages(stages, arrival=arrival, max_connections=max_conns)
+        load = parse_stages(stages, what=f"--stages {stages!r}", arrival=arrival,  # type: ignore[arg-type]
+                            max_connections=max_conns)
     else:
         count = parse_count(connections or "10", what="--connections")
         if count < 1:
@@ -210,7 +181,6 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
     from pathlib import Path
 
     from loadbench.errors import UsageError
-    from loadbench.types import Closed
     from loadbench.units import parse_duration
 
     given = [name for name, value in (("--locustfile", locustfile), ("--locust-workers", workers),
@@ -219,7 +189,7 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
         if given:
             raise UsageError(f"{', '.join(given)} only apply to --engine locust")
         return {}
-    if not isinstance(load, Closed) and not (getattr(load, "kind", "") == "connections"):
+    if load.loop == "open":
         raise UsageError("--engine locust has no open loop: -r and rate stages are refused; use -c N users "
                          "or connection stages (10s:64c)")  # fmt: skip
     if limit is not None:
@@ -322,8 +292,6 @@ def _ms(ns: float) -> str:
 def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) -> str:
     """The compact human summary; the verdict on the engine comes first. A backend's `latency_precision`
     extra (Locust's rounding) is printed under the percentiles."""
-    from loadbench.types import Closed, Open
-
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
@@ -339,13 +307,7 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) 
         if rec.schedule_lag is not None and rec.schedule_lag.count:
             kept += f", schedule lag p99 {_ms(rec.schedule_lag.percentile(99))} ms"
         lines.append(f"OK: the engine kept up ({kept}).")
-    load = rec.load
-    if isinstance(load, Closed):
-        shape = f"{load.connections} connections, closed loop"
-    elif isinstance(load, Open):
-        shape = f"{load.rate_per_s:g}/s {load.arrival}, open loop"
-    else:
-        shape = f"stages {load.label} ({load.arrival if load.kind == 'rate' else 'closed loop'})"
+    shape = rec.load.describe()
     keepalive = "on" if rec.keepalive else "off"
     lines.append(f"load       {shape}; {rec.duration_s:.2f} s measured after {rec.warmup_s:g} s warm-up; "
                  f"timeout {options.timeout_s:g} s; keep-alive {keepalive}")

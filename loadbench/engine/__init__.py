@@ -14,41 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from loadbench.engine.registry import DEFAULT_BACKEND
 from loadbench.errors import EngineUnavailableError, UsageError
-from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stages, Target
+from loadbench.shapes import Load
+from loadbench.types import DriveOptions, RequestSpec, Target
 
 if TYPE_CHECKING:  # the engine proper (numpy, asyncio machinery) is imported when drive() runs
     from loadbench.engine.backend import BackendResult
     from loadbench.results.metrics import Recording, TickInfo
 
-__all__ = ["drive", "run_backend", "target_rps_of"]
-
-
-def target_rps_of(load: Load, options: DriveOptions) -> float | None:
-    """The mean rate asked over the measured window (None for closed-loop loads)."""
-    if isinstance(load, Closed) or (isinstance(load, Stages) and load.kind == "connections"):
-        return None
-    if isinstance(load, Open):
-        return load.rate_per_s
-    from loadbench.engine.native.phases import window_profile
-
-    duration = load.duration_s
-    profile = window_profile(load, options.warmup_s, duration)
-    expected = profile.total_hits - profile.hits_by(options.warmup_s)
-    return expected / duration if duration > 0 else None
+__all__ = ["drive", "run_backend"]
 
 
 def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions) -> None:
     if not requests:
         raise UsageError("no requests to send; give at least one path")
-    if isinstance(load, Closed) and load.connections < 1:
-        raise UsageError(f"connections: {load.connections} must be at least 1")
-    if isinstance(load, Open) and load.rate_per_s <= 0:
-        raise UsageError(f"rate: {load.rate_per_s}/s must be positive")
-    if isinstance(load, Open | Stages) and load.max_connections < 1:
-        raise UsageError(f"max connections: {load.max_connections} must be at least 1")
-    if isinstance(load, Stages) and (not load.stages or load.duration_s <= 0):
-        raise UsageError("stages: give at least one stage with a positive duration, like 10s:100/s")
-    duration = load.duration_s if isinstance(load, Stages) else options.duration_s
+    load.validate()
+    duration = load.own_duration_s if load.own_duration_s is not None else options.duration_s
     if duration is not None and duration <= 0:
         raise UsageError(f"duration: {duration:g} s must be positive")
     if duration is None and not options.max_requests:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loadbench.errors import ResultsFormatError
+from loadbench.shapes import shape_from_json
 
 if TYPE_CHECKING:
     from loadbench.types import Load, RequestSpec
@@ -178,18 +179,14 @@ def scrub_nonfinite(value: Any) -> Any:
 
 
 def load_to_json(load: Load) -> JsonDict:
-    """The results-format object of an engine.base load shape."""
-    from loadbench.types import load_to_dict  # lazy: loadbench.engine imports the whole engine
-
-    return dict(load_to_dict(load))
+    """The results-format object of a load shape."""
+    return dict(load.to_json())
 
 
 def load_from_json(data: Mapping[str, Any]) -> Load:
-    """Turn a results-format `load` object back into Closed / Open / Stages."""
-    from loadbench.types import load_from_dict  # lazy: loadbench.engine imports the whole engine
-
+    """Turn a results-format `load` object back into its load shape (by its "kind", see shapes.SHAPES)."""
     try:
-        return load_from_dict(dict(data))
+        return shape_from_json(dict(data))
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsFormatError(f"load {dict(data)!r} is incomplete or malformed ({exc!r})") from None
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from loadbench.errors import ResultsFormatError
 from loadbench.types import ErrorClass as ErrorClass  # re-exported (defined with the engine's types)
-from loadbench.types import Load, load_to_dict
+from loadbench.types import Load
 
 LOWEST_NS = 1_000
 HIGHEST_NS = 60_000_000_000
@@ -375,7 +375,7 @@ class Recording(Tally):
             ],
             "histogram": self.latency.encode(),
             "service_histogram": self.service.encode() if self.service is not None else None,
-            "load": load_to_dict(self.load),
+            "load": self.load.to_json(),
             "load_label": self.load.label,
         }
 

@@ -230,7 +230,7 @@ class TrialResult:
             raise ResultsFormatError(f"trial {trial!r}: key 'histogram': {exc}") from None
 
     def load_spec(self) -> Load:
-        """The load as an engine.base Closed / Open / Stages."""
+        """The load as its load shape (loadbench.shapes)."""
         return load_from_json(self.load)
 
 

@@ -41,7 +41,6 @@ from loadbench.scenario.types import (
     Variant,
     Workload,
 )
-from loadbench.types import Stage, Stages
 
 __all__ = [
     "COMMAND_MODEL",
@@ -223,22 +222,12 @@ def apply_quick(scenario: Scenario) -> Scenario:
     servers and workloads stay as they are, so the quick run covers the same grid.
     """
     load = scenario.load
-    points = tuple(_shorten_stages(point) if isinstance(point, Stages) else point for point in load.points)
-    if points and isinstance(points[0], Stages):
-        duration = points[0].duration_s
-    else:
-        duration = min(load.duration_s, QUICK_DURATION_S)
+    points = tuple(point.shortened(QUICK_DURATION_S) for point in load.points)
+    own = points[0].own_duration_s if points else None
+    duration = own if own is not None else min(load.duration_s, QUICK_DURATION_S)
     quick_load = LoadSpec(points=points, duration_s=duration, warmup_s=min(load.warmup_s, QUICK_WARMUP_S),
                           repeat=1, timeout_s=load.timeout_s)
     paired = scenario.paired
     if paired is not None:
         paired = Paired(rounds=min(paired.rounds, QUICK_ROUNDS), order=paired.order)
     return dataclasses.replace(scenario, load=quick_load, paired=paired, quick=True)
-
-
-def _shorten_stages(stages: Stages) -> Stages:
-    factor = min(1.0, QUICK_DURATION_S / stages.duration_s) if stages.duration_s else 1.0
-    # Rounded to the millisecond so labels and trial ids stay readable.
-    shortened = tuple(Stage(duration_s=round(stage.duration_s * factor, 3), target=stage.target)
-                      for stage in stages.stages)
-    return dataclasses.replace(stages, stages=shortened)

@@ -18,7 +18,7 @@ from typing import Any
 from loadbench.scenario.schema import Reader
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import LoadSpec, Workload
-from loadbench.types import Closed, RequestSpec, Stages
+from loadbench.types import RequestSpec
 
 __all__ = ["LOCUSTFILE_WORKLOAD", "LOCUST_KEYS", "check_engine_load", "locustfile_workload", "parse_locust"]
 
@@ -77,7 +77,6 @@ def check_engine_load(problems: Problems, engine: str, load: LoadSpec) -> None:
     """Locust has no open loop: rates (and rate stages) are a problem with engine = "locust"."""
     if engine != "locust" or not load.points:
         return
-    if any(not isinstance(p, Closed) and not (isinstance(p, Stages) and p.kind == "connections")
-           for p in load.points):  # fmt: skip
+    if any(point.loop == "open" for point in load.points):
         problems.add("Locust has no open loop: use connections (users) or connection stages, not rates",
                      section="load")

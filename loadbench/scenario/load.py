@@ -10,7 +10,7 @@ import difflib
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from loadbench.errors import UsageError
 from loadbench.scenario.schema import (
@@ -26,13 +26,12 @@ from loadbench.scenario.schema import (
 )
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import CpuSplit, Endpoint, LoadSpec, Workload
-from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, Stage, Stages
-from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate
+from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, Stages
+from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages
 
 __all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
 
 _METHOD_RE = re.compile(r"^[A-Z]+$")
-_ZERO_RATE_RE = re.compile(r"^\s*0*\.?0*\s*(?:/\s*(?:s|sec|m|min|h))?\s*$")
 
 
 def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
@@ -196,10 +195,8 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
     if paired and "repeat" in raw:
         reader.report("repeat", "with [[variants]] the rounds of [paired] repeat the trials; remove repeat "
                                 "and set [paired] rounds = N")
-    if points and isinstance(points[0], Stages):
-        duration = points[0].duration_s
-    else:
-        duration = reader.duration("duration", 10.0)
+    own = points[0].own_duration_s if points else None
+    duration = own if own is not None else reader.duration("duration", 10.0)
     warmup = reader.duration("warmup", 1.0, positive=False)
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
                     timeout_s=reader.duration("timeout", 2.0))
@@ -239,53 +236,12 @@ def _rates(reader: Reader) -> list[float]:
 
 
 def _stages(reader: Reader, arrival: ArrivalProcess, max_connections: int) -> Stages | None:
-    stages: list[Stage] = []
-    kinds: set[str] = set()
-    for item in _items(reader, "stages"):
-        parsed = _stage(item)
-        if isinstance(parsed, str):
-            reader.report("stages", parsed)
-            continue
-        kind, stage = parsed
-        kinds.add(kind)
-        stages.append(stage)
-    if len(kinds) > 1:
-        reader.report("stages", "mixes rates (/s) and connections (c); all stages must use one kind")
-        return None
-    if not stages or len(stages) != len(_items(reader, "stages")):
-        return None
-    total = sum(stage.duration_s for stage in stages)
-    if total <= 0:
-        reader.report("stages", "the stages add up to zero seconds")
-        return None
-    return Stages(kind=cast(Literal["rate", "connections"], kinds.pop()), stages=tuple(stages),
-                  arrival=arrival, max_connections=max_connections)
-
-
-def _stage(item: object) -> tuple[str, Stage] | str:
-    """("rate" | "connections", Stage) from "10s:500/s" or "10s:16c", else the problem text."""
-    form = "use \"DURATION:RATE\" like \"10s:500/s\" or \"DURATION:CONNECTIONS\" like \"10s:16c\""
-    match = _split_stage(item)
-    if match is None:
-        return f"{item!r} is not a stage; {form}"
     try:
-        duration = parse_duration(match[0], what=f"stage {item!r}")
-        target_text = match[1].strip()
-        if target_text.endswith("c"):
-            return "connections", Stage(duration_s=duration,
-                                        target=float(parse_count(target_text[:-1], what=f"stage {item!r}")))
-        if _ZERO_RATE_RE.match(target_text):
-            return "rate", Stage(duration_s=duration, target=0.0)
-        return "rate", Stage(duration_s=duration, target=parse_rate(target_text, what=f"stage {item!r}"))
+        return parse_stages(reader.table["stages"], what=UNIT_WHAT, arrival=arrival,
+                            max_connections=max_connections)  # fmt: skip
     except UsageError as exc:
-        return f"{exc}; {form}"
-
-
-def _split_stage(item: object) -> tuple[str, str] | None:
-    if not isinstance(item, str) or ":" not in item:
+        reader.report("stages", unit_problem(exc))
         return None
-    duration, _, target = item.partition(":")
-    return (duration, target) if duration.strip() and target.strip() else None
 
 
 def default_cpu_split(available: Sequence[int]) -> CpuSplit:

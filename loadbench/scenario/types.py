@@ -11,7 +11,7 @@ from typing import Literal
 
 from loadbench.errors import UsageError
 from loadbench.plugins import COMMAND_MODEL
-from loadbench.types import Closed, Load, Open, RequestSpec, Stages
+from loadbench.types import Load, RequestSpec
 
 AppKind = Literal["bundled", "import", "command"]
 Interface = Literal["auto", "wsgi", "asgi"]
@@ -151,22 +151,13 @@ class LoadSpec:
     timeout_s: float = 2.0
 
     @property
-    def kind(self) -> Literal["closed", "open", "stages"]:
-        first = self.points[0]
-        if isinstance(first, Closed):
-            return "closed"
-        return "open" if isinstance(first, Open) else "stages"
+    def kind(self) -> str:
+        """The points' shape, by its JSON kind: "closed", "open" or "stages" (see loadbench.shapes)."""
+        return self.points[0].json_kind
 
     def describe(self) -> str:
         """One line: the load points and the time budget."""
-        labels = ", ".join(point.label for point in self.points)
-        if isinstance(self.points[0], Stages):
-            head = f"stages {labels}"
-        elif isinstance(self.points[0], Open):
-            head = f"open loop at {labels} ({self.points[0].arrival} arrivals)"
-        else:
-            counts = ", ".join(str(point.connections) for point in self.points if isinstance(point, Closed))
-            head = f"closed loop at {counts} connections"
+        head = type(self.points[0]).describe_points(self.points)
         return (f"{head}; duration {self.duration_s:g}s, warm-up {self.warmup_s:g}s, "
                 f"timeout {self.timeout_s:g}s, repeat {self.repeat}")
 

@@ -33,7 +33,6 @@ class NativeBackend:
         self, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
         workload: str, on_tick: TickSink | None = None,
     ) -> BackendResult:  # fmt: skip
-        from loadbench.engine import target_rps_of
         from loadbench.engine.native.phases import drive_one, max_connections_of, pinned
         from loadbench.engine.native.procs import drive_processes, usable_processes
         from loadbench.engine.native.recorder import build_recording
@@ -45,7 +44,7 @@ class NativeBackend:
             with pinned(options.cpus):
                 shard = drive_one(target, requests, load, options, report=on_tick)
         recording = build_recording(
-            shard, load=load, warmup_s=options.warmup_s, target_rps=target_rps_of(load, options),
+            shard, load=load, warmup_s=options.warmup_s, target_rps=load.mean_rate_per_s,
             max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
             keepalive=options.keepalive,
         )  # fmt: skip

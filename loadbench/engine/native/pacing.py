@@ -19,7 +19,8 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from loadbench.types import ArrivalProcess, Stage
+from loadbench.shapes import ArrivalProcess, Stage
+from loadbench.shapes import split_count as split_count  # re-exported: moved next to the shapes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,9 +173,3 @@ def connections_at(stages: Sequence[Stage], elapsed_s: float) -> int:
         previous = stage.target
         t += stage.duration_s
     return max(round(previous), 0)
-
-
-def split_count(total: int, parts: int) -> list[int]:
-    """Split `total` into `parts` near-equal whole shares (the first ones get the remainder)."""
-    base, extra = divmod(total, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]

@@ -23,7 +23,8 @@ from loadbench.engine.native.recorder import Recorder, Shard
 from loadbench.engine.native.run import Run
 from loadbench.errors import EngineError, UsageError
 from loadbench.results.metrics import TickInfo
-from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
+from loadbench.shapes import Load, Stage
+from loadbench.types import DriveOptions, RequestSpec, Target
 
 TICK_NS = 100_000_000
 SECOND_NS = 1_000_000_000
@@ -57,13 +58,8 @@ def ensure_fd_limit(connections: int) -> None:
 
 
 def max_connections_of(load: Load) -> int:
-    if isinstance(load, Closed):
-        return load.connections
-    if isinstance(load, Open):
-        return load.max_connections
-    if load.kind == "connections":
-        return max(round(s.target) for s in load.stages)
-    return load.max_connections
+    """The most connections the run may hold open (LoadShape.connection_limit)."""
+    return load.connection_limit
 
 
 def resolve(target: Target) -> tuple[str, int]:
@@ -76,21 +72,19 @@ def resolve(target: Target) -> tuple[str, int]:
     return str(infos[0][4][0]), int(infos[0][4][1])
 
 
-def window_profile(load: Open | Stages, warmup_s: float, duration_s: float) -> RateProfile:
-    """The rate profile of the whole run: warm-up (at the open rate, or the first stage's target)
-    followed by the measured window."""
-    if isinstance(load, Open):
-        return RateProfile.constant(load.rate_per_s, warmup_s + duration_s)
-    lead = [Stage(duration_s=0, target=load.stages[0].target), Stage(duration_s=warmup_s,
-            target=load.stages[0].target), Stage(duration_s=0, target=0)] if warmup_s > 0 else []  # fmt: skip
-    return RateProfile.from_stages([*lead, *load.stages])
+def window_profile(load: Load, warmup_s: float, duration_s: float) -> RateProfile:
+    """The rate profile of an open-loop run: warm-up at the schedule's first target (a constant rate's
+    rate, or the first stage's) followed by the measured window's schedule."""
+    stages = load.schedule(duration_s)
+    lead = [Stage(duration_s=0, target=stages[0].target), Stage(duration_s=warmup_s,
+            target=stages[0].target), Stage(duration_s=0, target=0)] if warmup_s > 0 else []  # fmt: skip
+    return RateProfile.from_stages([*lead, *stages])
 
 
 def run_duration_s(load: Load, options: DriveOptions) -> float | None:
-    """The measured window's length: the stages' total for Stages, else options.duration_s."""
-    if isinstance(load, Stages):
-        return load.duration_s
-    return options.duration_s
+    """The measured window's length: the shape's own (stages' total), else options.duration_s."""
+    own = load.own_duration_s
+    return own if own is not None else options.duration_s
 
 
 def drive_one(
@@ -119,7 +113,7 @@ async def _drive(
     duration_s = run_duration_s(load, options)
     if duration_s is None and not options.max_requests:
         raise UsageError("the run has no bound: give a duration (-d) or a request count (-n)")
-    open_loop = isinstance(load, Open) or (isinstance(load, Stages) and load.kind == "rate")
+    open_loop = load.loop == "open"
     rec = Recorder(open_loop=open_loop)
     context = None
     if target.scheme == "https":
@@ -134,21 +128,17 @@ async def _drive(
     )  # fmt: skip
     warmup_ns = int(options.warmup_s * SECOND_NS)
     window_ns = int(duration_s * SECOND_NS) if duration_s is not None else NEVER
-    stages = load.stages if isinstance(load, Stages) and load.kind == "connections" else None
+    span_s = duration_s if duration_s is not None else 10_000_000.0
+    schedule = load.schedule(span_s)  # rates (open loop) or connection counts (closed loop)
     if before_start is not None:
         before_start()
     t_start = perf_counter_ns()
     run.start_sweeper()
     if open_loop:
-        assert isinstance(load, Open | Stages)
-        span_s = duration_s if duration_s is not None else 10_000_000.0
         profile = window_profile(load, options.warmup_s, span_s)
         run.start_schedule(_schedule_ns(t_start, arrivals(profile, load.arrival, seed=options.seed)))
-    elif stages is not None:
-        run.set_wanted(round(stages[0].target) if warmup_ns else connections_at(stages, 0.0))
     else:
-        assert isinstance(load, Closed)
-        run.set_wanted(load.connections)
+        run.set_wanted(round(schedule[0].target) if warmup_ns else connections_at(schedule, 0.0))
 
     measuring = warmup_ns == 0
     measure_start = t_start
@@ -202,8 +192,8 @@ async def _drive(
                     ))  # fmt: skip
                 second += 1
                 next_second += SECOND_NS
-            if stages is not None:
-                wanted = connections_at(stages, (now - measure_start) / 1e9)
+            if not open_loop:
+                wanted = connections_at(schedule, (now - measure_start) / 1e9)
                 if wanted != run.wanted:
                     run.set_wanted(wanted)
             if now - measure_start >= window_ns:

@@ -10,51 +10,32 @@ the shards exactly, and ends any child still running past the run's deadline.
 from __future__ import annotations
 
 import dataclasses
-import math
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from loadbench.engine.native.pacing import split_count
 from loadbench.engine.native.phases import run_duration_s
 from loadbench.engine.native.recorder import Shard, merge_shards
 from loadbench.errors import EngineError, LoadbenchError, UsageError
 from loadbench.results.metrics import TickInfo
-from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
+from loadbench.shapes import Load, split_count
+from loadbench.types import DriveOptions, RequestSpec, Target
 
 START_TIMEOUT_S = 60.0  # interpreter start and imports on a busy machine
 GRACE_S = 10.0  # beyond warm-up + duration + timeout before a child is ended
 
 
 def split_load(load: Load, parts: int) -> list[Load]:
-    """Each process's share: connections (a closed loop's, or each connection stage's target) split as
-    evenly as whole numbers allow, so the shares add up to the count asked; rates divided."""
-    if isinstance(load, Closed):
-        return [Closed(connections=n) for n in split_count(load.connections, parts)]
-    share = math.ceil(load.max_connections / parts)
-    if isinstance(load, Open):
-        return [dataclasses.replace(load, rate_per_s=load.rate_per_s / parts, max_connections=share)] * parts
-    if load.kind == "connections":
-        shares = [split_count(round(s.target), parts) for s in load.stages]
-        return [
-            dataclasses.replace(load, stages=tuple(Stage(duration_s=s.duration_s, target=float(n[i]))
-                                                   for s, n in zip(load.stages, shares, strict=True)))
-            for i in range(parts)
-        ]  # fmt: skip
-    stages = tuple(Stage(duration_s=s.duration_s, target=s.target / parts) for s in load.stages)
-    return [dataclasses.replace(load, stages=stages, max_connections=share)] * parts
+    """Each process's share of the load; the shape splits itself (LoadShape.split): the shares add up."""
+    return list(load.split(parts))
 
 
 def usable_processes(load: Load, wanted: int) -> int:
-    """No more processes than connections in a closed loop or at the peak of connection stages (each
-    process needs at least one connection, or it would measure nothing)."""
-    if isinstance(load, Closed):
-        return max(1, min(wanted, load.connections))
-    if isinstance(load, Stages) and load.kind == "connections":
-        return max(1, min(wanted, max(round(s.target) for s in load.stages)))
-    return wanted
+    """No more processes than get a share worth measuring (LoadShape.max_processes): in a closed loop
+    each process needs at least one connection, or it would measure nothing."""
+    return load.max_processes(wanted)
 
 
 def _child(pipe: Connection, target: Target, requests: Sequence[RequestSpec], load: Load,
