@@ -57,14 +57,14 @@ def _workload_names(entries: tuple[NameStats, ...]) -> list[str]:
     return [f"{e.method} {e.name}" if methods[e.name] > 1 else e.name for e in entries]
 
 
-def _saturation(result: LocustResult) -> tuple[str, ...]:
+def _saturation(result: LocustResult, *, staged: bool) -> tuple[str, ...]:
     reasons = []
     if result.cpu_warning or result.worker_cpu_warning:
         reasons.append("Locust warned that a process's CPU went over 90 % (its own saturation check)")
     if result.max_process_cpu_fraction > CPU_FRACTION_LIMIT:
         reasons.append(f"the busiest Locust process used {result.max_process_cpu_fraction:.0%} of a core in "
                        "the window: add --locust-workers")  # fmt: skip
-    if result.users_running_at_start < result.users_asked:
+    if not staged and result.users_running_at_start < result.users_asked:  # a shape ramps on purpose
         reasons.append(f"users asked {result.users_asked}, running {result.users_running_at_start} when "
                        "the window opened")  # fmt: skip
     return tuple(reasons)
@@ -123,7 +123,7 @@ def to_backend_result(result: LocustResult, *, load: Load, cpus: tuple[int, ...]
             "URLs that differ only by an id under one name with Locust's name= argument, e.g. "
             "self.client.get(f'/db?id={i}', name='/db?id=[id]')"
         )
-    reasons = _saturation(result)
+    reasons = _saturation(result, staged=load.loop == "closed" and load.json_kind == "stages")
     processes = max(1, result.workers)
     common: dict[str, Any] = {"load": load, "reasons": reasons, "processes": processes, "cpus": cpus}
     recordings: dict[str, Recording] = {}
