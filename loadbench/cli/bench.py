@@ -117,7 +117,7 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("--workers-timeout", default="30s", show_default=True, help="--engine locust: how long to wait "
               "for every worker to connect.")  # fmt: skip
 @click.option("--locust-bind", default=None, metavar="HOST", help="--engine locust: the master's bind "
-              "address, so workers on other machines can connect. [default: 127.0.0.1]")  # fmt: skip
+              "address (workers on other machines: docs/distributed.md). [default: 127.0.0.1]")  # fmt: skip
 def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],

@@ -4,6 +4,9 @@
     file = "locust/shop.py"   # relative to the scenario file; made absolute here
     spawn_rate = 50           # users started per second (default: all within about a second)
     workers = 2               # a master plus N local workers (default 0: one process)
+    remote_workers = 4        # and N workers you start on other machines (see docs/distributed.md)
+    bind = "10.0.0.5"         # the master's address for them (default 127.0.0.1)
+    master_port = 5557        # a fixed port for them (default: a free one)
     workers_timeout = "30s"   # how long to wait for every worker to connect
 
 Users come from [load] connections and the window from duration and warmup, as for every engine. A
@@ -22,7 +25,7 @@ from loadbench.types import RequestSpec
 
 __all__ = ["LOCUSTFILE_WORKLOAD", "LOCUST_KEYS", "check_engine_load", "locustfile_workload", "parse_locust"]
 
-LOCUST_KEYS = ("file", "spawn_rate", "workers", "workers_timeout", "bind")
+LOCUST_KEYS = ("file", "spawn_rate", "workers", "remote_workers", "workers_timeout", "bind", "master_port")
 #: The one workload of a scenario whose requests come from a locustfile (its request names become the
 #: workloads of the results).
 LOCUSTFILE_WORKLOAD = "locustfile"
@@ -57,9 +60,10 @@ def parse_locust(problems: Problems, raw: object, engine: str, base: Path) -> En
             reader.report("spawn_rate", f"{spawn_rate!r} must be a positive number of users per second")
         else:
             settings["spawn_rate"] = float(spawn_rate)
-    workers = reader.count("workers", minimum=0)
-    if workers:
-        settings["workers"] = workers
+    for key in ("workers", "remote_workers", "master_port"):
+        number = reader.count(key, minimum=0 if key != "master_port" else 1)
+        if number:
+            settings[key] = number
     if "workers_timeout" in raw:
         settings["workers_timeout"] = reader.duration("workers_timeout", 30.0)
     bind = reader.string("bind")

@@ -10,6 +10,7 @@ Settings (a scenario's [locust] table, or bench's --locustfile / --locust-* opti
   file             the locustfile (absolute path); without it one is generated from the requests
   spawn_rate       users started per second (default: all users within about a second)
   workers          0: one process; N: a master and N local workers
+  remote_workers   workers started by hand on other machines that the master waits for too
   workers_timeout  seconds to wait for the N workers to connect (default 30)
   bind             the master's bind address (default 127.0.0.1; other machines' workers need another)
   master_port      the master's port (default: a free one)
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SETTINGS", "LocustBackend"]
 
-SETTINGS = ("file", "spawn_rate", "workers", "workers_timeout", "bind", "master_port")
+SETTINGS = ("file", "spawn_rate", "workers", "remote_workers", "workers_timeout", "bind", "master_port")
 INSTALL_HINT = "Locust is not installed; pip install 'loadbench[locust]'"
 _STARTUP_S = 15.0  # Locust's import and start-up, and the end of the run (final reports, writing the JSON)
 _CONNECTED = re.compile(r"(\d+) workers? connected|(\d+) of \d+ connected")
@@ -56,6 +57,7 @@ class LocustBackend:
         self.file: str | None = _opt_str(settings, "file")
         self.spawn_rate: float | None = _opt_number(settings, "spawn_rate", minimum=0.001)
         self.workers = int(_opt_number(settings, "workers", minimum=0) or 0)
+        self.remote_workers = int(_opt_number(settings, "remote_workers", minimum=0) or 0)
         self.workers_timeout_s = float(_opt_number(settings, "workers_timeout", minimum=0.1) or 30.0)
         self.bind = _opt_str(settings, "bind") or "127.0.0.1"
         self.master_port = int(_opt_number(settings, "master_port", minimum=1) or 0)
@@ -81,7 +83,7 @@ class LocustBackend:
             run = _make_run(
                 files=files, host=target.base_url, users=users, spawn_rate=spawn_rate,
                 out_json=str(run_dir / "result.json"), duration_s=duration_s, warmup_s=options.warmup_s,
-                workers=self.workers, master_port=self.master_port or _free_port(self.bind),
+                workers=self.workers, remote_workers=self.remote_workers, master_port=self.master_port or _free_port(self.bind),  # noqa: E501
                 bind_host=self.bind, workers_timeout_s=self.workers_timeout_s, python=local_python(),
                 window_from=window_from,
                 hard_timeout_s=(self.workers_timeout_s + users / spawn_rate + options.warmup_s + duration_s
@@ -136,7 +138,7 @@ class LocustBackend:
         budget = run.workers_timeout_s + spawn_s + run.warmup_s + run.duration_s + _STARTUP_S
         try:
             for index, argv in enumerate(commands(run)):
-                role = "locust" if run.workers == 0 else ("master" if index == 0 else f"worker-{index}")
+                role = "master" if index == 0 else f"worker-{index}"
                 proc = spawn_guarded(argv, log_path=run_dir / f"{role}.log", deadline=started + 10,
                                      cpus=options.cpus, env=env, cwd=run_dir)  # fmt: skip
                 procs.append(proc)
@@ -177,6 +179,7 @@ def _failure_message(code: int | None, procs: list[GuardedProcess], run: LocustR
     log = driver.log_tail(400)
     user_file = next((f for f in run.files if not Path(f).name.startswith("loadbench_")), run.files[0])
     problem = locustfile_problem(log, user_file)
+    expected = run.workers + run.remote_workers
     if problem is None and len(procs) > 1:
         for worker in procs[1:]:
             problem = locustfile_problem(worker.log_tail(400), user_file)
@@ -187,7 +190,7 @@ def _failure_message(code: int | None, procs: list[GuardedProcess], run: LocustR
     if "Gave up waiting for workers" in log:
         counts = [int(a or b) for a, b in _CONNECTED.findall(log)]
         came = counts[-1] if counts else 0
-        return (f"only {came} of {run.workers} Locust workers connected within {run.workers_timeout_s:g} s "
+        return (f"only {came} of {expected} Locust workers connected within {run.workers_timeout_s:g} s "
                 f"(--workers-timeout); workers connect to {run.bind_host}:{run.master_port}")  # fmt: skip
     last = "\n".join(line for line in driver.log_tail(10).splitlines() if line.strip())
     return f"Locust exited with code {code} and wrote no measurement; its last lines:\n{last}"

@@ -22,8 +22,9 @@ class LocustRun:
     """What loadbench asks of one Locust run (times in seconds).
 
     `files` are the locustfiles after the harness (the user's or the generated one, and a load shape).
-    `workers` 0 runs one process; N > 0 a master bound to `bind_host`:`master_port` plus N workers that
-    must all connect within `workers_timeout_s`. `hard_timeout_s` is Locust's own -t, a safety net only
+    `workers` 0 runs one process; N > 0 a master bound to `bind_host`:`master_port` plus N local workers;
+    the master waits for those and `remote_workers` more (started by hand on other machines), all within
+    `workers_timeout_s`. `hard_timeout_s` is Locust's own -t, a safety net only
     (the harness stops the run after warm-up + window; -t counts from the start, spawning included).
     """
 
@@ -35,6 +36,7 @@ class LocustRun:
     duration_s: float
     warmup_s: float = 0.0
     workers: int = 0
+    remote_workers: int = 0
     master_port: int = 5557
     bind_host: str = "127.0.0.1"
     workers_timeout_s: float = 30.0
@@ -64,11 +66,11 @@ def _driver_flags(run: LocustRun) -> list[str]:
 
 def commands(run: LocustRun) -> list[list[str]]:
     """Every command line of the run: [local] or [master, worker, worker, ...]."""
-    if run.workers <= 0:
+    if run.workers + run.remote_workers <= 0:
         return [[*_base(run, "WARNING"), *_driver_flags(run)]]
     master = [
         *_base(run, "INFO"), *_driver_flags(run), "--master", "--master-bind-host", run.bind_host,
-        "--master-bind-port", str(run.master_port), "--expect-workers", str(run.workers),
+        "--master-bind-port", str(run.master_port), "--expect-workers", str(run.workers + run.remote_workers),
         "--expect-workers-max-wait", f"{max(1, int(run.workers_timeout_s + 0.999))}",
     ]  # fmt: skip
     connect = "127.0.0.1" if run.bind_host in ("0.0.0.0", "", "*") else run.bind_host
