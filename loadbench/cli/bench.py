@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from loadbench.engine.registry import backend_names
+
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
     from loadbench.types import Load, RequestSpec, Target
@@ -98,13 +100,15 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of Poisson arrivals and the mix.")
 @click.option("--json", "json_out", default=None, metavar="FILE", help="Write the trial record as JSON "
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
+@click.option("--engine", "engine", type=click.Choice(backend_names()), default="native", show_default=True,
+              help="The load engine backend (`loadbench models` says which can run here).")
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
 def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
-    processes: str, cpus: str | None, seed: int, json_out: str | None, allow_remote: bool,
+    processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
     from loadbench.engine.targets import check_target, parse_url
@@ -151,15 +155,15 @@ def command(
         cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
     )  # fmt: skip
     specs = _requests(path, mix, method, headers, body)
-    _run(url, target, specs, load, options, json_out)
+    _run(url, target, specs, load, options, json_out, engine=engine, settings={})
 
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
-         ) -> None:  # fmt: skip
+         *, engine: str, settings: dict[str, Any]) -> None:  # fmt: skip
     import json
     from pathlib import Path
 
-    from loadbench.engine import drive
+    from loadbench.engine import run_backend
     from loadbench.errors import UsageError
 
     out_file = None
@@ -169,11 +173,22 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
         except OSError as exc:
             raise UsageError(f"--json {json_out}: cannot write there ({exc.strerror})") from exc
     try:
-        recording = drive(target, specs, load, options)
-        text = summary_text(url, recording, options)
-        click.echo(text, err=json_out == "-")
+        workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
+        started = _now()
+        measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+        several = len(measured.recordings) > 1
+        for name, recording in measured.recordings.items():
+            heading = f"{url} [{name}]" if several else url
+            click.echo(summary_text(heading, recording, options), err=json_out == "-")
         if json_out:
-            payload = json.dumps(bench_record(url, specs, recording, options), indent=2) + "\n"
+            records = [
+                bench_record(url, specs, recording, options, workload=name, started=started,
+                             extras=measured.extras, suffix=name if several else "")
+                for name, recording in measured.recordings.items()
+            ]  # fmt: skip
+            # one pretty object for one workload; JSON lines (one trial each) for several
+            payload = (json.dumps(records[0], indent=2) if len(records) == 1
+                       else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
             if out_file is not None:
                 out_file.write(payload)
             else:
@@ -183,30 +198,31 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
             out_file.close()
 
 
-def bench_record(url: str, specs: list[RequestSpec], recording: Recording, options: Any) -> dict[str, Any]:
-    """The trial record of docs/results-format.md for a bench run.
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def bench_record(
+    url: str, specs: list[RequestSpec], recording: Recording, options: Any, *, workload: str, started: Any,
+    extras: Any = None, suffix: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """The trial record of docs/results-format.md for a bench run, built like a run's (results.build).
 
     There is no server model: `model` names the target (host:port) so reports and checks can label it,
     `server_model` and `family` are empty, `server` is null.
     """
-    from datetime import UTC, datetime
     from urllib.parse import urlsplit
 
-    from loadbench.results.codec import request_spec_to_json
+    from loadbench.results.build import TrialIdentity, measured_trial
 
-    workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
-    record: dict[str, Any] = {
-        "kind": "trial", "trial_id": "bench", "index": 0, "model": urlsplit(url).netloc,
-        "server_model": "", "family": "", "server_options": {}, "variant": None, "workload": workload,
-        "url": url,
-        "requests_spec": [request_spec_to_json(s) for s in specs], "repetition": 1, "round": 1,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"), "status_ok": True, "failure": None,
-    }  # fmt: skip
-    record.update(recording.to_record())
-    client_cpus = list(options.cpus) if options.cpus else None
-    record.update({"server": None, "monitor": [], "other_cpu_pct": None,
-                   "cpus": {"server": None, "client": client_cpus}})
-    return record
+    identity = TrialIdentity(
+        trial_id="bench", index=0, model=urlsplit(url).netloc, workload=workload, requests_spec=specs,
+        load=recording.load, started=started, url=url,
+        cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
+    ).for_workload(workload, suffix)
+    return measured_trial(identity, recording, backend_extras=extras).to_json()
 
 
 def _ms(ns: float) -> str:
