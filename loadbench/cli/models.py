@@ -1,4 +1,5 @@
-"""`loadbench models`: the server models and the load engines, and whether each can run on this machine."""
+"""`loadbench models` and `loadbench engines`: the server models, the load engine backends, and whether each
+can run on this machine (and how to install it if not)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ EPILOG = """\b
 Examples:
   loadbench models
   loadbench serve waitress     # then run one of the models listed as "yes"
-  loadbench bench http://127.0.0.1:8000/ --engine native
+  loadbench engines            # the load engines, likewise
 """
 
 
@@ -26,17 +27,28 @@ def _status(why_not: str | None) -> str:
 
 @click.command(epilog=EPILOG)
 def command() -> None:
-    """List the server models and the load engines, and whether each can run here (and how to install it
-    if not)."""
-    from loadbench.engine.registry import all_backends
+    """List the server models and whether each can run here (and how to install it if not)."""
     from loadbench.servers.registry import all_models
 
-    models: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION")]
+    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION")]
     for model in all_models():
-        models.append((model.name, str(model.family), _status(model.available()), model.description))
-    _table(models)
-    click.echo()
-    engines: list[tuple[str, ...]] = [("ENGINE", "AVAILABLE", "DESCRIPTION")]
+        rows.append((model.name, str(model.family), _status(model.available()), model.description))
+    _table(rows)
+
+
+ENGINES_EPILOG = """\b
+Examples:
+  loadbench engines
+  loadbench bench http://127.0.0.1:8000/ --engine native -c 64
+"""
+
+
+@click.command(epilog=ENGINES_EPILOG)
+def engines() -> None:
+    """List the load engine backends and whether each can run here (and how to install it if not)."""
+    from loadbench.engine.registry import all_backends
+
+    rows: list[tuple[str, ...]] = [("ENGINE", "AVAILABLE", "DESCRIPTION")]
     for backend in all_backends():
-        engines.append((backend.name, _status(backend.available()), backend.description))
-    _table(engines)
+        rows.append((backend.name, _status(backend.available()), backend.description))
+    _table(rows)

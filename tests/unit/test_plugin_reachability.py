@@ -43,11 +43,11 @@ def test_every_server_model_is_servable_and_nameable_in_a_scenario() -> None:
     assert set(known_model_names()) == set(SERVER_MODELS) - {COMMAND_MODEL}
 
 
-def test_models_lists_every_model_and_every_engine() -> None:
-    result = CliRunner().invoke(cli, ["models"])
-    assert result.exit_code == 0
-    first_column = {line.split()[0] for line in result.output.splitlines() if line.strip()}
-    assert set(SERVER_MODELS) <= first_column and set(ENGINE_BACKENDS) <= first_column
+def test_models_and_engines_list_every_model_and_every_engine() -> None:
+    for command, names in (("models", SERVER_MODELS), ("engines", ENGINE_BACKENDS)):
+        result = CliRunner().invoke(cli, [command])
+        assert result.exit_code == 0
+        assert [line.split()[0] for line in result.output.splitlines()[1:]] == list(names)
 
 
 @pytest.mark.parametrize("name", list(ENGINE_BACKENDS))
