@@ -234,12 +234,25 @@ def run_measured(name: str, command: list[str], server_pid: int, count: Callable
 
 def engine_child(args: argparse.Namespace) -> None:
     """Inside the loadbench child: drive, then print the drive's own CPU and wall time as JSON."""
+    import importlib
     import resource
 
-    import loadbench.engine.native.phases
-    import loadbench.engine.native.recorder  # noqa: F401 - imported before the CPU count starts (a one-off cost)
     from loadbench.engine import drive
-    from loadbench.types import Closed, DriveOptions, Open, RequestSpec, Target
+
+    # The engine proper is imported before the CPU count starts (a one-off cost). --baseline-src may hold
+    # an older layout (before the one-house packages: engine/phases.py, engine/base.py).
+    try:
+        importlib.import_module("loadbench.engine.native.phases")
+        from loadbench.types import Closed, DriveOptions, Open, RequestSpec, Target
+    except ModuleNotFoundError:
+        importlib.import_module("loadbench.engine.phases")
+        from loadbench.engine.base import (  # type: ignore[no-redef]
+            Closed,
+            DriveOptions,
+            Open,
+            RequestSpec,
+            Target,
+        )
 
     load = Open(rate_per_s=args.rate) if args.rate else Closed(connections=args.connections)
     usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

@@ -130,8 +130,9 @@ def run_loadbench(port: int, args: argparse.Namespace, extra: list[str], tmp: Pa
     with Poller(port) as poller:
         _, wall, cpu = _run_tree(argv)
     total = _count(port) - before
-    data = json.loads(out.read_text())
-    record = data[-1] if isinstance(data, list) else data
+    text = out.read_text()
+    # one pretty object for one workload, JSON lines (the journey last) for several
+    record = json.loads(text) if text.lstrip().startswith("{\n") else json.loads(text.splitlines()[-1])
     extras = record.get("backend_extras") or {}
     window = extras.get("window_monotonic")
     in_window = _count(port, tuple(window)) if window else None

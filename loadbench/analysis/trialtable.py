@@ -78,4 +78,5 @@ def trial_row(t: TrialResult) -> dict[str, Any]:
     row["saturation_reasons"] = "; ".join(t.saturation_reasons)
     row["failure"] = str((t.failure or {}).get("reason") or "")
     row["engine"] = t.engine
+    row["backend"] = t.backend
     return row

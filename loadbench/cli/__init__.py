@@ -15,12 +15,13 @@ import click
 from loadbench import __version__
 from loadbench.errors import ExitCode, LoadbenchError
 
-# name -> module under loadbench.cli; each module defines a click command called `command`.
+# name -> "module[:attribute]" under loadbench.cli; the attribute defaults to `command`.
 _COMMANDS: dict[str, str] = {
     "run": "run",
     "bench": "bench",
     "serve": "serve",
     "models": "models",
+    "engines": "models:engines",
     "report": "report",
     "check": "check",
     "compare": "compare",
@@ -41,8 +42,9 @@ class _LazyGroup(click.Group):
         module_name = _COMMANDS.get(name)
         if module_name is None:
             return None
+        module_name, _, attribute = module_name.partition(":")
         module = importlib.import_module(f"loadbench.cli.{module_name}")
-        command: click.Command = module.command
+        command: click.Command = getattr(module, attribute or "command")
         return command
 
 
@@ -50,6 +52,7 @@ EPILOG = """\b
 Examples:
   loadbench run                      # compare server models on the bundled app (quickstart)
   loadbench models                   # which server models can run here
+  loadbench engines                  # which load engines can run here
   loadbench serve uvicorn --port 8000
   loadbench bench http://127.0.0.1:8000/plaintext -c 64 -d 10s
 """

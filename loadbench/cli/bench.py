@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from loadbench.engine.registry import backend_names
+
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
     from loadbench.types import Load, RequestSpec, Target
@@ -26,12 +28,6 @@ Examples:
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
   loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
-
-
-def _engine_names() -> list[str]:
-    from loadbench.engine.registry import backend_names
-
-    return backend_names()
 
 
 def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, ...], body: str | None,
@@ -106,10 +102,10 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of Poisson arrivals and the mix.")
 @click.option("--json", "json_out", default=None, metavar="FILE", help="Write the trial record as JSON "
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
+@click.option("--engine", "engine", type=click.Choice(backend_names()), default="native", show_default=True,
+              help="The load engine backend (`loadbench models` says which can run here).")
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
-@click.option("--engine", type=click.Choice(_engine_names()), default="native", show_default=True,
-              help="Load engine backend; locust runs Locust (closed loop only: -c or connection stages).")
 @click.option("--locustfile", default=None, metavar="FILE", help="--engine locust: your locustfile (user "
               "journeys); each request name is a workload. [default: a generated FastHttpUser, no wait]")
 @click.option("--locust-workers", default=None, type=click.IntRange(min=0), help="--engine locust: a master "
@@ -122,7 +118,7 @@ def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
-    processes: str, cpus: str | None, seed: int, json_out: str | None, allow_remote: bool, engine: str,
+    processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
     locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
@@ -207,7 +203,7 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
 
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
-         *, engine: str = "native", settings: dict[str, Any] | None = None) -> None:  # fmt: skip
+         *, engine: str, settings: dict[str, Any]) -> None:  # fmt: skip
     import json
     from pathlib import Path
 
@@ -221,17 +217,22 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
         except OSError as exc:
             raise UsageError(f"--json {json_out}: cannot write there ({exc.strerror})") from exc
     try:
-        measured = run_backend(engine, target, specs, load, options, settings=settings)
+        workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
+        started = _now()
+        measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
         several = len(measured.recordings) > 1
-        *steps, (last_name, recording) = measured.recordings.items()
-        text = summary_text(url, recording, options, extras=measured.extras)
-        if several:
-            text += "\n" + workloads_text(dict(steps), last_name)
-        click.echo(text, err=json_out == "-")
+        for name, recording in measured.recordings.items():
+            heading = f"{url} [{name}]" if several else url
+            click.echo(summary_text(heading, recording, options, extras=measured.extras), err=json_out == "-")
         if json_out:
-            records = [bench_record(url, specs, rec, options, workload=name if several else None,
-                                    extras=measured.extras) for name, rec in measured.recordings.items()]
-            payload = json.dumps(records if several else records[0], indent=2) + "\n"
+            records = [
+                bench_record(url, specs, recording, options, workload=name, started=started,
+                             extras=measured.extras, suffix=name if several else "")
+                for name, recording in measured.recordings.items()
+            ]  # fmt: skip
+            # one pretty object for one workload; JSON lines (one trial each) for several
+            payload = (json.dumps(records[0], indent=2) if len(records) == 1
+                       else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
             if out_file is not None:
                 out_file.write(payload)
             else:
@@ -241,47 +242,31 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
             out_file.close()
 
 
-def bench_record(url: str, specs: list[RequestSpec], recording: Recording, options: Any, *,
-                 workload: str | None = None, extras: dict[str, Any] | Any = None) -> dict[str, Any]:
-    """The trial record of docs/results-format.md for a bench run (one per workload a backend measured:
-    a Locust run gives one per request name and the `journey`; then --json writes a list of them).
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def bench_record(
+    url: str, specs: list[RequestSpec], recording: Recording, options: Any, *, workload: str, started: Any,
+    extras: Any = None, suffix: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """The trial record of docs/results-format.md for a bench run, built like a run's (results.build).
 
     There is no server model: `model` names the target (host:port) so reports and checks can label it,
     `server_model` and `family` are empty, `server` is null.
     """
-    from datetime import UTC, datetime
     from urllib.parse import urlsplit
 
-    from loadbench.results.codec import request_spec_to_json
+    from loadbench.results.build import TrialIdentity, measured_trial
 
-    if workload is None:
-        workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
-    record: dict[str, Any] = {
-        "kind": "trial", "trial_id": "bench", "index": 0, "model": urlsplit(url).netloc,
-        "server_model": "", "family": "", "server_options": {}, "variant": None, "workload": workload,
-        "url": url,
-        "requests_spec": [request_spec_to_json(s) for s in specs], "repetition": 1, "round": 1,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"), "status_ok": True, "failure": None,
-    }  # fmt: skip
-    record.update(recording.to_record())
-    client_cpus = list(options.cpus) if options.cpus else None
-    record.update({"server": None, "monitor": [], "other_cpu_pct": None,
-                   "cpus": {"server": None, "client": client_cpus}})
-    if extras:
-        record["backend_extras"] = dict(extras)
-    return record
-
-
-def workloads_text(recordings: dict[str, Recording], total: str) -> str:
-    """One line per workload of a several-workload run (a Locust journey's request names)."""
-    lines = [f"per request name (the figures above are the {total!r} over all of them):"]
-    width = max(len(name) for name in recordings)
-    for name, rec in recordings.items():
-        h = rec.latency
-        latency = (f"p50 {_ms(h.percentile(50))}  p99 {_ms(h.percentile(99))} ms" if h.count
-                   else "no responses")  # fmt: skip
-        lines.append(f"  {name:{width}}  {rec.rps:10,.1f} req/s  {latency}  errors {rec.error_count:,}")
-    return "\n".join(lines)
+    identity = TrialIdentity(
+        trial_id="bench", index=0, model=urlsplit(url).netloc, workload=workload, requests_spec=specs,
+        load=recording.load, started=started, url=url,
+        cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
+    ).for_workload(workload, suffix)
+    return measured_trial(identity, recording, backend_extras=extras).to_json()
 
 
 def _ms(ns: float) -> str:

@@ -1,4 +1,5 @@
-"""`loadbench models`: list the server models, their family, and whether each can run on this machine."""
+"""`loadbench models` and `loadbench engines`: the server models, the load engine backends, and whether each
+can run on this machine (and how to install it if not)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,20 @@ EPILOG = """\b
 Examples:
   loadbench models
   loadbench serve waitress     # then run one of the models listed as "yes"
+  loadbench engines            # the load engines, likewise
 """
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    """Print rows with every column but the last padded to its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        click.echo("  ".join([*cells, row[-1]]))
+
+
+def _status(why_not: str | None) -> str:
+    return "yes" if why_not is None else f"no: {why_not}"
 
 
 @click.command(epilog=EPILOG)
@@ -16,12 +30,25 @@ def command() -> None:
     """List the server models and whether each can run here (and how to install it if not)."""
     from loadbench.servers.registry import all_models
 
-    rows = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION")]
+    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION")]
     for model in all_models():
-        why_not = model.available()
-        status = "yes" if why_not is None else f"no: {why_not}"
-        rows.append((model.name, model.family, status, model.description))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-        click.echo("  ".join([*cells, row[3]]))
+        rows.append((model.name, str(model.family), _status(model.available()), model.description))
+    _table(rows)
+
+
+ENGINES_EPILOG = """\b
+Examples:
+  loadbench engines
+  loadbench bench http://127.0.0.1:8000/ --engine native -c 64
+"""
+
+
+@click.command(epilog=ENGINES_EPILOG)
+def engines() -> None:
+    """List the load engine backends and whether each can run here (and how to install it if not)."""
+    from loadbench.engine.registry import all_backends
+
+    rows: list[tuple[str, ...]] = [("ENGINE", "AVAILABLE", "DESCRIPTION")]
+    for backend in all_backends():
+        rows.append((backend.name, _status(backend.available()), backend.description))
+    _table(rows)

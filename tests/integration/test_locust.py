@@ -54,7 +54,7 @@ def test_bench_locust_counts_match_the_server(tmp_path: Path, capsys: pytest.Cap
         if workers:
             args += ["--locust-workers", str(workers)]
         code, out, _ = _bench(args, capsys)
-        records = json.loads(out_json.read_text())
+        records = [json.loads(line) for line in out_json.read_text().splitlines()]  # JSON lines
         journey = records[-1]
         window = tuple(journey["backend_extras"]["window_monotonic"])
         served = server.count(window)  # type: ignore[arg-type]
