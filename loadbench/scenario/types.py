@@ -210,7 +210,7 @@ class Scenario:
     `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
-    (key, scalar) pairs.
+    (key, scalar) pairs. `overrides` are the `run --set table.key=value` texts applied over `text`.
     """
 
     name: str
@@ -230,6 +230,7 @@ class Scenario:
     quick: bool = False
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
+    overrides: tuple[str, ...] = ()  # `run --set` values applied over the file, as typed
 
     @property
     def pinning_note(self) -> str | None:
