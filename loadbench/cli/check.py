@@ -63,9 +63,9 @@ def command(
     report = check(latest_attempts(data.trials), parsed)
     click.echo(check_text(report))
     if markdown:
-        write_text(markdown, check_markdown(report))
+        write_text(markdown, check_markdown(report), what="--markdown")
     if junit:
-        write_text(junit, render_junit([check_junit(report)]))
+        write_text(junit, render_junit([check_junit(report)]), what="--junit")
     status = report.status
     outcome = {"pass": "PASSED", "fail": "FAILED"}.get(status.value, status.value.upper())
     finish(ctx, status.exit_code(), outcome)

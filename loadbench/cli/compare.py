@@ -102,10 +102,10 @@ def command(
 
     click.echo("\n\n".join(comparison_text(c) for c in comparisons))
     if markdown:
-        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons))
+        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons), what="--markdown")
     if junit:
         suites = [comparison_junit(c, fail_on_inconclusive=fail_on_inconclusive) for c in comparisons]
-        write_text(junit, render_junit(suites))
+        write_text(junit, render_junit(suites), what="--junit")
 
     if main is None:  # calibration only: it fails only when it could not measure the noise at all
         status = GateStatus.INVALID if comparisons[0].status is GateStatus.INVALID else GateStatus.PASS
