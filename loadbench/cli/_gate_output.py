@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from loadbench.errors import ExitCode, UsageError
+from loadbench.safe.escape import terminal
 
 _PCT_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
 
@@ -39,7 +40,7 @@ def write_text(path: str, text: str, *, what: str = "output") -> None:
 def echo_warnings(warnings: Sequence[str]) -> None:
     """Print each warning on stderr, prefixed with 'warning:'."""
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {terminal(warning)}", err=True)
 
 
 def finish(ctx: click.Context, code: ExitCode, outcome: str) -> None:

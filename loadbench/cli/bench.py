@@ -206,6 +206,7 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
     import json
 
     from loadbench.engine import run_backend
+    from loadbench.safe.escape import terminal
     from loadbench.safe.write import check_output, write_output
 
     if json_out:  # refuse a bad export path in a second, not after the run; nothing is truncated yet
@@ -216,7 +217,8 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
     several = len(measured.recordings) > 1
     for name, recording in measured.recordings.items():
         heading = f"{url} [{name}]" if several else url
-        click.echo(summary_text(heading, recording, options, extras=measured.extras), err=json_out == "-")
+        text = summary_text(heading, recording, options, extras=measured.extras)
+        click.echo(terminal(text, multiline=True), err=json_out == "-")
     if json_out:
         records = [
             bench_record(url, specs, recording, options, workload=name, started=started,

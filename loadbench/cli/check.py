@@ -52,6 +52,7 @@ def command(
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.results.file import read_results
     from loadbench.results.records import latest_attempts
+    from loadbench.safe.escape import terminal
     from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
@@ -61,7 +62,7 @@ def command(
         stored = data.header.scenario.get("thresholds") or ()
         parsed += parse_thresholds(tuple(str(t) for t in stored), source="scenario [thresholds] checks")
     report = check(latest_attempts(data.trials), parsed)
-    click.echo(check_text(report))
+    click.echo(terminal(check_text(report), multiline=True))
     if markdown:
         write_text(markdown, check_markdown(report), what="--markdown")
     if junit:

@@ -71,6 +71,7 @@ def command(
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
     from loadbench.results.file import read_results
+    from loadbench.safe.escape import terminal
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
     if candidate_results is not None and (baseline or candidate or calibrate):
@@ -100,7 +101,7 @@ def command(
     if main is not None:
         comparisons.append(main)
 
-    click.echo("\n\n".join(comparison_text(c) for c in comparisons))
+    click.echo(terminal("\n\n".join(comparison_text(c) for c in comparisons), multiline=True))
     if markdown:
         write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons), what="--markdown")
     if junit:

@@ -145,7 +145,8 @@ def write_output(
     Returns the path written (None for stdout). Raises OutputError, one line, on any failure; the previous
     content of `path` is then untouched and no temporary file is left behind.
     """
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # A lone surrogate (JSON allows "\\ud800") must not crash the write: it is kept visible as \\ud800.
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     if os.fspath(path) == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(payload)
