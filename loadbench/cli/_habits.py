@@ -65,10 +65,11 @@ def hold_thresholds(trials: Sequence[TrialResult], checks: Sequence[Threshold], 
     """Check `bench --threshold`s on the trials measured; print each verdict and exit 10 when one fails."""
     from loadbench.gate.check import check
     from loadbench.gate.render import check_text
+    from loadbench.safe.escape import terminal
 
     report = check(list(trials), tuple(checks))
     code = report.status.exit_code()
     if not quiet or code != ExitCode.OK:
-        click.echo(check_text(report), err=quiet)
+        click.echo(terminal(check_text(report), multiline=True), err=quiet)
     if code != ExitCode.OK:
         click.get_current_context().exit(int(code))

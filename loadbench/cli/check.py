@@ -59,6 +59,7 @@ def command(
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.results.file import read_results
     from loadbench.results.records import latest_attempts
+    from loadbench.safe.escape import terminal
     from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
@@ -69,11 +70,11 @@ def command(
         parsed += parse_thresholds(tuple(str(t) for t in stored), source="scenario [thresholds] checks")
     report = check(latest_attempts(data.trials), parsed)
     to_stderr = json_out == "-"
-    click.echo(check_text(report), err=to_stderr)
+    click.echo(terminal(check_text(report), multiline=True), err=to_stderr)
     if markdown:
-        write_text(markdown, check_markdown(report))
+        write_text(markdown, check_markdown(report), what="--markdown")
     if junit:
-        write_text(junit, render_junit([check_junit(report)]))
+        write_text(junit, render_junit([check_junit(report)]), what="--junit")
     if json_out:
         write_json(json_out, check_json(report))
     status = report.status
