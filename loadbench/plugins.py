@@ -34,6 +34,7 @@ REPORT_FORMATS: Mapping[str, str] = {
 
 ENGINE_BACKENDS: Mapping[str, str] = {
     "native": "loadbench.engine.native.backend:NativeBackend",
+    "httpx": "loadbench.engine.httpx_backend:HttpxBackend",
 }
 
 #: The server model (in SERVER_MODELS) of a scenario whose [app] runs its own server command.
