@@ -36,6 +36,7 @@ REPORT_FORMATS: Mapping[str, str] = {
 
 ENGINE_BACKENDS: Mapping[str, str] = {
     "native": "loadbench.engine.native.backend:NativeBackend",
+    "locust": "loadbench.engine.locust.backend:LocustBackend",
     "httpx": "loadbench.engine.httpx_backend:HttpxBackend",
 }
 
