@@ -39,6 +39,8 @@ Examples:
 @click.option("--dry-run", is_flag=True, help="Print the plan and its estimated time; start nothing.")
 @click.option("--strict", is_flag=True, help="Fail when a server model cannot run here (default: skip it).")
 @click.option("--no-report", is_flag=True, help="Write results.jsonl only, no HTML report.")
+@click.option("--no-preflight", is_flag=True, help="Skip the check of every endpoint's answer (framing; the "
+              "bundled app's status and body) that runs before each server block is loaded.")  # fmt: skip
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override a scenario value "
               "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4. Shown in "
               "the dry run and kept in the results header.")  # fmt: skip
@@ -47,7 +49,7 @@ Examples:
 @click.option("-v", "--verbose", is_flag=True, help="Also print every trial as it finishes.")
 def command(
     scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool,
-    sets: tuple[str, ...], quiet: bool, verbose: bool,
+    no_preflight: bool, sets: tuple[str, ...], quiet: bool, verbose: bool,
 ) -> None:
     """Run a scenario: each server model in turn, each workload at each load point; write the results.
 
@@ -67,6 +69,10 @@ def command(
     loaded = load_scenario(find_scenario(scenario), overrides=parse_overrides(sets))
     if quick:
         loaded = apply_quick(loaded)
+    if no_preflight:
+        import dataclasses
+
+        loaded = dataclasses.replace(loaded, load=dataclasses.replace(loaded.load, preflight=False))
     plan = build_plan(loaded)
     if dry_run:
         for line in describe_plan(plan):
