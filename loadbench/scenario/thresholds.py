@@ -4,18 +4,22 @@ Grammar (whitespace is allowed between tokens)::
 
     threshold ::= metric [ "{" filter { "," filter } "}" ] op number [ unit ]
     metric    ::= "rps" | "mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max"
-                | "error_rate" | "errors" | "server_cpu" | "server_rss"
+                | "error_rate" | "errors" | "server_cpu" | "server_rss" | "check_failed"
+                | ("connect_" | "ttfb_") ("mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max")
     filter    ::= key "=" value
     key       ::= "model" | "workload" | "load" | "variant"
     value     ::= any characters except "," and "}" (surrounding spaces dropped)
     op        ::= "<" | "<=" | ">" | ">=" | "=="
     number    ::= digits [ "." digits ] | "." digits
-    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max
+    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, connect_*, ttfb_*
                 | "/s" | "k/s"                   for rps (requests per second)
                 | "%"                            for error_rate (of requests) and server_cpu (100 % = 1 core)
                 | "MB"                           for server_rss (the server's peak resident memory)
                 | (none)                         for errors (a count: transport errors + non-2xx responses)
+                                                 and check_failed (responses a check rejected)
 
+`connect_*` is the time to connect of each new connection and `ttfb_*` each response's time to first byte
+from its send (the native engine's timing breakdown); a trial without them has no figure for these.
 The unit is mandatory wherever the grammar lists one and forbidden for counts, so `p99 < 50` (50 what?)
 is an error. Filters select trials: `model` (the server's name in the scenario), `workload`, `load` (the
 load point's label, e.g. `64c` or `500/s`) and `variant` (baseline/candidate in a paired run). Every bad
@@ -69,7 +73,12 @@ METRICS: dict[str, MetricKind] = {
     "errors": MetricKind.COUNT,
     "server_cpu": MetricKind.PERCENT,
     "server_rss": MetricKind.SIZE,
+    "check_failed": MetricKind.COUNT,
+    **{f"{part}_{key}": MetricKind.TIME for part in ("connect", "ttfb")
+       for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max")},
 }
+# The timing breakdown's metrics: `connect_p99` reads the trial's connect_ms, `ttfb_p50` its ttfb_ms.
+BREAKDOWN_PARTS = ("connect", "ttfb")
 FILTER_KEYS = ("model", "workload", "load", "variant")
 
 

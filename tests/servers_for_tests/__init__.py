@@ -44,11 +44,12 @@ class TestServer:
 
 @contextlib.contextmanager
 def test_server(
-    mode: str, *, delay_ms: float = 10.0, slots: int = 1, status: int = 503
+    mode: str, *, delay_ms: float = 10.0, slots: int = 1, status: int = 503, unix: str | None = None
 ) -> Iterator[TestServer]:
-    """Run server.py in `mode` in its own process group; always killed on exit."""
+    """Run server.py in `mode` in its own process group (on Unix socket `unix` if given); always killed
+    on exit."""
     command = [sys.executable, str(SERVER), mode, "--delay-ms", str(delay_ms), "--slots", str(slots),
-               "--status", str(status)]  # fmt: skip
+               "--status", str(status), *(["--unix", unix] if unix else [])]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout is not None
