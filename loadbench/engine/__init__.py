@@ -41,6 +41,9 @@ def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions
         raise UsageError(f"processes: {options.processes} must be at least 1")
     if not 1 <= options.pipeline <= 1024:
         raise UsageError(f"pipeline: {options.pipeline} must be 1 (no pipelining) to 1024")
+    if options.pipeline > 1 and (load.loop == "open" or not options.keepalive):
+        raise UsageError(f"pipeline {options.pipeline}: pipelining needs keep-alive and a closed loop "
+                         "(-c N or connection stages); drop the rate or --no-keepalive")
 
 
 def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOptions) -> None:

@@ -173,6 +173,10 @@ class Conn(asyncio.Protocol):
         self.dead = True
         run.lost(self)
 
+    def in_flight(self) -> int:
+        """Requests in flight on this connection (PipeConn may have several)."""
+        return 1 if self.t0 and not self.dead else 0
+
     # -- framing ------------------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:
         if not self.fb:

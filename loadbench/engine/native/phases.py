@@ -128,7 +128,7 @@ async def _drive(
         max_connections=max_connections_of(load),
         checks=[CompiledCheck.of(r.check) if r.check is not None and r.check.active else None
                 for r in requests],
-        unix_socket=options.unix_socket,
+        unix_socket=options.unix_socket, pipeline=options.pipeline,
     )  # fmt: skip
     warmup_ns = int(options.warmup_s * SECOND_NS)
     window_ns = int(duration_s * SECOND_NS) if duration_s is not None else NEVER

@@ -18,6 +18,7 @@ from typing import Any
 from loadbench.engine.native.aio import Conn
 from loadbench.engine.native.checks import CheckedConn, CompiledCheck
 from loadbench.engine.native.http1 import fast_framer
+from loadbench.engine.native.pipeline import PipeConn
 from loadbench.engine.native.recorder import Recorder
 from loadbench.types import ErrorClass
 
@@ -39,7 +40,7 @@ class Run:
         self, *, loop: asyncio.AbstractEventLoop, address: tuple[str, int], server_hostname: str | None,
         ssl_context: ssl.SSLContext | None, wire: list[bytes], is_head: list[bool], order: list[int],
         rec: Recorder, keepalive: bool, timeout_ns: int, open_loop: bool, max_connections: int,
-        checks: list[CompiledCheck | None] | None = None, unix_socket: str | None = None,
+        checks: list[CompiledCheck | None] | None = None, unix_socket: str | None = None, pipeline: int = 1,
     ) -> None:  # fmt: skip
         self.loop = loop
         self.address = address
@@ -49,8 +50,12 @@ class Run:
         self.is_head = [is_head[i] for i in order]
         given = checks or [None] * len(wire)
         self.checks = [given[i] for i in order]
-        # Without a check the plain Conn runs, whose hot path knows nothing of checks (engine/checks.py).
-        self.conn_class: type[Conn] = CheckedConn if any(given) else Conn
+        self.checks_on = any(given)
+        # Without a check the plain Conn runs, whose hot path knows nothing of checks (engine/checks.py);
+        # PipeConn (engine/pipeline.py) does its own checking.
+        self.conn_class: type[Conn] = PipeConn if pipeline > 1 else CheckedConn if self.checks_on else Conn
+        self.depth = pipeline  # requests in flight per new connection; 1 after a downgrade
+        self.batches = [self.wire[0] * k for k in range(pipeline + 1)] if len(self.wire) == 1 else []
         self.unix_socket = unix_socket
         self.n_wire = len(self.wire)
         self.single = self.n_wire == 1
@@ -263,7 +268,7 @@ class Run:
                 conn._fail(ErrorClass.TIMEOUT, f"no complete response within {limit_s:g} s{buffered}")
 
     def busy(self) -> int:
-        return sum(1 for c in self.conns if c.t0 and not c.dead)
+        return sum(c.in_flight() for c in self.conns)
 
     def close_all(self) -> None:
         if self._sweeper is not None:
