@@ -55,6 +55,7 @@ class Run:
         # PipeConn (engine/pipeline.py) does its own checking.
         self.conn_class: type[Conn] = PipeConn if pipeline > 1 else CheckedConn if self.checks_on else Conn
         self.depth = pipeline  # requests in flight per new connection; 1 after a downgrade
+        self.low_water = pipeline // 2  # PipeConn refills the pipe when this few or fewer are in flight
         self.batches = [self.wire[0] * k for k in range(pipeline + 1)] if len(self.wire) == 1 else []
         self.unix_socket = unix_socket
         self.n_wire = len(self.wire)
@@ -62,6 +63,7 @@ class Run:
         self.wire0 = self.wire[0]
         self.rec = rec
         self.lat_append = rec.lat.append
+        self.lat_extend = rec.lat.extend
         self.svc_append = rec.svc.append
         self.lag_append = rec.lag.append
         self.split_append = rec.split.append
