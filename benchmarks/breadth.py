@@ -139,13 +139,13 @@ def measure(args: argparse.Namespace, tmp: str, port: int, path: str, body: str,
 
 def table(results: dict[str, list[peers.Measure]], bases: tuple[str, ...]) -> None:
     print(f"\n{'generator':24}{'req/s':>12}{'req/CPU-s':>12}{'others':>9}"
-          + "".join(f"{'x ' + b:>22}" for b in bases))  # fmt: skip
+          + "".join(f"  {'x ' + b:>22}" for b in bases))  # fmt: skip
     for name, ms in results.items():
         cells = ""
         for base in bases:
             pairs = zip(ms, results[base], strict=True)
             ratios = [m.per_cpu_s / b.per_cpu_s for m, b in pairs if b.per_cpu_s]
-            cells += f"{statistics.median(ratios):>22.2f}"
+            cells += f"  {statistics.median(ratios):>22.2f}"
         print(f"{name:24}{statistics.median(m.rps for m in ms):>12,.0f}"
               f"{statistics.median(m.per_cpu_s for m in ms):>12,.0f}"
               f"{statistics.median(m.other_cores for m in ms):>9.2f}{cells}")  # fmt: skip
