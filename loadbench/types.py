@@ -98,7 +98,11 @@ class Target:
 class DriveOptions:
     """Bounds of one run: measured `duration_s` and/or `max_requests`, a `warmup_s` before the measured
     window (excluded from every figure), a total per-request `timeout_s` (connect + send + whole
-    response), keep-alive, and the CPUs the engine process(es) may use."""
+    response), keep-alive, and the CPUs the engine process(es) may use.
+
+    TLS (https targets, every engine): the server's certificate is verified against the system's trust
+    store, or against `cacert` (a PEM file of CA certificates) when given; `insecure` skips verification
+    (self-signed certificates)."""
 
     duration_s: float | None = 10.0
     max_requests: int | None = None
@@ -111,4 +115,6 @@ class DriveOptions:
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection (1: no pipelining)
     unix_socket: str | None = None  # connect to this Unix socket path instead of the target's host:port
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set
+    insecure: bool = False  # https: do not verify the server's certificate
+    cacert: str | None = None  # https: trust these CA certificates (PEM file) instead of the system's
     extra: dict[str, str] = field(default_factory=dict)

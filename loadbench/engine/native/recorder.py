@@ -4,7 +4,8 @@ Per response the engine appends one int64 to `lat`: the latency in ns shifted le
 status code in the low 10 bits, so a response costs a single `array.append`. The open loop also
 appends the service time (`svc`) and, per send, the schedule lag (`lag`). A response a check rejected
 carries the pseudo-status CHECK_FAILED_STATUS: fold() drops it from the figures (the check already
-counted it as a `check_failed` error). Per new connection `conn` gets its time to connect.
+counted it as a `check_failed` error). Per new connection `conn` gets its time to connect (folded
+during the warm-up too: with keep-alive most connections open then).
 
 Time to first byte costs the hot path nothing: a response that arrives whole in one read has its first
 byte at its last, so its TTFB equals its latency (closed loop) or service time (open loop). Only a
@@ -75,6 +76,9 @@ class Shard(Tally):
     max_cpu_pct: float
     expected_non_2xx: int = 0  # responses outside 2xx that a response check accepts (they count as ok)
     pipeline_downgrades: int = 0
+    # `connect` (a Tally field) holds the connect time of every connection the process opened, warm-up
+    # included (with keep-alive most connections open then): TCP connect, plus the TLS handshake on https,
+    # from the connect call to the connection being ready to send.
 
 
 class Recorder:
@@ -83,6 +87,7 @@ class Recorder:
     def __init__(self, *, open_loop: bool) -> None:
         self.lat = array("q")
         self.svc = array("q")
+        self.conn = array("q")  # connect times (ns), warm-up included; see Shard.connect
         self.lag = array("q")
         self.split = array("q")  # (base value, TTFB) pairs; see the module docstring
         self.conn = array("q")  # time to connect of each new connection
@@ -108,6 +113,7 @@ class Recorder:
         self.connect = LatencyHistogram()
         self.ttfb = LatencyHistogram()
         self.seconds: list[SecondCounts] = []
+        self.connect = LatencyHistogram()
         self._second = np.zeros(COUNTS_LEN, dtype=np.int64)
         self._second_requests = 0
         self._second_errors = 0
@@ -137,7 +143,7 @@ class Recorder:
         svc = _take(self.svc)
         lag = _take(self.lag)
         split = _take(self.split)
-        conn = _take(self.conn)
+        self.connect.record_many(_take(self.conn))  # warm-up included: see Shard
         if not self.measuring:
             return
         dense = None
@@ -172,8 +178,6 @@ class Recorder:
             self._fold_ttfb(svc_dense, svc, split)
         if self.schedule_lag is not None and lag.size:
             self.schedule_lag.record_many(lag)
-        if conn.size:
-            self.connect.record_many(conn)
 
     def _fold_ttfb(self, base_dense: npt.NDArray[np.int64], base: npt.NDArray[np.int64],
                    split: npt.NDArray[np.int64]) -> None:  # fmt: skip
