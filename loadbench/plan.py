@@ -17,7 +17,7 @@ from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Wor
 from loadbench.types import Load
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
-           "estimate_seconds", "server_starts", "variant_order"]
+           "estimate_seconds", "profile_trials", "server_starts", "variant_order"]
 
 #: Seconds a server start, readiness probe and stop cost on top of the trials (estimate only).
 SERVER_START_OVERHEAD_S = 1.5
@@ -113,6 +113,33 @@ def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, vari
     return Trial(index=index, trial_id="|".join(parts), block=block, server=server, variant=variant,
                  workload=workload, load=load, repetition=repetition, round=repetition, duration_s=duration,
                  warmup_s=spec.warmup_s, timeout_s=spec.timeout_s)
+
+
+def profile_trials(plan: Plan, points: str) -> dict[int, tuple[Trial, ...]]:
+    """The trials to profile once more after the block that ran them: block index -> trials, in order.
+
+    `points` is "heaviest" (per server, variant and workload, the load point with the highest connections
+    or rate, ties to the later one) or "all" (every load point), "off" gives nothing. Each is profiled
+    once, after the last block that measured it, so the profiled trial follows every measured one on that
+    server and no measurement runs while the profiler is attached.
+    """
+    if points == "off":
+        return {}
+    last: dict[tuple[str, str | None, str, str], Trial] = {}
+    for trial in plan.trials:
+        last[(trial.server.name, trial.variant, trial.workload.name, trial.load.label)] = trial
+    chosen = list(last.values())
+    if points == "heaviest":
+        top: dict[tuple[str, str | None, str], Trial] = {}
+        for trial in chosen:
+            key = (trial.server.name, trial.variant, trial.workload.name)
+            if key not in top or trial.load.plot_value >= top[key].load.plot_value:
+                top[key] = trial
+        chosen = list(top.values())
+    by_block: dict[int, list[Trial]] = {}
+    for trial in sorted(chosen, key=lambda t: t.index):
+        by_block.setdefault(trial.block, []).append(trial)
+    return {block: tuple(trials) for block, trials in by_block.items()}
 
 
 def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:

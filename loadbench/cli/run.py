@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from loadbench.plan import Plan, Trial
     from loadbench.results.metrics import TickInfo
+    from loadbench.results.profiles import ProfileRecord
     from loadbench.results.records import TrialResult
 
 EXAMPLES = """\b
@@ -26,6 +27,7 @@ Examples:
   loadbench run my-scenario.toml --out reports/today
   loadbench run io-bound --dry-run       # print the plan and the estimated time, run nothing
   loadbench run ci-smoke --quick --strict
+  loadbench run quickstart --profile     # plus a py-spy profile of each server at its heaviest load
 """
 
 
@@ -37,16 +39,27 @@ Examples:
 @click.option("--dry-run", is_flag=True, help="Print the plan and its estimated time; start nothing.")
 @click.option("--strict", is_flag=True, help="Fail when a server model cannot run here (default: skip it).")
 @click.option("--no-report", is_flag=True, help="Write results.jsonl only, no HTML report.")
+@click.option("--profile", is_flag=True,
+              help="After each model's measured trials, run its heaviest load point once more under py-spy "
+                   "(100 Hz, the server's whole process tree) and put the profile in the results and report; "
+                   "never counted as a measurement. Needs the [profile] extra and ptrace.")
+@click.option("--profile-points", type=click.Choice(["heaviest", "all"]), default=None,
+              help="Which load points --profile samples: the highest connections or rate of each workload "
+                   "(heaviest, the default) or every one (all). Implies --profile.")
 def command(
-    scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool
+    scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool,
+    profile: bool, profile_points: str | None,
 ) -> None:
     """Run a scenario: each server model in turn, each workload at each load point; write the results.
 
     SCENARIO is a TOML file or the name of a shipped scenario (see docs/scenarios.md); the default is the
     quickstart. Servers run pinned to the scenario's server CPUs and the load generator to its client
     CPUs. Results are appended to results.jsonl after every trial, so Ctrl-C keeps what was measured
-    (exit code 130).
+    (exit code 130). --profile (or `profile = true` in the scenario) adds one profiled, unmeasured trial
+    per model and workload; see docs/profiling.md.
     """
+    import dataclasses
+
     from loadbench.plan import build_plan, describe_plan, estimate_seconds
     from loadbench.results.file import default_run_dir
     from loadbench.scenario import apply_quick, find_scenario, load_scenario
@@ -54,6 +67,8 @@ def command(
     loaded = load_scenario(find_scenario(scenario))
     if quick:
         loaded = apply_quick(loaded)
+    if profile or profile_points:
+        loaded = dataclasses.replace(loaded, profile="all" if profile_points == "all" else "heaviest")
     plan = build_plan(loaded)
     if dry_run:
         for line in describe_plan(plan):
@@ -145,4 +160,18 @@ class _ProgressEvents:
         self._progress.advance(self._task)
 
     def warning(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+        from rich.text import Text
+
+        self._console.print(Text.assemble(("warning: ", "yellow"), message), soft_wrap=True)
+
+    def profiled(self, trial: Trial, profile: ProfileRecord) -> None:
+        raise_if_interrupted()
+        from rich.text import Text
+
+        if not profile.profiled:
+            return
+        cpu = profile.sampler_cpu_pct
+        cost = "" if cpu is None else f"; py-spy used {cpu:.1f} % of a core"
+        line = (f"profiled {trial.server.name} {trial.workload.name} {trial.load.label}: "
+                f"{profile.samples:,} samples{cost}")
+        self._console.print(Text(line, style="dim"), soft_wrap=True)

@@ -20,6 +20,7 @@ from typing import Any
 from loadbench import __version__
 from loadbench.errors import LoadbenchError, ResultsFormatError
 from loadbench.results.codec import describe, dumps_line
+from loadbench.results.profiles import PROFILE_KIND, ProfileRecord
 from loadbench.results.records import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
 
 __all__ = ["ResultsWriter", "default_run_dir", "read_results"]
@@ -83,6 +84,14 @@ class ResultsWriter:
             raise ResultsFormatError(f"{self.path}: trial {trial.trial_id!r}: {exc}") from None
         self._write(line)
         self.trials_written += 1
+
+    def append_profile(self, profile: ProfileRecord) -> None:
+        """Write one profile line (never counted as a trial), flushed to disk before returning."""
+        try:
+            line = dumps_line(profile.to_json())
+        except ResultsFormatError as exc:
+            raise ResultsFormatError(f"{self.path}: profile {profile.trial_id!r}: {exc}") from None
+        self._write(line)
 
     def _write(self, line: str) -> None:
         if self._fd is None:
@@ -184,6 +193,7 @@ def _read_single_object(path: Path, text: str) -> Results:
 
 def _read_lines(path: Path, lines: list[str], first_number: int, header: ResultsHeader) -> Results:
     trials: list[TrialResult] = []
+    profiles: list[ProfileRecord] = []
     warnings: list[str] = []
     numbered = [(n, line) for n, line in enumerate(lines[first_number - 1:], first_number) if line.strip()]
     for position, (number, line) in enumerate(numbered):
@@ -201,12 +211,16 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
             raise ResultsFormatError(
                 f"{path}:{number}: line cannot be read ({_json_limit(exc)}); the file was damaged or edited"
             ) from None
+        if isinstance(data, dict) and data.get("kind") == PROFILE_KIND:
+            profiles.append(ProfileRecord.from_json(data, where=f"{path}:{number}"))
+            continue
         if isinstance(data, dict) and data.get("kind", "trial") != "trial":
             kind = describe(data["kind"])
             warnings.append(f"{path}:{number}: record kind {kind} is unknown to this loadbench; skipped")
             continue
         trials.append(TrialResult.from_json(data, where=f"{path}:{number}"))
-    return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path)
+    return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path,
+                   profiles=tuple(profiles))
 
 
 def _json_limit(exc: ValueError | RecursionError) -> str:

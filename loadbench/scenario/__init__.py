@@ -31,11 +31,13 @@ from loadbench.scenario.schema import parse_app, parse_paired, parse_servers, pa
 from loadbench.scenario.text import Problems, find_key_line, syntax_problem
 from loadbench.scenario.types import (
     COMMAND_MODEL,
+    PROFILE_POINTS,
     AppSpec,
     CpuSplit,
     Endpoint,
     LoadSpec,
     Paired,
+    ProfilePoints,
     Scenario,
     ServerEntry,
     Variant,
@@ -69,7 +71,7 @@ __all__ = [
 ]
 
 TOP_LEVEL_KEYS = ("name", "description", "engine", "app", "servers", "endpoints", "mixes", "load", "cpus",
-                  "thresholds", "variants", "paired", "locust")
+                  "thresholds", "variants", "paired", "locust", "profile")
 DEFAULT_ENGINE = "native"
 
 #: apply_quick caps: each measured window, each warm-up, and the paired rounds (two keep one A B / B A).
@@ -131,12 +133,28 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     check_engine_load(problems, engine, load)
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
+    profile = _profile(problems, raw)
     if problems.items:
         raise ScenarioError(path, problems.items)
     return Scenario(name=name, description=description, path=path, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
-                    variants=variants, paired=paired, engine=engine, engine_settings=engine_settings)
+                    variants=variants, paired=paired, engine=engine, engine_settings=engine_settings,
+                    profile=profile)
+
+
+def _profile(problems: Problems, raw: dict[str, object]) -> ProfilePoints:
+    """The `profile` key: true (the heaviest point), false, "heaviest" or "all" (see docs/profiling.md)."""
+    value = raw.get("profile", False)
+    if value is True:
+        return "heaviest"
+    if value is False:
+        return "off"
+    for points in PROFILE_POINTS[1:]:
+        if value == points:
+            return points
+    problems.add(f"{value!r} is not a profile setting; use true, false, 'heaviest' or 'all'", key="profile")
+    return "off"
 
 
 def _engine(problems: Problems, raw: dict[str, object]) -> str:

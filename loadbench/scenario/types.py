@@ -69,10 +69,13 @@ class AppSpec:
 
 WorkloadKind = Literal["endpoint", "mix", "locustfile"]
 PairedOrder = Literal["ABBA", "ABAB"]
+ProfilePoints = Literal["off", "heaviest", "all"]
+PROFILE_POINTS: tuple[ProfilePoints, ...] = ("off", "heaviest", "all")
 
 
 __all__ = [
     "COMMAND_MODEL",
+    "PROFILE_POINTS",
     "AppKind",
     "AppSpec",
     "CpuSplit",
@@ -81,6 +84,7 @@ __all__ = [
     "LoadSpec",
     "Paired",
     "PairedOrder",
+    "ProfilePoints",
     "Scenario",
     "ServerEntry",
     "Variant",
@@ -210,7 +214,8 @@ class Scenario:
     `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
-    (key, scalar) pairs.
+    (key, scalar) pairs. `profile` says at which load points `run` takes a sampled profile of each server
+    ("off", "heaviest": the highest load of each workload, "all"); see docs/profiling.md.
     """
 
     name: str
@@ -230,6 +235,7 @@ class Scenario:
     quick: bool = False
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
+    profile: ProfilePoints = "off"
 
     @property
     def pinning_note(self) -> str | None:

@@ -120,6 +120,10 @@ class ServerModel(Protocol):
         """HTTP statuses that do not count as ready (a proxy's 502 while the app behind it boots)."""
 
     @property
+    def unprofiled_reason(self) -> str | None:
+        """None when py-spy can sample the server's workers (CPython processes), else why it cannot."""
+
+    @property
     def needs_run_dir(self) -> bool:
         """True when the model writes files before it starts: launch() then calls prepare(), not command()."""
 
@@ -146,6 +150,7 @@ class ModelBase:
     stop_signal: int = signal.SIGTERM  # what the launcher and the guard send first; SIGKILL follows
     not_ready_statuses: frozenset[int] = frozenset()  # answers from a front end while the app is not up
     needs_run_dir: bool = False  # True: launch() makes a private run dir and calls prepare()
+    unprofiled_reason: str | None = None  # the workers are CPython processes py-spy can sample
 
     def available(self) -> str | None:
         """None when every required module can be found (found, never imported: that is slow)."""

@@ -140,6 +140,10 @@ class NginxModel(ExternalModel):
     description = "real nginx: event loop per worker process, static files + fixed answers (no /io /cpu /db)"
     binaries = ("nginx",)
     install_hint = "apt-get install nginx"
+    unprofiled_reason: str | None = (
+        "nginx is written in C and runs no Python: py-spy reads a CPython interpreter's frames, and nginx "
+        "has none (a native profiler such as perf sees inside it)"
+    )
 
     def nginx_argv(self, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         binary = self.binary() or self.binaries[0]
@@ -170,6 +174,7 @@ class NginxGunicornModel(NginxModel):
     interfaces = ("wsgi",)
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, gunicorn's workers not yet
+    unprofiled_reason = None  # py-spy samples the gunicorn processes behind nginx (and skips nginx)
 
     def gunicorn_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
         """GunicornModel's own command line, bound to the unix socket instead of a port."""
