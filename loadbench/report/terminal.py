@@ -6,6 +6,7 @@ The tables are laid out to fit an 80-column terminal: no vertical rules, short h
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
@@ -13,7 +14,7 @@ from loadbench.analysis import format as fmt
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from loadbench.analysis.summary import Point, Summary
+    from loadbench.analysis.summary import Point, Summary, WorkloadSummary
     from loadbench.results.records import Results
 
 
@@ -27,6 +28,30 @@ def _errors(p: Point) -> str:
 
 
 _STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}
+TOP_IN_TERMINAL = 5
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain(text: str) -> str:
+    """`text` without control characters (escape sequences from a hostile results file would drive the
+    terminal); rich.Text never reads markup, so brackets stay as they are."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def _print_profiles(w: WorkloadSummary, console: Console) -> None:
+    """Per profiled model the top functions by own time (total beside); one line per model not profiled."""
+    from rich.text import Text
+
+    for v in w.profiles:
+        head = f"profile of {v.model} at {v.record.load_label}"
+        if not v.profiled:
+            console.print(Text(_plain(f"{head}: not profiled: {v.record.reason}"), style="dim"))
+            continue
+        console.print(Text(_plain(f"{head} ({v.caption()}); top functions, own / total time:"), style="dim"))
+        for f in v.top_own[:TOP_IN_TERMINAL]:
+            mark = "" if f.category == "app" else f" [{f.category}]"
+            line = f"  {fmt.pct(f.own_share):>6} {fmt.pct(f.total_share):>6}  {f.function} ({f.path}){mark}"
+            console.print(Text(_plain(line)), soft_wrap=False, overflow="ellipsis", no_wrap=True)
 
 
 def _styled(flag: str) -> str:
@@ -76,7 +101,10 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             table.add_row(*cells)
         console.print(table)
         if w.verdict is not None:
-            console.print(Text(w.verdict.sentence), soft_wrap=False)
+            console.print(Text(_plain(w.verdict.sentence)), soft_wrap=False)
+        elif w.profile_note:
+            console.print(Text(_plain(w.profile_note)), soft_wrap=False)
+        _print_profiles(w, console)
         console.print()
     console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
     if summary.saturated:

@@ -150,10 +150,10 @@ def _profile(problems: Problems, raw: dict[str, object]) -> ProfilePoints:
         return "heaviest"
     if value is False:
         return "off"
-    for points in PROFILE_POINTS[1:]:
+    for points in PROFILE_POINTS:
         if value == points:
             return points
-    problems.add(f"{value!r} is not a profile setting; use true, false, 'heaviest' or 'all'", key="profile")
+    problems.add(f"{value!r} is not a profile setting; use true, false, 'heaviest', 'all' or 'off'", key="profile")
     return "off"
 
 
