@@ -39,6 +39,8 @@ Examples:
 @click.option("--dry-run", is_flag=True, help="Print the plan and its estimated time; start nothing.")
 @click.option("--strict", is_flag=True, help="Fail when a server model cannot run here (default: skip it).")
 @click.option("--no-report", is_flag=True, help="Write results.jsonl only, no HTML report.")
+@click.option("--no-preflight", is_flag=True, help="Skip the check of every endpoint's answer (framing; the "
+              "bundled app's status and body) that runs before each server block is loaded.")  # fmt: skip
 @click.option("--profile", is_flag=True,
               help="After each model's measured trials, run its heaviest load point once more under py-spy "
                    "(100 Hz, the server's whole process tree) and put the profile in the results and report; "
@@ -48,7 +50,7 @@ Examples:
                    "(heaviest, the default) or every one (all). Implies --profile.")
 def command(
     scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool,
-    profile: bool, profile_points: str | None,
+    no_preflight: bool, profile: bool, profile_points: str | None,
 ) -> None:
     """Run a scenario: each server model in turn, each workload at each load point; write the results.
 
@@ -67,6 +69,8 @@ def command(
     loaded = load_scenario(find_scenario(scenario))
     if quick:
         loaded = apply_quick(loaded)
+    if no_preflight:
+        loaded = dataclasses.replace(loaded, load=dataclasses.replace(loaded.load, preflight=False))
     if profile or profile_points:
         loaded = dataclasses.replace(loaded, profile="all" if profile_points == "all" else "heaviest")
     plan = build_plan(loaded)
