@@ -6,9 +6,11 @@
 Each model serves the bundled app pinned to CPU 0 (one start per model); the native engine drives it
 from CPU 1 for `--duration` seconds after `--warmup`, alternating A B A B: A plain, B with `py-spy record`
 exactly as `run --profile` runs it (loadbench.profile.pyspy: raw format, --subprocesses, --nolineno, no
---idle, no --native), under the guard and pinned to CPU 1 beside the engine. For every window: req/s (the
-engine's figure), py-spy's own CPU (% of one core), and the other processes' CPU (the monitor's figure
-minus py-spy's own), so a busy machine shows. Medians of the rounds; the cost is 1 - B/A.
+--idle, no --native), under the guard and pinned to CPU 1 beside the engine, and C the same with
+--nonblocking (py-spy reads without pausing the server). Rounds alternate A B C / C B A. For every window:
+req/s (the engine's figure), py-spy's own CPU (% of one core), and the other processes' CPU (the monitor's
+figure minus py-spy's own), so a busy machine shows. Medians of the rounds; the cost is 1 - B/A (and
+1 - C/A), also as the median of per-round ratios.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ WORKERS = {"gunicorn": 2, "gunicorn-gthread": 1, "waitress": None, "uvicorn": 1}
 
 
 def _window(server, path: str, connections: int, duration: float, warmup: float, profile: Path | None,
-            rate: int, exe: str) -> tuple[float, float | None, float | None]:
+            rate: int, exe: str, nonblocking: bool) -> tuple[float, float | None, float | None]:
     options = DriveOptions(duration_s=duration, warmup_s=warmup, timeout_s=5.0, cpus=(1,))
     recording = None
     if profile is not None:
-        recording = PySpyRecording.start(exe, server.pid, out_path=profile, cpus=(1,), rate_hz=rate)
+        recording = PySpyRecording.start(exe, server.pid, out_path=profile, cpus=(1,), rate_hz=rate,
+                                         nonblocking=nonblocking)
     monitor = ProcessMonitor(server.pids)
     monitor.start()
     try:
@@ -71,26 +74,30 @@ def main() -> None:
         for name in args.models.split(","):
             model = get_model(name)
             opts = ServerOptions(workers=WORKERS.get(name), cpus=(0,))
-            plain: list[float] = []
-            profiled: list[float] = []
-            spy: list[float] = []
+            arms = ("plain", "profiled", "nonblocking")
+            rps_of: dict[str, list[float]] = {arm: [] for arm in arms}
+            spy_of: dict[str, list[float]] = {arm: [] for arm in arms}
             with model.start(AppSpec(), opts) as server:
                 for round_number in range(1, args.rounds + 1):
-                    for arm in ("plain", "profiled"):
-                        out = Path(tmp) / f"{name}-{round_number}.txt" if arm == "profiled" else None
+                    for arm in arms if round_number % 2 else arms[::-1]:
+                        out = Path(tmp) / f"{name}-{round_number}-{arm}.txt" if arm != "plain" else None
                         rps, spy_pct, other = _window(server, args.path, args.connections, args.duration,
-                                                      args.warmup, out, args.rate, exe)
-                        (profiled if out else plain).append(rps)
+                                                      args.warmup, out, args.rate, exe, arm == "nonblocking")
+                        rps_of[arm].append(rps)
                         if spy_pct is not None:
-                            spy.append(spy_pct)
+                            spy_of[arm].append(spy_pct)
                         other_text = "?" if other is None else f"{other:.0f} %"
                         spy_text = "" if spy_pct is None else f"  py-spy CPU {spy_pct:.1f} %"
                         print(f"  {name} round {round_number} {arm:>8}: {rps:10,.0f} req/s  "
                               f"other processes {other_text}{spy_text}", flush=True)
-            a, b = statistics.median(plain), statistics.median(profiled)
-            print(f"{name}: plain {a:,.0f} req/s, profiled {b:,.0f} req/s (medians of {args.rounds}); "
-                  f"cost {100 * (1 - b / a):+.1f} %; py-spy CPU median {statistics.median(spy):.1f} % "
-                  "of a core", flush=True)
+            base = statistics.median(rps_of["plain"])
+            for arm in arms[1:]:
+                b = statistics.median(rps_of[arm])
+                ratios = [p / q for p, q in zip(rps_of[arm], rps_of["plain"], strict=True)]
+                print(f"{name} {arm}: {b:,.0f} req/s vs plain {base:,.0f} (medians of {args.rounds}); "
+                      f"cost {100 * (1 - b / base):+.1f} % (median of per-round ratios: "
+                      f"{100 * (1 - statistics.median(ratios)):+.1f} %); py-spy CPU median "
+                      f"{statistics.median(spy_of[arm]):.1f} % of a core", flush=True)
 
 
 if __name__ == "__main__":

@@ -143,8 +143,10 @@ def profile_trials(plan: Plan, points: str) -> dict[int, tuple[Trial, ...]]:
 
 
 def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:
-    """Seconds the plan should take: every window and warm-up, plus `start_overhead_s` per server start."""
-    measured = sum(trial.duration_s + trial.warmup_s for trial in plan.trials)
+    """Seconds the plan should take: every window and warm-up (profiled trials too), plus
+    `start_overhead_s` per server start."""
+    profiled = [t for ts in profile_trials(plan, plan.scenario.profile).values() for t in ts]
+    measured = sum(trial.duration_s + trial.warmup_s for trial in (*plan.trials, *profiled))
     return measured + start_overhead_s * server_starts(plan)
 
 
@@ -186,6 +188,11 @@ def describe_plan(plan: Plan) -> list[str]:
         lines.append("workloads: from the locustfile (one per Locust request name, plus 'journey')")
     if scenario.thresholds:
         lines.append(f"Thresholds: {'; '.join(scenario.thresholds)}")
+    profiled = profile_trials(plan, scenario.profile)
+    if profiled:
+        count = sum(len(ts) for ts in profiled.values())
+        lines.append(f"Profile: {scenario.profile} load point(s), py-spy at 100 Hz, one extra unmeasured "
+                     f"trial each ({count} in all; models without Python workers are only noted)")
     width = max((len(trial.trial_id) for trial in plan.trials), default=0)
     for block in plan.blocks:
         arm = f" [{block.variant}]" if block.variant else ""
@@ -193,4 +200,6 @@ def describe_plan(plan: Plan) -> list[str]:
         for trial in block.trials:
             lines.append(f"  #{trial.index + 1:<4} {trial.trial_id:<{width}}  {trial.duration_s:g}s "
                          f"after {trial.warmup_s:g}s warm-up")
+        for trial in profiled.get(block.index, ()):
+            lines.append(f"  {'prof.':<5} {trial.trial_id:<{width}}  {trial.duration_s:g}s under py-spy")
     return lines

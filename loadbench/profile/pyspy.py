@@ -79,10 +79,13 @@ def pyspy_version(exe: str) -> str:
     return out.stdout.strip().removeprefix("py-spy").strip()
 
 
-def pyspy_argv(exe: str, pid: int, out_path: Path, rate_hz: int = DEFAULT_RATE_HZ) -> list[str]:
-    """py-spy's command line (see the module docstring for each choice)."""
-    return [exe, "record", "--format", "raw", "--subprocesses", "--nolineno", "--rate", str(rate_hz),
+def pyspy_argv(exe: str, pid: int, out_path: Path, rate_hz: int = DEFAULT_RATE_HZ, *,
+               nonblocking: bool = False) -> list[str]:  # fmt: skip
+    """py-spy's command line (see the module docstring for each choice; `nonblocking` is for
+    benchmarks/profile_cost.py, which compares it)."""
+    argv = [exe, "record", "--format", "raw", "--subprocesses", "--nolineno", "--rate", str(rate_hz),
             "--pid", str(pid), "--output", str(out_path)]  # fmt: skip
+    return [*argv, "--nonblocking"] if nonblocking else argv
 
 
 def refusal(log_text: str) -> bool:
@@ -144,13 +147,13 @@ class PySpyRecording:
 
     @classmethod
     def start(cls, exe: str, pid: int, *, out_path: Path, cpus: tuple[int, ...] | None,
-              rate_hz: int = DEFAULT_RATE_HZ) -> PySpyRecording:  # fmt: skip
+              rate_hz: int = DEFAULT_RATE_HZ, nonblocking: bool = False) -> PySpyRecording:  # fmt: skip
         """Start py-spy on `pid` and its descendants, pinned to `cpus`; its log is `out_path` + ".log"."""
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.unlink(missing_ok=True)
         log_path = out_path.with_suffix(".log")
         process = spawn_guarded(
-            pyspy_argv(exe, pid, out_path, rate_hz), log_path=log_path,
+            pyspy_argv(exe, pid, out_path, rate_hz, nonblocking=nonblocking), log_path=log_path,
             deadline=time.monotonic() + _START_TIMEOUT_S, cpus=cpus, stop_signal=signal.SIGINT,
         )
         return cls(process, out_path, time.monotonic())
