@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/profile_cost.py [--rounds 3] [--duration 5] [--warmup 1] [--rate 100]
         [--models gunicorn,uvicorn] [--path /plaintext] [--connections 16]
 
-Each model serves the bundled app pinned to CPU 0 (one start per model); the native engine drives it
-from CPU 1 for `--duration` seconds after `--warmup`, alternating A B A B: A plain, B with `py-spy record`
-exactly as `run --profile` runs it (loadbench.profile.pyspy: raw format, --subprocesses, --nolineno, no
---idle, no --native), under the guard and pinned to CPU 1 beside the engine, and C the same with
---nonblocking (py-spy reads without pausing the server). Rounds alternate A B C / C B A. For every window:
-req/s (the engine's figure), py-spy's own CPU (% of one core), and the other processes' CPU (the monitor's
-figure minus py-spy's own), so a busy machine shows. Medians of the rounds; the cost is 1 - B/A (and
-1 - C/A), also as the median of per-round ratios.
+Each model serves the bundled app pinned to CPU 0 (one start per model); the native engine drives it from
+CPU 1 for `--duration` seconds after `--warmup`, alternating A B A B: A plain, B with `py-spy record` as
+`run --profile` runs it (loadbench.profile.pyspy: raw format, --subprocesses, --nolineno, no --idle, no
+--native) but pausing the server at each sample (py-spy's default), under the guard and pinned to CPU 1
+beside the engine, and C exactly as `run --profile` runs it, with --nonblocking. Rounds alternate A B C / C
+B A. For every window: req/s (the engine's figure), py-spy's own CPU (% of one core), and the other
+processes' CPU (the monitor's figure minus py-spy's own), so a busy machine shows. Medians of the rounds;
+the cost is 1 - B/A (and 1 - C/A), also as the median of per-round ratios.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _window(server, path: str, connections: int, duration: float, warmup: float,
             rate: int, exe: str, nonblocking: bool) -> tuple[float, float | None, float | None]:
     options = DriveOptions(duration_s=duration, warmup_s=warmup, timeout_s=5.0, cpus=(1,))
     recording = None
-    if profile is not None:
+    if profile is not None:  # "profiled" pauses the server at each sample; "nonblocking" is run --profile's
         recording = PySpyRecording.start(exe, server.pid, out_path=profile, cpus=(1,), rate_hz=rate,
                                          nonblocking=nonblocking)
     monitor = ProcessMonitor(server.pids)

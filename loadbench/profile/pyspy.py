@@ -4,7 +4,8 @@
     ...drive the load...
     capture = recording.finish()      # Capture: collapsed stacks, samples, py-spy's own CPU, or an error
 
-The command is `py-spy record --format raw --subprocesses --nolineno --rate HZ --pid PID -o FILE`:
+The command is `py-spy record --format raw --subprocesses --nolineno --nonblocking --rate HZ --pid PID
+-o FILE`:
 
 - `--format raw` writes collapsed stacks ("frame;frame;… count"), the storage format of the profile record.
 - `--subprocesses` follows every Python process under PID (gunicorn's arbiter and workers, uvicorn's
@@ -16,6 +17,11 @@ The command is `py-spy record --format raw --subprocesses --nolineno --rate HZ -
   parked on its queue, gunicorn's arbiter in select, the event loop in epoll) counts as much as a busy
   one, and on a server at its peak those waits would bury the work; the waits are already measured as
   latency and as server CPU below 100 %.
+- `--nonblocking`: py-spy reads the server's memory without pausing it. Pausing every process 100 times a
+  second cost uvicorn 27 % of its throughput on the shared 2-core machine (benchmarks/profile_cost.py;
+  the pause waits for the scheduler to stop the target), non-blocking sampling cost nothing measurable
+  there. The price: a sample can now and then catch a stack mid-change, and py-spy judges idle threads
+  by its function-name heuristic instead of the OS thread state (benfred/py-spy#480).
 - No `--native`: unwinding C frames (uvloop, httptools) costs far more per sample, and time spent in C
   is still attributed to the Python function that called it (uvicorn's time in uvloop shows as
   `run_until_complete`).
@@ -80,9 +86,9 @@ def pyspy_version(exe: str) -> str:
 
 
 def pyspy_argv(exe: str, pid: int, out_path: Path, rate_hz: int = DEFAULT_RATE_HZ, *,
-               nonblocking: bool = False) -> list[str]:  # fmt: skip
-    """py-spy's command line (see the module docstring for each choice; `nonblocking` is for
-    benchmarks/profile_cost.py, which compares it)."""
+               nonblocking: bool = True) -> list[str]:  # fmt: skip
+    """py-spy's command line (see the module docstring for each choice; `nonblocking=False` pauses the
+    server at every sample, which benchmarks/profile_cost.py compares)."""
     argv = [exe, "record", "--format", "raw", "--subprocesses", "--nolineno", "--rate", str(rate_hz),
             "--pid", str(pid), "--output", str(out_path)]  # fmt: skip
     return [*argv, "--nonblocking"] if nonblocking else argv
@@ -147,7 +153,7 @@ class PySpyRecording:
 
     @classmethod
     def start(cls, exe: str, pid: int, *, out_path: Path, cpus: tuple[int, ...] | None,
-              rate_hz: int = DEFAULT_RATE_HZ, nonblocking: bool = False) -> PySpyRecording:  # fmt: skip
+              rate_hz: int = DEFAULT_RATE_HZ, nonblocking: bool = True) -> PySpyRecording:  # fmt: skip
         """Start py-spy on `pid` and its descendants, pinned to `cpus`; its log is `out_path` + ".log"."""
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.unlink(missing_ok=True)

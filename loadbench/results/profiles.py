@@ -56,6 +56,7 @@ class Sampler:
     rate_hz: int = 100
     idle: bool = False  # True: threads waiting in accept/read/locks were sampled too (wall-clock profile)
     native: bool = False  # True: C frames (uvloop, httptools) unwound too
+    nonblocking: bool = True  # True: the server was read without being paused at each sample
     subprocesses: bool = True
     cpus: tuple[int, ...] = ()
 

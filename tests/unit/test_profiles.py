@@ -4,6 +4,7 @@ the flame graph's SVG (parses as XML, escapes hostile names), the plan's profile
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def test_raw_output_merges_workers_and_drops_command_lines() -> None:
 def test_pyspy_command_line_and_refusals() -> None:
     argv = pyspy_argv("/x/py-spy", 42, Path("/tmp/p.txt"), 100)
     assert argv[:4] == ["/x/py-spy", "record", "--format", "raw"]
-    assert {"--subprocesses", "--nolineno"} <= set(argv) and "--idle" not in argv and "--native" not in argv
+    assert {"--subprocesses", "--nolineno", "--nonblocking"} <= set(argv)
+    assert "--idle" not in argv and "--native" not in argv
+    assert "--nonblocking" not in pyspy_argv("/x/py-spy", 42, Path("/tmp/p.txt"), 100, nonblocking=False)
     assert refusal("Error: Operation not permitted (os error 1)")
     assert not refusal("py-spy> Sampling process 100 times a second")
 
@@ -205,12 +208,20 @@ def test_without_pyspy_the_run_goes_on_unprofiled(monkeypatch: pytest.MonkeyPatc
 def test_a_refused_ptrace_turns_profiling_off_with_one_line(tmp_path: Path) -> None:
     from loadbench.profile import DriveFacts, ProfileSession
 
-    fake = tmp_path / "py-spy"
-    fake.write_text("#!/bin/sh\necho 'Error: Operation not permitted (os error 1)' >&2\nexit 1\n")
+    fake, said = tmp_path / "py-spy", tmp_path / "said"
+    refused = "echo 'Error: Operation not permitted (os error 1)' >&2"
+    fake.write_text(f'#!/bin/sh\n[ "$1" = record ] || {{ echo "py-spy 0.0.0"; exit 0; }}\n{refused}\n'
+                    f"touch {said}\nexit 1\n")
     fake.chmod(0o755)
+
+    def drive() -> DriveFacts:  # the load runs until py-spy has given up, as a real trial would
+        deadline = time.monotonic() + 10
+        while not said.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return DriveFacts(requests=5, rps=5.0, processes=1)
+
     profiler = ProfileSession(run_dir=tmp_path, cpus=None, exe=str(fake))
-    record, warning = profiler.profile(_identity(), 1, unprofiled_reason=None,
-                                       drive=lambda: DriveFacts(requests=5, rps=5.0, processes=1))
+    record, warning = profiler.profile(_identity(), 1, unprofiled_reason=None, drive=drive)
     assert not record.profiled and "Operation not permitted" in record.reason
     assert warning is not None and warning.startswith("profiling is off for this run: the kernel refused")
     assert "\n" not in warning
