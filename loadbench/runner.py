@@ -125,7 +125,7 @@ def run_plan(
     results_path = run_dir / "results.jsonl"
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick,
+        thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides,
         env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
     )
     interrupted = False

@@ -192,6 +192,7 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
 
 
 def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
@@ -405,4 +406,5 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        trials=tuple(trials),
     )

@@ -7,9 +7,10 @@ samples and share. Boxes narrower than MIN_WIDTH_PX are left out (their samples 
 parent). Colours say what a frame is (analysis.profiles.frame_category): warm for the app's code, blue
 for the server's framework, green for the standard library, grey for process roots.
 
-Names come from results files, which anyone can write: every text goes through `xml_text`, which escapes
-the five XML specials and replaces characters XML 1.0 forbids even escaped (C0 controls, surrogates,
-U+FFFE/U+FFFF) with U+FFFD, so the SVG always parses and never carries markup of its own.
+Names come from results files, which anyone can write: every text goes through `xml_text`, which makes
+the characters XML 1.0 forbids even escaped visible (loadbench.safe.escape.xml: C0 controls, surrogates,
+U+FFFE/U+FFFF) and escapes the five XML specials, so the SVG always parses and never carries markup of
+its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from loadbench.analysis.profiles import frame_category
+from loadbench.safe.escape import xml
 
 __all__ = ["MIN_WIDTH_PX", "flame_svg", "xml_text"]
 
@@ -28,14 +30,13 @@ ROW_PX = 17
 MIN_WIDTH_PX = 0.6
 _CHAR_PX = 6.6  # the width of one character of the 11 px monospace label, roughly
 _PAD_TOP = 24
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 _SPECIALS = re.compile("[&<>\"']")
 
 
 def xml_text(text: str) -> str:
     """`text` safe inside an XML element or a quoted attribute (see the module docstring)."""
-    return _SPECIALS.sub(lambda m: _ESCAPES[m.group()], _INVALID_XML.sub("\ufffd", text))
+    return _SPECIALS.sub(lambda m: _ESCAPES[m.group()], xml(text))
 
 
 @dataclass(slots=True)

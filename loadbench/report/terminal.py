@@ -6,10 +6,10 @@ The tables are laid out to fit an 80-column terminal: no vertical rules, short h
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
+from loadbench.safe.escape import terminal
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -29,13 +29,6 @@ def _errors(p: Point) -> str:
 
 _STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}
 TOP_IN_TERMINAL = 5
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def _plain(text: str) -> str:
-    """`text` without control characters (escape sequences from a hostile results file would drive the
-    terminal); rich.Text never reads markup, so brackets stay as they are."""
-    return _CONTROL.sub("\ufffd", text)
 
 
 def _print_profiles(w: WorkloadSummary, console: Console) -> None:
@@ -45,13 +38,14 @@ def _print_profiles(w: WorkloadSummary, console: Console) -> None:
     for v in w.profiles:
         head = f"profile of {v.model} at {v.record.load_label}"
         if not v.profiled:
-            console.print(Text(_plain(f"{head}: not profiled: {v.record.reason}"), style="dim"))
+            console.print(Text(terminal(f"{head}: not profiled: {v.record.reason}"), style="dim"))
             continue
-        console.print(Text(_plain(f"{head} ({v.caption()}); top functions, own / total time:"), style="dim"))
+        intro = f"{head} ({v.caption()}); top functions, own / total time:"
+        console.print(Text(terminal(intro), style="dim"))
         for f in v.top_own[:TOP_IN_TERMINAL]:
             mark = "" if f.category == "app" else f" [{f.category}]"
             line = f"  {fmt.pct(f.own_share):>6} {fmt.pct(f.total_share):>6}  {f.function} ({f.path}){mark}"
-            console.print(Text(_plain(line)), soft_wrap=False, overflow="ellipsis", no_wrap=True)
+            console.print(Text(terminal(line)), soft_wrap=False, overflow="ellipsis", no_wrap=True)
 
 
 def _styled(flag: str) -> str:
@@ -73,13 +67,14 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
 
     summary = results if isinstance(results, Summary) else summarize(results)
     if summary.busy_note:
-        console.print(Text("Busy machine. ", style="bold magenta") + Text(summary.busy_note))
+        console.print(Text("Busy machine. ", style="bold magenta") + Text(terminal(summary.busy_note)))
         console.print()
     if not summary.workloads:
         console.print("No trials were recorded.")
     for w in summary.workloads:
         flags = {id(p): fmt.flags(p) for p in w.points}
-        table = Table(title=Text(w.key), title_justify="left", title_style="bold", header_style="bold",
+        title = Text(terminal(w.key))
+        table = Table(title=title, title_justify="left", title_style="bold", header_style="bold",
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         table.add_column("model", overflow="fold", min_width=8)
         table.add_column("load", justify="right", no_wrap=True)
@@ -90,10 +85,12 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
         previous: str | None = None
         for p in w.points:
             winner = w.verdict is not None and p.model == w.verdict.winner
-            label = Text(p.model if p.model != previous else "", style="bold green" if winner else "")
+            shown = terminal(p.model) if p.model != previous else ""
+            label = Text(shown, style="bold green" if winner else "")
             previous = p.model
             cells: list[RenderableType] = [
-                label, p.load_label, fmt.num(p.rps.median), fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median),
+                label, Text(terminal(p.load_label)), fmt.num(p.rps.median), fmt.ms(p.p50_ms.median),
+                fmt.ms(p.p99_ms.median),
                 _errors(p), fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
             ]
             if any(flags.values()):
@@ -101,9 +98,9 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             table.add_row(*cells)
         console.print(table)
         if w.verdict is not None:
-            console.print(Text(_plain(w.verdict.sentence)), soft_wrap=False)
+            console.print(Text(terminal(w.verdict.sentence)), soft_wrap=False)
         elif w.profile_note:
-            console.print(Text(_plain(w.profile_note)), soft_wrap=False)
+            console.print(Text(terminal(w.profile_note)), soft_wrap=False)
         _print_profiles(w, console)
         console.print()
     console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
@@ -115,4 +112,4 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
     if summary.failed:
         console.print(f"[bold red]{len(summary.failed)} trial(s) failed[/] and are left out of the medians.")
     for note in summary.notes:
-        console.print(Text(note, style="dim"))
+        console.print(Text(terminal(note), style="dim"))

@@ -27,6 +27,7 @@ from loadbench.scenario.load import (
     parse_thresholds,
     parse_workloads,
 )
+from loadbench.scenario.overrides import Override, apply_overrides
 from loadbench.scenario.schema import parse_app, parse_paired, parse_servers, parse_variants
 from loadbench.scenario.text import Problems, find_key_line, syntax_problem
 from loadbench.scenario.types import (
@@ -96,12 +97,14 @@ def available_cpus() -> tuple[int, ...]:
 
 
 def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None = None,
-                   cpus: Sequence[int] | None = None, known_models: Sequence[str] | None = None) -> Scenario:
+                   cpus: Sequence[int] | None = None, known_models: Sequence[str] | None = None,
+                   overrides: Sequence[Override] = ()) -> Scenario:
     """Validate scenario TOML `text` into a Scenario, or raise one ScenarioError listing every problem.
 
     `path` names the file in messages; `base_dir` resolves relative `cwd` values (default: the current
     directory); `cpus` are the CPUs to split (default: this process's affinity); `known_models` the valid
-    server model names (default: known_model_names()).
+    server model names (default: known_model_names()); `overrides` are `run --set` values, applied to the
+    parsed TOML before validation and kept in Scenario.overrides.
     """
     try:
         raw = tomllib.loads(text)
@@ -110,6 +113,8 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     except ValueError as exc:  # tomllib lets int()'s digit limit through (a number of 4300+ digits)
         reason = str(exc).split(";")[0]
         raise ScenarioError(path, [f"{path}: a value cannot be read ({reason}); shorten it"]) from None
+    if overrides:
+        raw = apply_overrides(raw, overrides, where=path)
     problems = Problems(path, text)
     problems.check_keys(raw, TOP_LEVEL_KEYS)
     name = _top_string(problems, raw, "name", Path(path).stem)
@@ -143,7 +148,7 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
                     sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
                     variants=variants, paired=paired, engine=engine, engine_settings=engine_settings,
-                    profile=profile)
+                    overrides=tuple(o.text for o in overrides), profile=profile)
 
 
 def _profile(problems: Problems, raw: dict[str, object]) -> ProfilePoints:
@@ -182,7 +187,7 @@ def _top_string(problems: Problems, raw: dict[str, object], key: str, default: s
 
 
 def load_scenario(path: str | os.PathLike[str], *, cpus: Sequence[int] | None = None,
-                  known_models: Sequence[str] | None = None) -> Scenario:
+                  known_models: Sequence[str] | None = None, overrides: Sequence[Override] = ()) -> Scenario:
     """Read and validate the scenario file at `path` (relative `cwd` values resolve from its directory)."""
     where = str(path)
     try:
@@ -196,7 +201,7 @@ def load_scenario(path: str | os.PathLike[str], *, cpus: Sequence[int] | None = 
         problem = f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
         raise ScenarioError(where, [problem]) from None
     return parse_scenario(text, path=where, base_dir=Path(path).resolve().parent, cpus=cpus,
-                          known_models=known_models)
+                          known_models=known_models, overrides=overrides)
 
 
 def _shipped_dirs() -> list[Path]:

@@ -225,6 +225,7 @@ class Scenario:
     `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
+    (key, scalar) pairs. `overrides` are the `run --set table.key=value` texts applied over `text`.
     (key, scalar) pairs. `profile` says at which load points `run` takes a sampled profile of each server
     ("off", "heaviest": the highest load of each workload, "all"); see docs/profiling.md.
     """
@@ -246,6 +247,7 @@ class Scenario:
     quick: bool = False
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
+    overrides: tuple[str, ...] = ()  # `run --set` values applied over the file, as typed
     profile: ProfilePoints = "off"
 
     @property
