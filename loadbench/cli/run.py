@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.text import Text
 
 from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
-from loadbench.safe.escape import rich_markup, terminal
+from loadbench.safe.escape import rich_text, terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -73,8 +74,8 @@ def command(
         from loadbench.report import write_report
 
         report = write_report(outcome.results_path)
-        console.print(f"report:  {rich_markup(str(report))}", soft_wrap=True)
-    console.print(f"results: {rich_markup(str(outcome.results_path))}", soft_wrap=True)
+        console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
+    console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
     if outcome.trials_failed:
         console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
     if outcome.interrupted:
@@ -98,10 +99,11 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
 
     console = _console()
     scenario = plan.scenario
-    console.print(f"[bold]{rich_markup(scenario.name)}[/]: {len(plan.trials)} trials; "
-                  f"{rich_markup(scenario.cpus.describe())}")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-               TextColumn("{task.fields[rps]}"))
+    console.print(Text.assemble(rich_text(scenario.name, "bold"), f": {len(plan.trials)} trials; ",
+                                rich_text(scenario.cpus.describe())))
+    # markup=False: the description carries a model, workload and load label, which are user text
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[rps]}", markup=False))
     with interrupt_on_signals(), Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(plan.trials), rps="")
         events = _ProgressEvents(progress, task, console)
@@ -129,7 +131,7 @@ class _ProgressEvents:
         label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
         if trial.variant:
             label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
-        self._progress.update(self._task, description=rich_markup(label), rps="")
+        self._progress.update(self._task, description=terminal(label), rps="")
 
     def tick(self, trial: Trial, info: TickInfo) -> None:
         text = "warming up" if info.phase == "warmup" else f"{info.rps:,.0f} req/s"
@@ -140,12 +142,13 @@ class _ProgressEvents:
         if result.failed:
             reason = (result.failure or {}).get("reason", "failed")
             first_line = str(reason).splitlines()[0]
-            self._console.print(f"[red]failed[/] {rich_markup(trial.trial_id)}: {rich_markup(first_line)}",
-                                soft_wrap=True)
+            self._console.print(Text.assemble(("failed", "red"), " ", rich_text(trial.trial_id), ": ",
+                                             rich_text(first_line)), soft_wrap=True)
         elif result.saturated:
-            self._console.print(f"[yellow]engine saturated[/] in {rich_markup(trial.trial_id)}: "
-                                + rich_markup("; ".join(result.saturation_reasons)))
+            reasons = rich_text("; ".join(result.saturation_reasons))
+            self._console.print(Text.assemble(("engine saturated", "yellow"), " in ",
+                                              rich_text(trial.trial_id), ": ", reasons))
         self._progress.advance(self._task)
 
     def warning(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {rich_markup(message)}", soft_wrap=True)
+        self._console.print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), soft_wrap=True)
