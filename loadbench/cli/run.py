@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.text import Text
 
 from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
-from loadbench.safe.escape import rich_markup, terminal
+from loadbench.safe.escape import rich_text, terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -105,8 +106,8 @@ def command(
 
         report = write_report(outcome.results_path)
         if not quiet:
-            console.print(f"report:  {rich_markup(str(report))}", soft_wrap=True)
-    console.print(f"results: {rich_markup(str(outcome.results_path))}", soft_wrap=True)
+            console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
+    console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
     if outcome.trials_failed:
         console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
     if outcome.interrupted:
@@ -135,10 +136,11 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool, *, quiet: bool =
     if quiet:
         with interrupt_on_signals():
             return run_plan(plan, run_dir=run_dir, strict=strict, events=_QuietEvents(console))
-    console.print(f"[bold]{rich_markup(scenario.name)}[/]: {len(plan.trials)} trials; "
-                  f"{rich_markup(scenario.cpus.describe())}")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-               TextColumn("{task.fields[rps]}"))
+    console.print(Text.assemble(rich_text(scenario.name, "bold"), f": {len(plan.trials)} trials; ",
+                                rich_text(scenario.cpus.describe())))
+    # markup=False: the description carries a model, workload and load label, which are user text
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[rps]}", markup=False))
     with interrupt_on_signals(), Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(plan.trials), rps="")
         events = _ProgressEvents(progress, task, console, verbose=verbose)
@@ -167,7 +169,7 @@ class _ProgressEvents:
         label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
         if trial.variant:
             label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
-        self._progress.update(self._task, description=rich_markup(label), rps="")
+        self._progress.update(self._task, description=terminal(label), rps="")
 
     def tick(self, trial: Trial, info: TickInfo) -> None:
         text = "warming up" if info.phase == "warmup" else f"{info.rps:,.0f} req/s"
@@ -178,25 +180,24 @@ class _ProgressEvents:
         if result.failed:
             reason = (result.failure or {}).get("reason", "failed")
             first_line = str(reason).splitlines()[0]
-            self._console.print(f"[red]failed[/] {rich_markup(trial.trial_id)}: {rich_markup(first_line)}",
-                                soft_wrap=True)
+            self._console.print(Text.assemble(("failed", "red"), " ", rich_text(trial.trial_id), ": ",
+                                             rich_text(first_line)), soft_wrap=True)
         elif result.saturated:
-            self._console.print(f"[yellow]engine saturated[/] in {rich_markup(trial.trial_id)}: "
-                                + rich_markup("; ".join(result.saturation_reasons)))
+            reasons = rich_text("; ".join(result.saturation_reasons))
+            self._console.print(Text.assemble(("engine saturated", "yellow"), " in ",
+                                              rich_text(trial.trial_id), ": ", reasons))
         elif self._verbose:
             p99 = (result.latency_ms or {}).get("p99")
             figure = f", p99 {p99:.3g} ms" if p99 is not None else ""
-            self._console.print(f"done {rich_markup(trial.trial_id)}: {result.rps:,.0f} req/s{figure}",
-                                soft_wrap=True)
+            self._console.print(Text.assemble("done ", rich_text(trial.trial_id),
+                                              f": {result.rps:,.0f} req/s{figure}"), soft_wrap=True)
         self._progress.advance(self._task)
 
     def warning(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {rich_markup(message)}", soft_wrap=True)
+        self._console.print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), soft_wrap=True)
 
     def profiled(self, trial: Trial, profile: ProfileRecord) -> None:
         raise_if_interrupted()
-        from rich.text import Text
-
         if not profile.profiled:
             return
         cpu = profile.sampler_cpu_pct
@@ -225,11 +226,11 @@ class _QuietEvents:
         raise_if_interrupted()
         if result.failed:
             reason = str((result.failure or {}).get("reason", "failed")).splitlines()[0]
-            self._console.print(f"[red]failed[/] {rich_markup(trial.trial_id)}: {rich_markup(reason)}",
-                                soft_wrap=True)
+            self._console.print(Text.assemble(("failed", "red"), " ", rich_text(trial.trial_id), ": ",
+                                              rich_text(reason)), soft_wrap=True)
 
     def warning(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {rich_markup(message)}", soft_wrap=True)
+        self._console.print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), soft_wrap=True)
 
     def profiled(self, trial: Trial, profile: ProfileRecord) -> None:
         raise_if_interrupted()
