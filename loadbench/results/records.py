@@ -30,6 +30,7 @@ from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import LatencyHistogram
+    from loadbench.results.profiles import ProfileRecord
     from loadbench.types import Load
 
 _T = TypeVar("_T")
@@ -37,6 +38,8 @@ _T = TypeVar("_T")
 RESULTS_FORMAT = "loadbench-results"
 # Version history (bump on any change a version-1 reader would misread; adding optional keys is not one):
 #   1 (loadbench 0.1.0): header line + one "trial" line per trial.
+#     Later within version 1: "profile" lines (loadbench.results.profiles) beside the trials; a reader that
+#     does not know them skips them with a warning, so the version stays 1.
 RESULTS_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
@@ -242,12 +245,16 @@ class TrialResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Results:
-    """A whole results file: its header, its complete trials in file order, and reader warnings."""
+    """A whole results file: its header, its complete trials in file order, and reader warnings.
+
+    `profiles` holds the file's profile lines (loadbench.results.profiles), never measurements.
+    """
 
     header: ResultsHeader
     trials: tuple[TrialResult, ...]
     warnings: tuple[str, ...] = ()
     path: Path | None = None
+    profiles: tuple[ProfileRecord, ...] = ()
 
 
 # -- a run's header -----------------------------------------------------------------------------------

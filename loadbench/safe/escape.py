@@ -8,8 +8,8 @@ has one function; every renderer of that medium calls it on every such string, a
     terminal(text)       a terminal (click.echo, rich): control characters, ANSI escape sequences and
                          bidirectional overrides made visible as \\x1b, \\u202e ... ; newlines kept only
                          when `multiline`
-    rich_markup(text)    the same, then rich's markup escape, for text put inside a rich markup string
-                         (so "a[/]b" or "?sort[desc]=1" is printed, never read as a closing tag or style)
+    rich_text(text)      the same as a rich Text, which rich never reads as markup (so "a[/]b" or
+                         "?sort[desc]=1" is printed, never taken for a closing tag or a style)
     markdown(text)       GitHub-flavoured markdown inline text (check/compare --markdown, report --format md):
                          inline punctuation backslash-escaped, & < > as entities, newlines as spaces,
                          control characters visible; nothing can open a link, an image, a heading, a
@@ -24,7 +24,8 @@ has one function; every renderer of that medium calls it on every such string, a
                          for the whole figure by the chart module (rcParams["text.parse_math"] = False), so
                          "$x$" stays two dollar signs
     csv_cell(value)      a CSV cell: a string a spreadsheet would run as a formula (starting with = + - @,
-                         tab or CR) gets a leading apostrophe (OWASP "CSV injection"); numbers untouched
+                         tab or CR) gets a leading apostrophe (OWASP "CSV injection"); a CR becomes a line
+                         feed (which the writer quotes); numbers untouched
 
 HTML needs no function here: jinja2's autoescape escapes every value (report/html.py).
 """
@@ -32,7 +33,10 @@ HTML needs no function here: jinja2's autoescape escapes every value (report/htm
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = [
     "chart_label",
@@ -40,7 +44,7 @@ __all__ = [
     "markdown",
     "markdown_code",
     "markdown_table_code",
-    "rich_markup",
+    "rich_text",
     "terminal",
     "xml",
 ]
@@ -83,17 +87,21 @@ def terminal(text: str, *, multiline: bool = False) -> str:
     return pattern.sub(_visible, text)
 
 
-def rich_markup(text: str) -> str:
-    """`text` made terminal-safe (one line) and escaped for interpolation into a rich markup string."""
-    from rich.markup import escape
+def rich_text(text: str, style: str = "") -> Text:
+    """`text` made terminal-safe (one line) as a rich Text, which rich prints as it is, never as markup.
 
-    return escape(terminal(text))
+    Build lines with `Text.assemble(("failed", "red"), " ", rich_text(reason))` rather than interpolating
+    into a markup string: rich's own markup escape misreads backslashes before brackets.
+    """
+    from rich.text import Text
+
+    return Text(terminal(text), style=style)
 
 
 def markdown(text: str) -> str:
     """`text` as inert GitHub-flavoured markdown inline text, on one line."""
-    text = _MD_LINEBREAK.sub(" ", text)
-    text = _TERMINAL_UNSAFE_LINE.sub(_visible, text)
+    # Outer blanks go: a line break made a space, or four leading spaces, could start a list or code block.
+    text = _TERMINAL_UNSAFE_LINE.sub(_visible, _MD_LINEBREAK.sub(" ", text)).strip()
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _MD_LEADING.sub(r"\1\\\2", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -111,6 +119,8 @@ def markdown_table_code(text: str) -> str:
     starts or ends with one; a pipe becomes \\| (GFM splits cells before it parses code spans).
     """
     text = _TERMINAL_UNSAFE_LINE.sub(_visible, _MD_LINEBREAK.sub(" ", text)).replace("|", "\\|")
+    if not text.strip():
+        return ""  # an empty code span would show its backticks
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -129,6 +139,8 @@ def chart_label(text: str) -> str:
 
 def csv_cell(value: Any) -> Any:
     """A cell value that no spreadsheet runs as a formula; anything but a string is returned as it is."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    # A bare CR is not quoted by a writer whose line end is "\n", and then splits the row for every reader.
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if value.startswith(_FORMULA_START) else value
