@@ -182,6 +182,7 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
 
 
 def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
@@ -376,4 +377,5 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        trials=tuple(trials),
     )

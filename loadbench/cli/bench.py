@@ -14,16 +14,21 @@ from loadbench.engine.registry import backend_names
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
+    from loadbench.results.records import TrialResult
     from loadbench.types import Load, RequestSpec, Target
 
 EPILOG = """\b
 Examples:
   loadbench bench http://127.0.0.1:8000/plaintext -c 64 -d 10s --warmup 1s
+  loadbench bench http://127.0.0.1:8000/plaintext -t 2 -c 64 -d 1m30s --latency   # wrk's spelling
+  loadbench bench http://127.0.0.1:8000/json -R 2000 -z 30s --threshold 'p(99)<20'  # wrk2, oha, k6
   loadbench bench http://127.0.0.1:8000/json -r 500/s -d 30s --arrival poisson
   loadbench bench http://127.0.0.1:8000/ --stages 10s:100/s,30s:500/s,10s:0
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench https://127.0.0.1:8443/plaintext --cacert ca.pem -c 16      # native engine over TLS
+  loadbench bench https://127.0.0.1:8443/json --engine httpx --http2 --streams 10 -c 4 --insecure
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
   loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
@@ -71,17 +76,17 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.argument("url")
 @click.option("-c", "--connections", default=None, help="Closed loop: N connections, each sending its next "
               "request when the last completes. [default: 10 when no -r or --stages]")  # fmt: skip
-@click.option("-r", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); latency "
-              "counts from each request's scheduled send time.")  # fmt: skip
+@click.option("-r", "-R", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); "
+              "latency counts from each request's scheduled send time. -R as in wrk2.")  # fmt: skip
 @click.option("--stages", default=None, help="Ramps from 0, k6 style: 10s:100/s,30s:500/s (rates) or "
               "10s:16c,20s:64c (connections); every target but 0 needs its unit (/s or c). Warm-up runs at "
               "the first stage's target.")  # fmt: skip
-@click.option("-d", "--duration", default=None, help="Measured duration (after warm-up); --stages sets its "
-              "own. [default: 10s unless -n is given]")  # fmt: skip
+@click.option("-d", "-z", "--duration", default=None, help="Measured duration (after warm-up): 30s, 1m30s; "
+              "--stages sets its own. -z as in hey/oha. [default: 10s unless -n is given]")  # fmt: skip
 @click.option("-n", "--requests", "max_requests", default=None,
               help="Stop after N measured requests (1k, 2M).")
 @click.option("--warmup", default="0s", show_default=True, help="Load before the measured window, excluded "
-              "from every figure.")  # fmt: skip
+              "from every figure. A duration: a bare 3 is 3 s (not 3 runs, as in hyperfine).")  # fmt: skip
 @click.option("--timeout", default="2s", show_default=True, help="Total deadline per request: connect, send "
               "and the whole response.")  # fmt: skip
 @click.option("-m", "--method", default="GET", show_default=True)
@@ -95,14 +100,29 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               help="Open loop: evenly spaced sends, or Poisson arrivals (seeded by --seed).")  # fmt: skip
 @click.option("--max-connections", default="1024", show_default=True, help="Open loop: connections opened "
               "on demand up to this; beyond it requests are dropped (and counted).")  # fmt: skip
-@click.option("--processes", default="1", show_default=True, help="Engine processes; the load is split "
-              "between them and their histograms merged exactly.")  # fmt: skip
+@click.option("--processes", default=None, help="Engine processes; the load is split between them and "
+              "their histograms merged exactly. [default: 1]")  # fmt: skip
+@click.option("-t", "--threads", default=None, help="wrk's -t: engine processes (same as --processes); more "
+              "than the client CPUs is clamped to them, with a warning.")  # fmt: skip
+@click.option("--latency", is_flag=True, help="Accepted for wrk users; latency percentiles are always shown.")
+@click.option("-q", "hey_rate", default=None, hidden=True, expose_value=True)
+@click.option("--threshold", "thresholds", multiple=True, metavar="EXPR", help="Fail (exit 10) unless it "
+              "holds, e.g. 'p99 < 50ms' or k6's 'p(95)<200' (repeatable; grammar: loadbench check --help).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors and failed thresholds.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print every error message and the engine's extras.")
 @click.option("--cpus", default=None, help="Pin the engine process(es) to these CPUs, e.g. 1 or 2-3.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of Poisson arrivals and the mix.")
 @click.option("--json", "json_out", default=None, metavar="FILE", help="Write the trial record as JSON "
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
 @click.option("--engine", "engine", type=click.Choice(backend_names()), default="native", show_default=True,
               help="The load engine backend (`loadbench models` says which can run here).")
+@click.option("--http2", is_flag=True, help="Offer HTTP/2 (engine httpx): ALPN h2 over https://, prior "
+              "knowledge over http://; the record says which version was negotiated.")  # fmt: skip
+@click.option("--streams", default=None, help="Concurrent streams per HTTP/2 connection (engine httpx, like "
+              "h2load -m). [default: 1]")  # fmt: skip
+@click.option("--insecure", is_flag=True, help="https: do not verify the server's certificate (self-signed).")
+@click.option("--cacert", default=None, metavar="FILE", help="https: trust the CA certificates in this PEM "
+              "file (e.g. the one `loadbench serve --tls` prints).")  # fmt: skip
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
 @click.option("--locustfile", default=None, metavar="FILE", help="--engine locust: your locustfile (user "
@@ -117,15 +137,24 @@ def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
-    processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
-    locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
+    processes: str | None, threads: str | None, latency: bool, hey_rate: str | None,
+    thresholds: tuple[str, ...], quiet: bool, verbose: bool, cpus: str | None, seed: int,
+    json_out: str | None, engine: str, http2: bool, streams: str | None, insecure: bool,
+    cacert: str | None, allow_remote: bool, locustfile: str | None, locust_workers: int | None,
+    workers_timeout: str, locust_bind: str | None,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
+    from loadbench.cli._habits import engine_processes, refuse_hey_rate
     from loadbench.engine.targets import check_target, parse_url
     from loadbench.errors import UsageError
+    from loadbench.scenario.thresholds import parse_thresholds
     from loadbench.types import Closed, DriveOptions, Open
     from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate, parse_stages
 
+    refuse_hey_rate(hey_rate)
+    if quiet and verbose:
+        raise UsageError("--quiet and -v exclude each other: choose one")
+    checks = parse_thresholds(thresholds, source="--threshold")
     target, path = parse_url(url)
     check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
     if sum(x is not None for x in (connections, rate, stages)) > 1:
@@ -156,17 +185,22 @@ def command(
     timeout_s = parse_duration(timeout, what="--timeout")
     if timeout_s <= 0:
         raise UsageError(f"--timeout {timeout}: must be longer than 0 s")
-    n_processes = parse_count(processes, what="--processes")
-    if n_processes < 1:
-        raise UsageError(f"--processes {processes}: must be at least 1")
+    cpu_list = parse_cpus(cpus, what="--cpus") if cpus else None
+    n_processes = engine_processes(processes, threads, cpu_list)
     options = DriveOptions(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
-        cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
+        cpus=cpu_list, seed=seed, allow_remote=allow_remote, insecure=insecure, cacert=cacert,
     )  # fmt: skip
     specs = _requests(path, mix, method, headers, body)
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
-    _run(url, target, specs, load, options, json_out, engine=engine, settings=settings)
+    settings |= _http_settings(engine, http2, streams)
+    trials = _run(url, target, specs, load, options, json_out, engine=engine, settings=settings,
+                  quiet=quiet, verbose=verbose)
+    if checks:
+        from loadbench.cli._habits import hold_thresholds
+
+        hold_thresholds(trials, checks, quiet=quiet)
 
 
 def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,
@@ -201,8 +235,26 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
     return settings
 
 
+def _http_settings(engine: str, http2: bool, streams: str | None) -> dict[str, Any]:
+    """The httpx backend's settings from --http2 / --streams (UsageError for another engine)."""
+    from loadbench.errors import UsageError
+    from loadbench.units import parse_count
+
+    if not http2 and streams is None:
+        return {}
+    if engine != "httpx":
+        flag = "--http2" if http2 else f"--streams {streams}"
+        raise UsageError(f"{flag}: the {engine} engine speaks HTTP/1.1 only; add --engine httpx for HTTP/2")
+    settings: dict[str, Any] = {"http2": http2}
+    if streams is not None:
+        settings["streams"] = parse_count(streams, what="--streams")
+    return settings
+
+
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
-         *, engine: str, settings: dict[str, Any]) -> None:  # fmt: skip
+         *, engine: str, settings: dict[str, Any], quiet: bool = False, verbose: bool = False,
+         ) -> list[TrialResult]:  # fmt: skip
+    """Run the load, print the summary (unless quiet), write --json; return the trials measured."""
     import json
 
     from loadbench.engine import run_backend
@@ -217,18 +269,21 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
     several = len(measured.recordings) > 1
     for name, recording in measured.recordings.items():
         heading = f"{url} [{name}]" if several else url
-        text = summary_text(heading, recording, options, extras=measured.extras)
-        click.echo(terminal(text, multiline=True), err=json_out == "-")
+        if not quiet:
+            text = summary_text(heading, recording, options, extras=measured.extras, verbose=verbose)
+            click.echo(terminal(text, multiline=True), err=json_out == "-")
+    trials = [
+        bench_trial(url, specs, recording, options, workload=name, started=started,
+                    extras=measured.extras, suffix=name if several else "")
+        for name, recording in measured.recordings.items()
+    ]  # fmt: skip
     if json_out:
-        records = [
-            bench_record(url, specs, recording, options, workload=name, started=started,
-                         extras=measured.extras, suffix=name if several else "")
-            for name, recording in measured.recordings.items()
-        ]  # fmt: skip
+        records = [trial.to_json() for trial in trials]
         # one pretty object for one workload; JSON lines (one trial each) for several
         payload = (json.dumps(records[0], indent=2) if len(records) == 1
                    else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
         write_output(json_out, payload, what="--json")
+    return trials
 
 
 def _now() -> Any:
@@ -237,10 +292,10 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def bench_record(
+def bench_trial(
     url: str, specs: list[RequestSpec], recording: Recording, options: Any, *, workload: str, started: Any,
     extras: Any = None, suffix: str = "",
-) -> dict[str, Any]:  # fmt: skip
+) -> TrialResult:  # fmt: skip
     """The trial record of docs/results-format.md for a bench run, built like a run's (results.build).
 
     There is no server model: `model` names the target (host:port) so reports and checks can label it,
@@ -255,7 +310,7 @@ def bench_record(
         load=recording.load, started=started, url=url,
         cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
     ).for_workload(workload, suffix)
-    return measured_trial(identity, recording, backend_extras=extras).to_json()
+    return measured_trial(identity, recording, backend_extras=extras)
 
 
 def _ms(ns: float) -> str:
@@ -263,9 +318,10 @@ def _ms(ns: float) -> str:
     return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:,.0f}"
 
 
-def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) -> str:
-    """The compact human summary; the verdict on the engine comes first. A backend's `latency_precision`
-    extra (Locust's rounding) is printed under the percentiles."""
+def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, verbose: bool = False) -> str:
+    """The compact human summary; the verdict on the engine comes first. `extras` are the backend's: Locust's
+    `latency_precision` (printed under the percentiles), the negotiated HTTP version, the client's
+    capacity, connect and TLS handshake times; `verbose` prints every error message and every extra."""
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
@@ -317,7 +373,30 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) 
     errors = ", ".join(f"{k} {v:,}" for k, v in rec.errors.items() if v) or "none"
     lines.append(f"errors     {errors}")
     lines.append("status     " + ("  ".join(f"{code}: {n:,}" for code, n in rec.status.items()) or "none"))
-    for message, n in sorted(rec.error_messages.items(), key=lambda kv: -kv[1])[:5]:
+    messages = sorted(rec.error_messages.items(), key=lambda kv: -kv[1])
+    for message, n in messages if verbose else messages[:5]:
         lines.append(f"           {n:,} × {message}")
+    if verbose and extras:
+        lines.append("extras     " + ", ".join(f"{k}={v}" for k, v in sorted(dict(extras).items())))
     lines.append(f"bytes      in {rec.bytes_in:,}, out {rec.bytes_out:,}")
+    lines.extend(_extras_lines(extras or {}))
     return "\n".join(lines)
+
+
+def _extras_lines(extras: dict[str, Any]) -> list[str]:
+    """The backend's facts worth a line: protocol, TLS, connect times, the client's own capacity."""
+    lines = []
+    if extras.get("http_version"):
+        streams = f", {extras['streams']} streams per connection" if extras.get("streams", 1) > 1 else ""
+        lines.append(f"protocol   {extras['http_version']} negotiated{streams}")
+    connect = extras.get("connect_ms")
+    if connect:
+        what = "TCP connect + TLS handshake" if extras.get("tls") else "TCP connect"
+        lines.append(f"connect    p50 {connect['p50']:.3f}  p99 {connect['p99']:.3f} ms ({what}, "
+                     f"{extras['connections_measured']:,} connections)")
+    elif extras.get("tls_handshake_ms") is not None:
+        lines.append(f"tls        handshake {extras['tls_handshake_ms']:.3f} ms (one check before the run)")
+    if extras.get("requests_per_client_cpu_s"):
+        lines.append(f"capacity   {extras['requests_per_client_cpu_s']:,.0f} requests per client CPU-second "
+                     "(the client's own cost: above 90 % of a core it, not the server, is the limit)")
+    return lines

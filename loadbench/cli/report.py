@@ -17,6 +17,7 @@ Examples:
   loadbench report results.jsonl -o /tmp/report.html
   loadbench report results.jsonl --format md >> "$GITHUB_STEP_SUMMARY"
   loadbench report results.jsonl --format csv -o trials.csv
+  loadbench report results.jsonl --format hgrm -o latency.hgrm   # wrk2 / HdrHistogram plotter
 """
 
 

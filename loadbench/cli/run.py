@@ -28,6 +28,7 @@ Examples:
   loadbench run my-scenario.toml --out reports/today
   loadbench run io-bound --dry-run       # print the plan and the estimated time, run nothing
   loadbench run ci-smoke --quick --strict
+  loadbench run quickstart --set load.duration=1m30s --set load.connections=[16,64] --dry-run
 """
 
 
@@ -39,8 +40,17 @@ Examples:
 @click.option("--dry-run", is_flag=True, help="Print the plan and its estimated time; start nothing.")
 @click.option("--strict", is_flag=True, help="Fail when a server model cannot run here (default: skip it).")
 @click.option("--no-report", is_flag=True, help="Write results.jsonl only, no HTML report.")
+@click.option("--no-preflight", is_flag=True, help="Skip the check of every endpoint's answer (framing; the "
+              "bundled app's status and body) that runs before each server block is loaded.")  # fmt: skip
+@click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override a scenario value "
+              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4. Shown in "
+              "the dry run and kept in the results header.")  # fmt: skip
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary table; errors, warnings and "
+              "the results path only.")  # fmt: skip
+@click.option("-v", "--verbose", is_flag=True, help="Also print every trial as it finishes.")
 def command(
-    scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool
+    scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool,
+    no_preflight: bool, sets: tuple[str, ...], quiet: bool, verbose: bool,
 ) -> None:
     """Run a scenario: each server model in turn, each workload at each load point; write the results.
 
@@ -49,13 +59,21 @@ def command(
     CPUs. Results are appended to results.jsonl after every trial, so Ctrl-C keeps what was measured
     (exit code 130).
     """
+    from loadbench.errors import UsageError
     from loadbench.plan import build_plan, describe_plan, estimate_seconds
     from loadbench.results.file import default_run_dir
     from loadbench.scenario import apply_quick, find_scenario, load_scenario
+    from loadbench.scenario.overrides import parse_overrides
 
-    loaded = load_scenario(find_scenario(scenario))
+    if quiet and verbose:
+        raise UsageError("--quiet and -v exclude each other: choose one")
+    loaded = load_scenario(find_scenario(scenario), overrides=parse_overrides(sets))
     if quick:
         loaded = apply_quick(loaded)
+    if no_preflight:
+        import dataclasses
+
+        loaded = dataclasses.replace(loaded, load=dataclasses.replace(loaded.load, preflight=False))
     plan = build_plan(loaded)
     if dry_run:
         for line in describe_plan(plan):
@@ -63,9 +81,9 @@ def command(
         click.echo(f"estimated time: {estimate_seconds(plan):.0f} s")
         return
     run_dir = out_dir or default_run_dir(loaded.name)
-    outcome = _run_with_progress(plan, run_dir, strict)
+    outcome = _run_with_progress(plan, run_dir, strict, quiet=quiet, verbose=verbose)
     console = _console()
-    if outcome.trials_written:
+    if outcome.trials_written and not quiet:
         from loadbench.report.terminal import render_terminal_summary
         from loadbench.results.file import read_results
 
@@ -74,7 +92,8 @@ def command(
         from loadbench.report import write_report
 
         report = write_report(outcome.results_path)
-        console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
+        if not quiet:
+            console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
     console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
     if outcome.trials_failed:
         console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
@@ -90,8 +109,10 @@ def _console() -> Console:
     return Console(stderr=False, highlight=False, emoji=False)
 
 
-def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
-    """Run the plan under a rich progress bar; SIGTERM and SIGHUP end the run like Ctrl-C does."""
+def _run_with_progress(plan: Plan, run_dir: Path, strict: bool, *, quiet: bool = False,
+                       verbose: bool = False) -> RunOutcome:  # fmt: skip
+    """Run the plan under a rich progress bar (none when quiet); SIGTERM and SIGHUP end the run like Ctrl-C.
+    Verbose prints a line per finished trial."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from loadbench.cli._signals import interrupt_on_signals
@@ -99,6 +120,9 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
 
     console = _console()
     scenario = plan.scenario
+    if quiet:
+        with interrupt_on_signals():
+            return run_plan(plan, run_dir=run_dir, strict=strict, events=_QuietEvents(console))
     console.print(Text.assemble(rich_text(scenario.name, "bold"), f": {len(plan.trials)} trials; ",
                                 rich_text(scenario.cpus.describe())))
     # markup=False: the description carries a model, workload and load label, which are user text
@@ -106,7 +130,7 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
                TimeRemainingColumn(), TextColumn("{task.fields[rps]}", markup=False))
     with interrupt_on_signals(), Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(plan.trials), rps="")
-        events = _ProgressEvents(progress, task, console)
+        events = _ProgressEvents(progress, task, console, verbose=verbose)
         return run_plan(plan, run_dir=run_dir, strict=strict, events=events)
 
 
@@ -117,10 +141,11 @@ if TYPE_CHECKING:
 class _ProgressEvents:
     """RunEvents that drive a rich progress bar: trial i of N, ETA, current requests per second."""
 
-    def __init__(self, progress: Progress, task: TaskID, console: Console) -> None:
+    def __init__(self, progress: Progress, task: TaskID, console: Console, *, verbose: bool = False) -> None:
         self._progress = progress
         self._task = task
         self._console = console
+        self._verbose = verbose
 
     def started(self, plan: Plan, results_path: Path, skipped: list[str]) -> None:
         self._progress.update(self._task, total=sum(
@@ -143,12 +168,45 @@ class _ProgressEvents:
             reason = (result.failure or {}).get("reason", "failed")
             first_line = str(reason).splitlines()[0]
             self._console.print(Text.assemble(("failed", "red"), " ", rich_text(trial.trial_id), ": ",
-                                             rich_text(first_line)), soft_wrap=True)
+                                              rich_text(first_line)), soft_wrap=True)
         elif result.saturated:
             reasons = rich_text("; ".join(result.saturation_reasons))
             self._console.print(Text.assemble(("engine saturated", "yellow"), " in ",
                                               rich_text(trial.trial_id), ": ", reasons))
+        elif self._verbose:
+            p99 = (result.latency_ms or {}).get("p99")
+            figure = f", p99 {p99:.3g} ms" if p99 is not None else ""
+            self._console.print(Text.assemble("done ", rich_text(trial.trial_id),
+                                              f": {result.rps:,.0f} req/s{figure}"),
+                                soft_wrap=True)
         self._progress.advance(self._task)
+
+    def warning(self, message: str) -> None:
+        self._console.print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), soft_wrap=True)
+
+
+class _QuietEvents:
+    """RunEvents for --quiet: interrupts are honoured, failures and warnings still print, nothing else."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def started(self, plan: Plan, results_path: Path, skipped: list[str]) -> None:
+        return None
+
+    def trial_started(self, trial: Trial) -> None:
+        raise_if_interrupted()
+
+    def tick(self, trial: Trial, info: TickInfo) -> None:
+        return None
+
+    def trial_finished(self, trial: Trial, result: TrialResult) -> None:
+        raise_if_interrupted()
+        if result.failed:
+            reason = str((result.failure or {}).get("reason", "failed")).splitlines()[0]
+            self._console.print(Text.assemble(("failed", "red"), " ", rich_text(trial.trial_id), ": ",
+                                              rich_text(reason)),
+                                soft_wrap=True)
 
     def warning(self, message: str) -> None:
         self._console.print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), soft_wrap=True)

@@ -156,6 +156,25 @@ class LatencyHistogram:
         low, width = _slot_bounds(np.array([slot], dtype=np.int64))
         return min(max(int(low[0] + width[0] - 1), self.min_ns), self.max_ns)
 
+    def count_at_percentile(self, p: float) -> int:
+        """How many values lie at or below the bucket that holds percentile p (HdrHistogram's TotalCount)."""
+        if not self.count:
+            return 0
+        if self._cum is None:
+            self._cum = np.cumsum(self._counts)
+        rank = max(1, math.ceil(round(min(max(p, 0.0), 100.0) * self.count / 100.0, 6)))
+        return int(self._cum[int(np.searchsorted(self._cum, rank))])
+
+    def stdev_ns(self) -> float:
+        """The population standard deviation (ns), each value taken at its bucket's middle."""
+        slots, counts = self.nonzero()
+        if not self.count:
+            return 0.0
+        low, width = _slot_bounds(slots)
+        middle = low + (width - 1) / 2.0
+        mean = float(np.sum(middle * counts)) / self.count
+        return math.sqrt(float(np.sum(counts * (middle - mean) ** 2)) / self.count)
+
     def spectrum(self, ticks_per_decade: int = 10) -> list[tuple[float, int]]:
         """(percentile, ns) points for an HDR percentile chart: evenly spaced in log(1/(1−p)), from
         p0 up to the last level that the sample count resolves, then p100."""

@@ -255,16 +255,20 @@ def make_header(
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
     quick: bool = False,
+    overrides: Sequence[str] = (),
 ) -> ResultsHeader:
     """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
 
-    `quick` records that `--quick` shortened every duration (a smoke run, not a measurement to quote).
+    `quick` records that `--quick` shortened every duration (a smoke run, not a measurement to quote);
+    `overrides` the `run --set` values applied over `scenario_text` (the key is left out when there are none).
     """
     if created is None:
         created = datetime.now(UTC)
     sha = hashlib.sha256(scenario_text.encode("utf-8")).hexdigest() if scenario_text is not None else None
     scenario = {"name": scenario_name, "path": None if scenario_path is None else os.fspath(scenario_path),
                 "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
+    if overrides:
+        scenario["overrides"] = list(overrides)
     return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
 
 

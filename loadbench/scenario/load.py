@@ -221,7 +221,13 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
             reader.report(next(k for k in ("connections", "rates", "stages", "max_connections") if k in raw),
                           problem)
             break
-    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout)
+    http2 = reader.boolean("http2", False)
+    streams = reader.count("streams", 1) or 1
+    if streams > 1 and not http2:
+        reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
+                                 "request at a time per connection)")
+    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
+                    http2=http2, streams=streams, preflight=reader.boolean("preflight", True))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:
