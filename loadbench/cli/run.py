@@ -95,12 +95,19 @@ def command(
         if not quiet:
             console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
     console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
-    if outcome.trials_failed:
-        console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
     if outcome.interrupted:
         kept = f"{outcome.trials_written} of {outcome.trials_planned}"
         console.print(f"[yellow]Interrupted: {kept} trials kept.[/]")
         sys.exit(int(ExitCode.INTERRUPTED))
+    if outcome.trials_failed and outcome.trials_failed >= outcome.trials_written:
+        # Nothing was measured: a run that only recorded failures must not pass a CI step.
+        click.echo(f"Error: all {outcome.trials_failed} trial(s) failed, nothing was measured; see "
+                   f"{terminal(str(outcome.results_path))} and the report for their logs", err=True)
+        sys.exit(int(ExitCode.ERROR))
+    if outcome.trials_failed:
+        failed = f"{outcome.trials_failed} of {outcome.trials_written}"
+        click.echo(f"warning: {failed} trial(s) failed and are left out of the medians; see the report for "
+                   "their logs", err=True)
 
 
 def _console() -> Console:
