@@ -202,3 +202,26 @@ def _parse_stage(item: object, what: str) -> tuple[Literal["rate", "connections"
         raise UsageError(f"{what}: stage target {target!r} has no unit; write {target}/s for a rate "
                          f"(requests per second) or {target}c for connections")  # fmt: skip
     raise UsageError(f"{what}: stage target {target!r} is neither a rate nor connections; {_STAGE_FORM}")
+
+
+_STATUS_ITEM_RE = re.compile(r"^(?:(?P<code>[1-5]\d\d)(?:-(?P<to>[1-5]\d\d))?|(?P<cls>[1-5])xx)$")
+
+
+def parse_statuses(text: str, *, what: str = "--expect-status") -> tuple[int, ...]:
+    """Return the sorted status codes of "200,204", "2xx,3xx", "200-299" or a mix ("2xx,404")."""
+    codes: set[int] = set()
+    items = [item.strip() for item in str(text).split(",")]
+    for item in items:
+        match = _STATUS_ITEM_RE.match(item.lower())
+        if not match:
+            raise UsageError(f"{what}: {item!r} in {text!r} is not a status; write codes and classes "
+                             "like 200,204 or 2xx,3xx (or a range 200-299)")  # fmt: skip
+        if match["cls"]:
+            start = int(match["cls"]) * 100
+            codes.update(range(start, start + 100))
+        else:
+            low, high = int(match["code"]), int(match["to"] or match["code"])
+            if high < low:
+                raise UsageError(f"{what}: range {item!r} runs backwards; write it low-high, like 200-299")
+            codes.update(range(low, high + 1))
+    return tuple(sorted(codes))

@@ -6,6 +6,7 @@ built from its Recording. The saturation verdict is printed first, in plain word
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,7 +16,7 @@ from loadbench.engine.registry import backend_names
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
     from loadbench.results.records import TrialResult
-    from loadbench.types import Load, RequestSpec, Target
+    from loadbench.types import Load, RequestSpec, ResponseCheck, Target
 
 EPILOG = """\b
 Examples:
@@ -114,6 +115,18 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of Poisson arrivals and the mix.")
 @click.option("--json", "json_out", default=None, metavar="FILE", help="Write the trial record as JSON "
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
+@click.option("--expect-status", default=None, metavar="CODES", help="Statuses a response must have, e.g. "
+              "200,204 or 2xx,3xx; any other is a check_failed error. [default: any status counts, 2xx as "
+              "ok]")
+@click.option("--expect-body", default=None, metavar="TEXT", help="Text every response body must contain "
+              "(else check_failed).")  # fmt: skip
+@click.option("--expect-body-re", default=None, metavar="REGEX", help="A regular expression every response "
+              "body must match (Python re.search; else check_failed).")  # fmt: skip
+@click.option("--pipeline", default="1", show_default=True, help="HTTP/1.1 pipelining: requests in flight "
+              "per connection (TechEmpower's plaintext uses 16); a server that closes after one response "
+              "is a counted downgrade to 1.")  # fmt: skip
+@click.option("--unix-socket", default=None, metavar="PATH", help="Connect to this Unix socket instead of "
+              "the URL's host:port (the URL still gives the path and Host header).")  # fmt: skip
 @click.option("--engine", "engine", type=click.Choice(backend_names()), default="native", show_default=True,
               help="The load engine backend (`loadbench models` says which can run here).")
 @click.option("--http2", is_flag=True, help="Offer HTTP/2 (engine httpx): ALPN h2 over https://, prior "
@@ -139,7 +152,8 @@ def command(
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
     processes: str | None, threads: str | None, latency: bool, hey_rate: str | None,
     thresholds: tuple[str, ...], quiet: bool, verbose: bool, cpus: str | None, seed: int,
-    json_out: str | None, engine: str, http2: bool, streams: str | None, insecure: bool,
+    json_out: str | None, expect_status: str | None, expect_body: str | None, expect_body_re: str | None,
+    pipeline: str, unix_socket: str | None, engine: str, http2: bool, streams: str | None, insecure: bool,
     cacert: str | None, allow_remote: bool, locustfile: str | None, locust_workers: int | None,
     workers_timeout: str, locust_bind: str | None,
 ) -> None:
@@ -187,12 +201,21 @@ def command(
         raise UsageError(f"--timeout {timeout}: must be longer than 0 s")
     cpu_list = parse_cpus(cpus, what="--cpus") if cpus else None
     n_processes = engine_processes(processes, threads, cpu_list)
+    depth = parse_count(pipeline, what="--pipeline")
+    if not 1 <= depth <= MAX_PIPELINE:
+        raise UsageError(f"--pipeline {pipeline}: must be 1 (no pipelining) to {MAX_PIPELINE}")
+    if unix_socket is not None:
+        _check_unix_socket(unix_socket)
     options = DriveOptions(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
         cpus=cpu_list, seed=seed, allow_remote=allow_remote, insecure=insecure, cacert=cacert,
+        pipeline=depth, unix_socket=unix_socket,
     )  # fmt: skip
-    specs = _requests(path, mix, method, headers, body)
+    check = _check(expect_status, expect_body, expect_body_re)
+    specs = [dataclasses.replace(s, check=check) for s in _requests(path, mix, method, headers, body)]
+    if engine != "native" and (check is not None or depth > 1 or unix_socket is not None):
+        raise UsageError("--expect-*, --pipeline and --unix-socket need --engine native")
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
     settings |= _http_settings(engine, http2, streams)
     trials = _run(url, target, specs, load, options, json_out, engine=engine, settings=settings,
@@ -201,6 +224,45 @@ def command(
         from loadbench.cli._habits import hold_thresholds
 
         hold_thresholds(trials, checks, quiet=quiet)
+
+
+MAX_PIPELINE = 1024
+
+
+def _check(status: str | None, body: str | None, body_re: str | None) -> ResponseCheck | None:
+    """The response check of --expect-status/--expect-body/--expect-body-re (None: none asked)."""
+    import re
+
+    from loadbench.errors import UsageError
+    from loadbench.types import ResponseCheck
+    from loadbench.units import parse_statuses
+
+    if status is None and body is None and body_re is None:
+        return None
+    if body == "":
+        raise UsageError("--expect-body '': give the text every body must contain")
+    if body_re is not None:
+        try:
+            re.compile(body_re.encode())
+        except re.error as exc:
+            raise UsageError(f"--expect-body-re {body_re!r}: not a regular expression ({exc})") from None
+    return ResponseCheck(status=parse_statuses(status) if status is not None else (),
+                         body=(body or "").encode(), body_re=body_re or "")  # fmt: skip
+
+
+def _check_unix_socket(path: str) -> None:
+    import os
+    import stat
+
+    from loadbench.errors import UsageError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UsageError(f"--unix-socket {path}: {exc.strerror}; start the server on that socket "
+                         "first") from None
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"--unix-socket {path}: not a socket")
 
 
 def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,
@@ -318,6 +380,10 @@ def _ms(ns: float) -> str:
     return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:,.0f}"
 
 
+_NOTES = {"ttfb": " (time to first byte, from the send)",
+          "connect": " (per new connection)"}
+
+
 def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, verbose: bool = False) -> str:
     """The compact human summary; the verdict on the engine comes first. `extras` are the backend's: Locust's
     `latency_precision` (printed under the percentiles), the negotiated HTTP version, the client's
@@ -350,16 +416,21 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, 
     target = ""
     if rec.target_rps:
         target = f" of {rec.target_rps:,.1f}/s asked (sent {rec.sent:,}, dropped {rec.dropped:,})"
-    lines.append(f"throughput {rec.rps:,.1f} req/s{target}; {rec.requests:,} responses, {rec.ok:,} 2xx"
+    if rec.pipeline > 1:
+        downgrades = (f"; {rec.pipeline_downgrades:,} connection(s) closed after one response: downgraded "
+                      "to 1" if rec.pipeline_downgrades else "")  # fmt: skip
+        lines.append(f"pipeline   {rec.pipeline} requests in flight per connection{downgrades}")
+    lines.append(f"throughput {rec.rps:,.1f} req/s{target}; {rec.requests:,} responses, {rec.ok:,} ok"
                  + (f", {rec.drained:,} finished after sending stopped" if rec.drained else ""))  # fmt: skip
-    for name, h in (("latency", rec.latency), ("service", rec.service)):
-        if h is None:
+    for name, h in (("latency", rec.latency), ("service", rec.service), ("ttfb", rec.ttfb),
+                    ("connect", rec.connect)):
+        if h is None or (name in ("ttfb", "connect") and not h.count):
             continue
         if not h.count:
             lines.append(f"{name:10} no responses")
             continue
         note = " (from the scheduled send)" if name == "latency" and rec.service is not None else (
-            " (from the actual send)" if name == "service" else "")  # fmt: skip
+            " (from the actual send)" if name == "service" else _NOTES.get(name, ""))  # fmt: skip
         lines.append(f"{name:10} p50 {_ms(h.percentile(50))}  p90 {_ms(h.percentile(90))}  p99 "
                      f"{_ms(h.percentile(99))}  p99.9 {_ms(h.percentile(99.9))}  max {_ms(h.max_ns)} ms"
                      f"{note}")
@@ -379,17 +450,19 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, 
     if verbose and extras:
         lines.append("extras     " + ", ".join(f"{k}={v}" for k, v in sorted(dict(extras).items())))
     lines.append(f"bytes      in {rec.bytes_in:,}, out {rec.bytes_out:,}")
-    lines.extend(_extras_lines(extras or {}))
+    connect_shown = rec.connect is not None and rec.connect.count > 0
+    lines.extend(_extras_lines(extras or {}, connect_shown=connect_shown))
     return "\n".join(lines)
 
 
-def _extras_lines(extras: dict[str, Any]) -> list[str]:
-    """The backend's facts worth a line: protocol, TLS, connect times, the client's own capacity."""
+def _extras_lines(extras: dict[str, Any], *, connect_shown: bool = False) -> list[str]:
+    """The backend's facts worth a line: protocol, TLS, connect times (unless the connect histogram was
+    printed already), the client's own capacity."""
     lines = []
     if extras.get("http_version"):
         streams = f", {extras['streams']} streams per connection" if extras.get("streams", 1) > 1 else ""
         lines.append(f"protocol   {extras['http_version']} negotiated{streams}")
-    connect = extras.get("connect_ms")
+    connect = None if connect_shown else extras.get("connect_ms")
     if connect:
         what = "TCP connect + TLS handshake" if extras.get("tls") else "TCP connect"
         lines.append(f"connect    p50 {connect['p50']:.3f}  p99 {connect['p99']:.3f} ms ({what}, "

@@ -7,15 +7,22 @@ group left with no usable trial is an invalid measurement, not a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from loadbench.analysis.stats import median
 from loadbench.errors import UsageError
 from loadbench.gate import trials as tr
 from loadbench.gate.status import GateStatus, worst
-from loadbench.scenario.thresholds import Threshold, caret_message, format_value, metric_kind, percentile_of
+from loadbench.scenario.thresholds import (
+    BREAKDOWN_PARTS,
+    Threshold,
+    caret_message,
+    format_value,
+    metric_kind,
+    percentile_of,
+)
 
 if TYPE_CHECKING:
     from loadbench.results.records import TrialResult
@@ -24,6 +31,9 @@ _LATENCY_KEYS = {
     "min": "min", "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99.9": "p99_9",
     "max": "max",
 }
+
+
+BREAKDOWN_PREFIXES = tuple(f"{part}_" for part in BREAKDOWN_PARTS)
 
 
 def _filter_value(trial: TrialResult, key: str) -> str:
@@ -48,6 +58,13 @@ def metric_value(trial: TrialResult, metric: str) -> float | None:
     elif metric == "errors":
         # transport errors plus non-2xx responses: the numerator of error_rate
         value = sum(int(c) for c in trial.errors.values()) + (trial.requests - trial.ok)
+    elif metric == "check_failed":
+        value = trial.errors.get("check_failed", 0)
+    elif metric.startswith(BREAKDOWN_PREFIXES):
+        part, _, key = metric.partition("_")
+        summary = trial.connect_ms if part == "connect" else trial.ttfb_ms
+        figure = None if summary is None else cast(Mapping[str, Any], summary).get(_LATENCY_KEYS[key])
+        value = None if figure is None else float(figure)
     elif metric == "server_cpu":
         value = (trial.server or {}).get("cpu_pct_mean")
     elif metric == "server_rss":

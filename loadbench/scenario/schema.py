@@ -31,9 +31,10 @@ from loadbench.units import parse_count, parse_duration
 
 APP_KEYS = ("kind", "module", "interface", "command", "ready_path", "env", "cwd")
 SERVER_KEYS = ("model", "name", "workers", "threads", "tls", "http2")
-ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone")
+CHECK_KEYS = ("expect_status", "expect_body", "expect_body_re")
+ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone", *CHECK_KEYS)
 MIX_KEYS = ("name", "endpoints")
-MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight")
+MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight", *CHECK_KEYS)
 LOAD_KEYS = ("connections", "rates", "stages", "arrival", "max_connections", "duration", "warmup", "repeat",
              "timeout", "http2", "streams", "preflight")
 CPU_KEYS = ("server", "client")

@@ -11,7 +11,7 @@ from typing import Literal
 
 from loadbench.errors import UsageError
 from loadbench.plugins import COMMAND_MODEL
-from loadbench.types import Load, RequestSpec
+from loadbench.types import Load, RequestSpec, ResponseCheck
 
 AppKind = Literal["bundled", "import", "command"]
 Interface = Literal["auto", "wsgi", "asgi"]
@@ -123,12 +123,13 @@ class Endpoint:
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    check: ResponseCheck | None = None  # expect_status / expect_body / expect_body_re
     standalone: bool = True
 
     def request(self, weight: float = 1.0) -> RequestSpec:
         """This endpoint as the engine's RequestSpec with the given mix `weight`."""
         return RequestSpec(method=self.method, path=self.path, headers=self.headers, body=self.body,
-                           weight=weight)
+                           weight=weight, check=self.check)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
