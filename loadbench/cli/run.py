@@ -108,12 +108,19 @@ def command(
         if not quiet:
             console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
     console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
-    if outcome.trials_failed:
-        console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
     if outcome.interrupted:
         kept = f"{outcome.trials_written} of {outcome.trials_planned}"
         console.print(f"[yellow]Interrupted: {kept} trials kept.[/]")
         sys.exit(int(ExitCode.INTERRUPTED))
+    if outcome.trials_failed and outcome.trials_failed >= outcome.trials_written:
+        # Nothing was measured: a run that only recorded failures must not pass a CI step.
+        click.echo(f"Error: all {outcome.trials_failed} trial(s) failed, nothing was measured; see "
+                   f"{terminal(str(outcome.results_path))} and the report for their logs", err=True)
+        sys.exit(int(ExitCode.ERROR))
+    if outcome.trials_failed:
+        failed = f"{outcome.trials_failed} of {outcome.trials_written}"
+        click.echo(f"warning: {failed} trial(s) failed and are left out of the medians; see the report for "
+                   "their logs", err=True)
 
 
 def _console() -> Console:
@@ -181,7 +188,7 @@ class _ProgressEvents:
             reason = (result.failure or {}).get("reason", "failed")
             first_line = str(reason).splitlines()[0]
             self._console.print(Text.assemble(("failed", "red"), " ", rich_text(trial.trial_id), ": ",
-                                             rich_text(first_line)), soft_wrap=True)
+                                              rich_text(first_line)), soft_wrap=True)
         elif result.saturated:
             reasons = rich_text("; ".join(result.saturation_reasons))
             self._console.print(Text.assemble(("engine saturated", "yellow"), " in ",

@@ -54,6 +54,7 @@ __all__ = [
     "load_from_json",
     "load_to_json",
     "make_header",
+    "refuse_duplicate_trials",
     "request_spec_to_json",
 ]
 
@@ -287,6 +288,24 @@ def make_header(
 
 def _timestamp(value: datetime | str) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+
+
+def refuse_duplicate_trials(results: Results) -> None:
+    """Raise ResultsFormatError when one trial (id and attempt) appears twice: a copied line is not new
+    evidence, and counting it would let six copies of one trial decide a verdict."""
+    from collections import Counter
+
+    from loadbench.errors import ResultsFormatError
+
+    counts = Counter((t.trial_id, int(getattr(t, "attempt", 1) or 1)) for t in results.trials)
+    repeated = [(key, n) for key, n in counts.items() if n > 1]
+    if repeated:
+        (trial_id, attempt), n = repeated[0]
+        more = f" (and {len(repeated) - 1} more trial(s))" if len(repeated) > 1 else ""
+        raise ResultsFormatError(
+            f"{results.path}: trial {trial_id!r} (attempt {attempt}) appears {n} times{more}; a trial counts "
+            "once: remove the copied lines (or merge runs with distinct trial ids)"
+        )
 
 
 def latest_attempts(trials: Sequence[_T]) -> list[_T]:

@@ -8,6 +8,8 @@ has one function; every renderer of that medium calls it on every such string, a
     terminal(text)       a terminal (click.echo, rich): control characters, ANSI escape sequences and
                          bidirectional overrides made visible as \\x1b, \\u202e ... ; newlines kept only
                          when `multiline`
+    rich_markup(text)    the same, for interpolation into a rich markup string (kept for callers that build
+                         markup; rich_text is the safer way)
     rich_text(text)      the same as a rich Text, which rich never reads as markup (so "a[/]b" or
                          "?sort[desc]=1" is printed, never taken for a closing tag or a style)
     markdown(text)       GitHub-flavoured markdown inline text (check/compare --markdown, report --format md):
@@ -44,6 +46,7 @@ __all__ = [
     "markdown",
     "markdown_code",
     "markdown_table_code",
+    "rich_markup",
     "rich_text",
     "terminal",
     "xml",
@@ -96,6 +99,30 @@ def rich_text(text: str, style: str = "") -> Text:
     from rich.text import Text
 
     return Text(terminal(text), style=style)
+
+
+_RICH_BRACKET = re.compile(r"(\\*)\[")
+_RICH_TAG_LIKE = re.compile(r"\[[a-z#/@][^[]*?]")
+
+
+def rich_markup(text: str) -> str:
+    """`text` made terminal-safe (one line) for interpolation into a rich markup string *followed by a tag*.
+
+    Prefer rich_text. rich.markup.escape loses a backslash before a bracket that does not look like a
+    tag (rich unescapes every "\\[" in plain text); this escapes each "[" by what follows it: a tag-like
+    one gets an odd run of backslashes (literal backslashes plus an escaped bracket), any other one a
+    backslash more than it had. Trailing backslashes are doubled, as rich.markup.escape does.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        run = match.group(1)
+        if _RICH_TAG_LIKE.match(match.string, match.end() - 1):
+            return run * 2 + "\\["
+        return run + "\\[" if run else "["
+
+    escaped = _RICH_BRACKET.sub(one, terminal(text))
+    trailing = len(escaped) - len(escaped.rstrip("\\"))
+    return escaped + "\\" * trailing
 
 
 def markdown(text: str) -> str:

@@ -30,6 +30,7 @@ from loadbench.safe.escape import (
     markdown,
     markdown_code,
     markdown_table_code,
+    rich_markup,
     rich_text,
     terminal,
     xml,
@@ -135,6 +136,10 @@ def test_rich_never_reads_user_text_as_markup(text: str) -> None:
 
     console.print(Text.assemble(("x", "bold"), rich_text(text), " [/] done"), soft_wrap=True)
     assert out.getvalue() == "x" + terminal(text) + " [/] done\n"
+    out.seek(0)
+    out.truncate()
+    console.print(f"[bold]{rich_markup(text)}[/] done", soft_wrap=True)
+    assert out.getvalue() == terminal(text) + " done\n"
 
 
 @settings(max_examples=150, deadline=None)
