@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from loadbench.results.file import ResultsWriter
     from loadbench.results.metrics import TickInfo
     from loadbench.results.profiles import ProfileRecord
-    from loadbench.results.records import TrialResult
+    from loadbench.results.records import Failure, TrialResult
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
     from loadbench.servers.process import ServerProcess
@@ -162,6 +162,11 @@ class _Sink:
     failed: int = 0
 
     def record(self, trial: Trial, result: TrialResult) -> TrialResult:
+        """Write `result` stamped with this run's id and scenario sha256 (how a reader tells our lines from
+        lines appended by another run), count it and announce it."""
+        header = self.writer.header
+        result = replace(result, run_id=header.run_id,
+                         scenario_sha256=header.scenario.get("sha256"))  # fmt: skip
         self.writer.append(result)
         self.written += 1
         self.failed += int(result.failed)
@@ -334,15 +339,25 @@ def _measure(
         measured = _drive(trial, server, scenario, sink)
     summary = monitor.stop() if monitor_started.is_set() else None
     identity = _identity(trial, model, scenario, started=started, attempt=attempt)
-    if not server.alive():
-        reason = f"{model.name} died during the trial (exit code {server.returncode})"
-        return [failed_trial(identity, reason=reason, log_tail=server.log_tail(), backend=scenario.engine)]
+    failure = _death(server)
     several = len(measured.recordings) > 1
     return [
         measured_trial(identity.for_workload(workload, workload if several else ""), recording,
-                       monitor=summary, backend_extras=measured.extras)
+                       monitor=summary, backend_extras=measured.extras, failure=failure)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
+
+
+def _death(server: ServerProcess) -> Failure | None:
+    """Why the trial's server is no longer running (None while it runs), with its log's last lines.
+
+    A trial whose server died under load keeps what the engine measured (the requests answered before
+    the death, the refused connections after it) but is a failed trial: status_ok false, left out of
+    medians and verdicts, with the reason and the log tail beside it.
+    """
+    if server.alive():
+        return None
+    return {"reason": f"during the trial, {server.exit_description()}", "log_tail": server.log_tail()}
 
 
 def _profiler(plan: Plan, run_dir: Path, sink: RunEvents, warnings: list[str]) -> ProfileSession | None:

@@ -116,7 +116,8 @@ def write_synthetic_results(
     """
     rng = np.random.default_rng(seed)
     header = make_header(scenario_name=name, scenario_path=f"scenarios/{name}.toml",
-                         scenario_text=f'name = "{name}"\n', thresholds=thresholds, env=ENV, created=CREATED)
+                         scenario_text=f'name = "{name}"\n', thresholds=thresholds, env=ENV, created=CREATED,
+                         run_id=f"synthetic-{seed}")  # deterministic: the same arguments, the same bytes
     variant_list: Sequence[str | None] = tuple(variants) if variants else (None,)
     path = Path(path)
     index = 0

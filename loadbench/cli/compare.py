@@ -11,6 +11,8 @@ Verdicts (per model, workload and load point; the overall verdict is the worst):
   no change     the whole interval is within ±tolerance
   inconclusive  neither; the output says about how many more pairs would decide
 Default tolerance: rps 5%, p50 10%, p99 15%.
+Two files must hold runs of one scenario (name and sha256), one load kind and one results format
+(exit 2 otherwise); runs of different loadbench versions get a caveat beside the verdict.
 
 \b
 Exit codes: 0 pass (no change, improvement; inconclusive unless --fail-on-inconclusive),
@@ -73,6 +75,7 @@ def command(
     from loadbench.gate.json_out import comparison_json
     from loadbench.gate.junit import render_junit
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
+    from loadbench.gate.runs import comparable_runs
     from loadbench.gate.status import GateStatus
     from loadbench.results.file import read_results
     from loadbench.results.records import refuse_duplicate_trials
@@ -93,9 +96,10 @@ def command(
         cand_data = read_results(candidate_results)
         refuse_duplicate_trials(cand_data)
         echo_warnings(cand_data.warnings)
+        caveats = comparable_runs(base_data, cand_data, base_name=results, cand_name=candidate_results)
         main = paired.compare_runs(
             base_data.trials, cand_data.trials, base_name=results, cand_name=candidate_results,
-            metric=metric, tolerance=tol,
+            metric=metric, tolerance=tol, caveats=caveats,
         )
     else:
         if calibrate:

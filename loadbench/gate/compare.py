@@ -164,7 +164,7 @@ class Comparison:
     """A whole comparison: names of the two sides, per-group results and warnings.
 
     `kind` is "paired" (one run, variants or models), "cross-run" (two files) or "calibration" (the
-    baseline against itself).
+    baseline against itself). `caveats` qualify the verdict itself and are printed beside it.
     """
 
     baseline: str
@@ -174,6 +174,7 @@ class Comparison:
     kind: Literal["paired", "cross-run", "calibration"]
     groups: tuple[GroupComparison, ...]
     warnings: tuple[str, ...]
+    caveats: tuple[str, ...] = ()  # printed beside the verdict (two runs of different loadbench versions)
 
     @property
     def verdict(self) -> Verdict:

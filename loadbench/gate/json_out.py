@@ -47,4 +47,4 @@ def comparison_json(comparison: Comparison, *, exit_code: int | None = None) -> 
             "candidate": comparison.candidate, "metric": comparison.metric,
             "tolerance": comparison.tolerance, "verdict": comparison.verdict.value,
             "status": comparison.status.value, "exit_code": exit_code, "groups": groups,
-            "warnings": list(comparison.warnings)}  # fmt: skip
+            "warnings": list(comparison.warnings), "caveats": list(comparison.caveats)}  # fmt: skip

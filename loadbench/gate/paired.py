@@ -132,8 +132,11 @@ def compare_runs(
     cand_name: str,
     metric: str = "rps",
     tolerance: float | None = None,
+    caveats: tuple[str, ...] = (),
 ) -> Comparison:
-    """Compare two runs, pairing trials by model, variant, workload, load point and repetition."""
+    """Compare two runs, pairing trials by model, variant, workload, load point and repetition.
+
+    `caveats` (gate.runs.comparable_runs) are kept on the Comparison and printed beside its verdict."""
     tol = _check_metric(metric, tolerance)
 
     def group(t: TrialResult) -> Hashable:
@@ -148,7 +151,7 @@ def compare_runs(
         warnings.append("the two runs share no (model, workload, load point, repetition): nothing to compare")
     return Comparison(
         baseline=base_name, candidate=cand_name, metric=metric, tolerance=tol, kind="cross-run",
-        groups=tuple(groups), warnings=(CROSS_RUN_WARNING, *warnings),
+        groups=tuple(groups), warnings=(CROSS_RUN_WARNING, *warnings), caveats=caveats,
     )
 
 

@@ -140,7 +140,7 @@ def comparison_text(c: Comparison) -> str:
         for item in g.excluded:
             lines.append(f"  {g.label}: left out {item}")
     lines += [f"warning: {w}" for w in c.warnings]
-    lines.append(f"Overall: {c.verdict.value}")
+    lines.append(f"Overall: {c.verdict.value}" + "".join(f" (caveat: {caveat})" for caveat in c.caveats))
     return "\n".join(lines)
 
 
@@ -149,6 +149,7 @@ def comparison_markdown(c: Comparison) -> str:
     lines = [
         f"### {_VERDICT_MARK[c.verdict]} loadbench compare: {c.verdict.value}",
         "",
+        *(f"> **Caveat:** {_md_escape(caveat)}\n" for caveat in c.caveats),
         _heading(c),
         "",
         "| | model · workload · load | pairs | change | 95 % interval | verdict |",

@@ -19,6 +19,7 @@ from loadbench.results.records import TrialResult
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
     from loadbench.results.monitoring import MonitorSummary
+    from loadbench.results.records import Failure
     from loadbench.types import Load, RequestSpec
 
 __all__ = ["TrialIdentity", "failed_trial", "measured_trial"]
@@ -83,11 +84,14 @@ class TrialIdentity:
 def measured_trial(
     identity: TrialIdentity, measured: Recording | Mapping[str, Any], *,
     monitor: MonitorSummary | None = None, backend_extras: Mapping[str, Any] | None = None,
+    failure: Failure | None = None,
 ) -> TrialResult:  # fmt: skip
     """The record of a measured trial: its identity, the engine's figures and the monitor's summary.
 
     Identity wins over same-named keys of the measurement; the engine's own `client_cpu_pct` wins over
     the monitor's. Non-finite figures become null. Keys this version does not know land in `extra`.
+    With `failure` (a server that died while it was measured) the trial is a failed one, status_ok false,
+    and keeps what was measured before and after the death (its requests, its refused connections).
     Raises ResultsFormatError when the combination would not read back.
     """
     record = measured if isinstance(measured, Mapping) else measured.to_record()
@@ -98,6 +102,8 @@ def measured_trial(
         data[key] = value
     if backend_extras:
         data["backend_extras"] = dict(backend_extras)
+    if failure is not None:
+        data["status_ok"], data["failure"] = False, dict(failure)
     data.update(identity.to_json())
     return TrialResult.from_json(data, where=f"trial {identity.trial_id!r}")
 
@@ -106,7 +112,8 @@ def failed_trial(
     identity: TrialIdentity, *, reason: str, log_tail: str = "", monitor: MonitorSummary | None = None,
     backend: str = "native",
 ) -> TrialResult:  # fmt: skip
-    """A trial whose server failed to start or died: status_ok false, `failure` says why, counts are zero."""
+    """A trial whose server failed to start (or never got load): status_ok false, `failure` says why, counts
+    are zero. A server that died under load is `measured_trial(..., failure=...)`: its figures are kept."""
     data: JsonDict = {
         "status_ok": False, "failure": {"reason": reason, "log_tail": log_tail},
         "duration_s": 0.0, "requests": 0, "rps": 0.0, "engine": "", "backend": backend,

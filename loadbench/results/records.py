@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +113,8 @@ class ResultsHeader:
     """Line 1 of a results file: format, version, when, which scenario (with its text) and the machine.
 
     `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict.
+    `run_id` names this run; its trial lines carry the same id (and the scenario's sha256), so a line
+    appended from another run is found by the reader (results.file).
     `extra` keeps keys this version does not know, so they survive a read-write round trip.
     """
 
@@ -119,6 +122,7 @@ class ResultsHeader:
     version: int = RESULTS_VERSION
     loadbench_version: str = __version__
     created: str
+    run_id: str | None = None  # random per run; every trial line of the run carries it (None: older files)
     scenario: Mapping[str, Any]
     env: Mapping[str, Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -205,6 +209,8 @@ class TrialResult:
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection
     pipeline_downgrades: int = 0  # connections whose server closed after one response (no pipelining)
     cpus: Mapping[str, Any] | None = None
+    run_id: str | None = None  # the header's run_id, stamped by ResultsWriter (None: bench, older files)
+    scenario_sha256: str | None = None  # the header's scenario sha256, stamped beside run_id
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonDict:
@@ -270,11 +276,13 @@ def make_header(
     created: datetime | str | None = None,
     quick: bool = False,
     overrides: Sequence[str] = (),
+    run_id: str | None = None,
 ) -> ResultsHeader:
     """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
 
     `quick` records that `--quick` shortened every duration (a smoke run, not a measurement to quote);
     `overrides` the `run --set` values applied over `scenario_text` (the key is left out when there are none).
+    `run_id` defaults to a fresh random id (uuid4 hex).
     """
     if created is None:
         created = datetime.now(UTC)
@@ -283,7 +291,8 @@ def make_header(
                 "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
     if overrides:
         scenario["overrides"] = list(overrides)
-    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
+    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}),
+                         run_id=run_id or uuid.uuid4().hex)
 
 
 def _timestamp(value: datetime | str) -> str:

@@ -148,10 +148,7 @@ class ServerProcess:
         not_yet = self.model.not_ready_statuses
         while True:
             if not self.alive():
-                code = self._wait_exit_code()
-                raise self._error(
-                    f"{self.model.name} exited with code {code} before it was ready on {self.url}"
-                )
+                raise self._error(f"{self.exit_description()} before it was ready on {self.url}")
             remaining = deadline - time.monotonic()
             status = self.probe(timeout_s=max(0.05, min(0.5, remaining)))
             if status is not None and (status == 200 or not self.need_200) and status not in not_yet:
@@ -216,11 +213,21 @@ class ServerProcess:
     ) -> None:
         self.stop()
 
-    def _wait_exit_code(self) -> int | str:
+    def exit_description(self, wait_s: float = GUARD_GRACE_S + 1) -> str:
+        """How the server ended, as a clause naming it: its exit code, the signal that ended it, or the
+        guard's own death (then the guard failed, not the server). Waits up to `wait_s` for the guard,
+        which exits with the server's code once it has cleaned the server's group."""
+        name = self.model.name
         try:
-            return self._guard.wait(timeout=GUARD_GRACE_S + 1)
+            code = self._guard.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
-            return "unknown (its main process is gone)"
+            return f"{name}'s main process (pid {self.pid}) ended; exit code unknown"
+        if code < 0:  # the guard was killed: a guard that ran to the end exits with the server's code
+            return (f"the guard of {name} (pid {self.guard_pid}) was killed by {_signal_name(-code)}, which "
+                    "stopped the server: the guard died, not the server")  # fmt: skip
+        if code > 128 and _signal_name(code - 128, fallback=""):
+            return f"{name} was killed by {_signal_name(code - 128)} (exit code {code})"
+        return f"{name} exited with code {code}"
 
     def _error(self, message: str) -> ServerStartError:
         tail = self.log_tail(20)
@@ -294,6 +301,14 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
         raise
+
+
+def _signal_name(number: int, fallback: str | None = None) -> str:
+    """SIGKILL for 9; `fallback` (default "signal N") for a number that names no signal."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}" if fallback is None else fallback
 
 
 def free_port(host: str = "127.0.0.1") -> int:

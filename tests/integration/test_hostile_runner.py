@@ -57,3 +57,38 @@ def test_hostile_workloads_are_written_with_their_errors_and_the_run_goes_on(tmp
     assert any("bad status line" in m for m in bad.error_messages)
     # Two trials of warm-up + window + timeout each, plus one server start: nothing waited longer.
     assert elapsed < 2 * (0.1 + 0.5 + 0.5) + 10
+
+
+DIES = """name = "dies"
+
+[app]
+command = ["{python}", "{server}", "bypath", "--delay-ms", "{die_ms}", "--port", "{{port}}"]
+ready_path = "/ok"
+
+[[endpoints]]
+path = "/die"
+
+[load]
+connections = [2]
+duration = "1s"
+warmup = "0.2s"
+timeout = "0.5s"
+repeat = 1
+preflight = false
+"""
+
+
+@pytest.mark.parametrize(("die_ms", "answered"), [(600, True), (50, False)])  # mid-window; in the warm-up
+def test_a_server_dying_mid_trial_is_a_failed_trial_that_keeps_what_was_measured(
+    tmp_path: Path, die_ms: int, answered: bool
+) -> None:
+    path = tmp_path / "dies.toml"
+    path.write_text(DIES.format(python=sys.executable, server=SERVER, die_ms=die_ms), encoding="utf-8")
+    outcome = run_plan(build_plan(load_scenario(path)), run_dir=tmp_path / "run")
+    assert (outcome.trials_written, outcome.trials_failed) == (1, 1)
+    (trial,) = read_results(outcome.results_path).trials
+    assert not trial.status_ok and trial.failure is not None
+    assert trial.failure["reason"] == "during the trial, command exited with code 3", trial.failure
+    assert "dying now" in trial.failure["log_tail"]
+    assert trial.errors["connect_refused"] > 0  # the refused connections after the death are counted
+    assert (trial.requests > 0) is answered  # and the answers before it are kept, not zeroed

@@ -40,6 +40,8 @@ Failing and hostile modes (the class the engine must count is in brackets; see e
   endless-close   no length (body until close), 64 KiB blocks forever                  [timeout]
   huge-chunk      one chunk of 2**40 bytes, streamed forever                           [timeout]
   slow-first-byte the answer after --delay-ms (e.g. 10 s)                              [timeout]
+  die             answers ok, and --delay-ms after the first request the process exits with
+                  code 3 after printing "dying now" (a server that dies under load)      [connect refused]
   bypath          the first path segment names the mode per request ("/short-cl"); "/ok" and anything
                   unknown answer as ok (so a readiness probe at "/ok" succeeds); "early" is not per path
 """
@@ -65,6 +67,7 @@ class Server:
         self.slots = asyncio.Semaphore(slots)
         self.status = status
         self.count = 0
+        self.dying = False
         self.arrivals: list[float] = []  # time.monotonic() of each counted request, ascending
 
     def count_between(self, head: bytes) -> int:
@@ -213,9 +216,21 @@ class Server:
         elif mode == "slow-first-byte":
             await asyncio.sleep(self.delay_s)
             writer.write(OK)
+        elif mode == "die":
+            if not self.dying:
+                self.dying = True
+                asyncio.get_running_loop().call_later(self.delay_s, _die)
+            writer.write(OK)
         else:
             writer.write(OK)  # "ok", and any unknown path in bypath mode
         return True
+
+
+def _die() -> None:
+    print("dying now", flush=True)
+    import os
+
+    os._exit(3)
 
 
 async def main() -> None:

@@ -69,3 +69,109 @@ def test_run_exit_code_says_whether_anything_was_measured(
     monkeypatch.setattr(run_cli, "_run_with_progress", lambda *a, **k: outcome)
     got, _out, err = _run(["run", "quickstart", "--out", str(tmp_path), "--no-report"], capsys)
     assert got == code and said in err, err
+
+
+# -- a file mixing runs, two files of different runs ---------------------------------------------------
+
+
+def _stamped(path: Path, *, name: str = "synthetic", seed: int = 0, loads: tuple[object, ...] = (1,),
+             version: str | None = None) -> Path:
+    """A synthetic results file whose trials carry the header's run id and scenario sha256, as the
+    runner writes them (loadbench.runner._Sink.record); `version` overrides the header's loadbench."""
+    import dataclasses
+
+    from loadbench.results.file import ResultsWriter, read_results
+
+    write_synthetic_results(path, name=name, seed=seed, models=("waitress",), workloads=("/p",),
+                            loads=loads, repetitions=6, latency_samples=50)  # type: ignore[arg-type]
+    data = read_results(path)
+    header = data.header if version is None else dataclasses.replace(data.header, loadbench_version=version)
+    with ResultsWriter(path, header, overwrite=True) as writer:
+        for trial in data.trials:
+            writer.append(dataclasses.replace(trial, run_id=header.run_id,
+                                              scenario_sha256=header.scenario["sha256"]))
+    return path
+
+
+def _append_trials(target: Path, source: Path) -> int:
+    """Append `source`'s trial lines to `target`; return the line number of the first one appended."""
+    first = len(target.read_text().splitlines()) + 1
+    with target.open("a") as out:
+        out.writelines(source.read_text().splitlines(keepends=True)[1:])
+    return first
+
+
+@pytest.mark.parametrize(("other_name", "said"), [
+    ("synthetic", "of another run"),     # the same scenario, run again and appended
+    ("elsewhere", "of another scenario"),  # another scenario's trials appended
+])  # fmt: skip
+@pytest.mark.parametrize("command", ["check", "compare", "report"])
+def test_a_file_mixing_runs_is_an_error_naming_file_and_line(
+    tmp_path: Path, capsys: Cap, command: str, other_name: str, said: str
+) -> None:
+    results = _stamped(tmp_path / "r.jsonl")
+    line = _append_trials(results, _stamped(tmp_path / "other.jsonl", name=other_name, seed=7))
+    argv = {"check": ["check", str(results), "-t", "p99 < 10s"],
+            "compare": ["compare", str(results), "--baseline", "waitress", "--calibrate"],
+            "report": ["report", str(results), "--format", "md", "-o", str(tmp_path / "r.md")]}[command]
+    code, _out, err = _run(argv, capsys)
+    assert code == ExitCode.ERROR
+    assert err.count("\n") == 1 and f"r.jsonl:{line}: trial" in err and said in err, err
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_a_run_file_without_appended_lines_and_an_older_file_still_read(tmp_path: Path, capsys: Cap) -> None:
+    stamped = _stamped(tmp_path / "r.jsonl")
+    older = write_synthetic_results(tmp_path / "old.jsonl", models=("waitress",), workloads=("/p",),
+                                    loads=(1,), repetitions=6, latency_samples=50)  # no run ids: older files
+    for path in (stamped, older):
+        code, _out, err = _run(["check", str(path), "-t", "p99 < 10s"], capsys)
+        assert code == ExitCode.OK, err
+
+
+@pytest.mark.parametrize(("base", "cand", "said"), [
+    ({"name": "shop"}, {"name": "blog"}, "different scenarios"),
+    ({"loads": (1,)}, {"loads": ("open",)}, "different load kinds"),
+])  # fmt: skip
+def test_two_files_of_different_runs_are_refused(
+    tmp_path: Path, capsys: Cap, base: dict[str, object], cand: dict[str, object], said: str
+) -> None:
+    from loadbench.shapes import Open
+
+    def make(path: Path, spec: dict[str, object]) -> Path:
+        loads = tuple(Open(rate_per_s=100.0) if load == "open" else load
+                      for load in spec.get("loads", (1,)))  # type: ignore[attr-defined]
+        return _stamped(path, name=str(spec.get("name", "synthetic")), loads=loads)
+
+    b, c = make(tmp_path / "base.jsonl", base), make(tmp_path / "cand.jsonl", cand)
+    code, _out, err = _run(["compare", str(b), str(c)], capsys)
+    assert code == ExitCode.USAGE
+    assert err.count("\n") == 1 and said in err and "base.jsonl" in err and "cand.jsonl" in err, err
+
+
+def test_results_format_versions_that_differ_are_refused(tmp_path: Path) -> None:
+    import dataclasses
+
+    from loadbench.errors import UsageError
+    from loadbench.gate.runs import comparable_runs
+    from loadbench.results.file import read_results
+
+    base = read_results(_stamped(tmp_path / "base.jsonl"))
+    cand = dataclasses.replace(base, header=dataclasses.replace(base.header, version=2))
+    with pytest.raises(UsageError, match=r"results format versions differ .*version 1 vs 2"):
+        comparable_runs(base, cand, base_name="base.jsonl", cand_name="cand.jsonl")
+
+
+def test_two_loadbench_versions_compare_with_a_caveat_beside_the_verdict(tmp_path: Path, capsys: Cap) -> None:
+    import json
+
+    base = _stamped(tmp_path / "base.jsonl", version="0.0.9")
+    cand = _stamped(tmp_path / "cand.jsonl")
+    md, js = tmp_path / "c.md", tmp_path / "c.json"
+    argv = ["compare", str(base), str(cand), "--markdown", str(md), "--json", str(js)]
+    code, out, _err = _run(argv, capsys)
+    assert code == ExitCode.OK
+    overall = [line for line in out.splitlines() if line.startswith("Overall:")]
+    assert len(overall) == 1 and "caveat: the baseline was measured with loadbench 0.0.9" in overall[0], out
+    assert "**Caveat:** the baseline was measured with loadbench 0.0.9" in md.read_text()
+    assert json.loads(js.read_text())["comparisons"][0]["caveats"][0].startswith("the baseline was measured")
