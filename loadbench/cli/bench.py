@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from loadbench.cli._crowd import crowd_from_options, crowd_suffix, crowd_text
 from loadbench.engine.registry import backend_names
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
-    from loadbench.types import Load, RequestSpec, Target
+    from loadbench.types import Crowd, Load, RequestSpec, Target
 
 EPILOG = """\b
 Examples:
@@ -25,6 +26,9 @@ Examples:
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench http://127.0.0.1:8000/plaintext -c 16 -d 10s --idle 1000
+  loadbench bench http://127.0.0.1:8000/plaintext -c 16 --idle 200 --idle-mode trickle --trickle-interval 1s
+  loadbench bench http://127.0.0.1:8000/plaintext -c 16 --slow-readers 32 --read-rate 1KB/s
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
   loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
@@ -114,12 +118,28 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               "for every worker to connect.")  # fmt: skip
 @click.option("--locust-bind", default=None, metavar="HOST", help="--engine locust: the master's bind "
               "address (workers on other machines: docs/distributed.md). [default: 127.0.0.1]")  # fmt: skip
+@click.option("--idle", default="0", show_default=True, help="Idle connections opened before the warm-up "
+              "and held through the window, beside the measured load (1k, 10k).")  # fmt: skip
+@click.option("--idle-mode", type=click.Choice(["keepalive", "trickle"]), default="keepalive",
+              show_default=True, help="keepalive: one request each, then idle. trickle: a request's header "
+              "a byte per --trickle-interval, never completed (slowloris).")  # fmt: skip
+@click.option("--trickle-interval", default="1s", show_default=True, help="--idle-mode trickle: the pause "
+              "between two header bytes.")  # fmt: skip
+@click.option("--idle-path", default=None, help="The idle clients' one request. [default: the URL's path]")
+@click.option("--slow-readers", default="0", show_default=True, help="Clients that ask for --slow-path and "
+              "read it at --read-rate each, through a small receive buffer.")  # fmt: skip
+@click.option("--read-rate", default="1KB/s", show_default=True, help="Each slow reader's read rate (512B/s, "
+              "1KB/s, 1MB/s; KB = 1024 bytes).")  # fmt: skip
+@click.option("--slow-path", default="/static/1m.bin", show_default=True, help="The large response slow "
+              "readers read.")  # fmt: skip
 def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
     processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
     locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
+    idle: str, idle_mode: str, trickle_interval: str, idle_path: str | None, slow_readers: str,
+    read_rate: str, slow_path: str,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
     from loadbench.engine.targets import check_target, parse_url
@@ -167,7 +187,9 @@ def command(
     )  # fmt: skip
     specs = _requests(path, mix, method, headers, body)
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
-    _run(url, target, specs, load, options, json_out, engine=engine, settings=settings)
+    crowd = crowd_from_options(idle, idle_mode, trickle_interval, idle_path, slow_readers, read_rate,
+                               slow_path)
+    _run(url, target, specs, load, options, json_out, engine=engine, settings=settings, crowd=crowd)
 
 
 def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,
@@ -203,12 +225,17 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
 
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
-         *, engine: str, settings: dict[str, Any]) -> None:  # fmt: skip
+         *, engine: str, settings: dict[str, Any], crowd: Crowd | None = None) -> None:  # fmt: skip
+    import contextlib
     import json
     from pathlib import Path
 
     from loadbench.engine import run_backend
+    from loadbench.engine.crowd.limits import plan_fit
+    from loadbench.engine.crowd.process import CrowdRun
     from loadbench.errors import UsageError
+
+    fit = plan_fit(crowd, load.connection_limit, host=target.host) if crowd is not None else None
 
     out_file = None
     if json_out and json_out != "-":
@@ -219,15 +246,24 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
     try:
         workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
         started = _now()
-        measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+        crowd_run = None
+        with contextlib.ExitStack() as stack:
+            if crowd is not None and fit is not None:
+                crowd_run = stack.enter_context(CrowdRun(crowd, target, default_path=specs[0].path,
+                                                         cpus=options.cpus, sources=fit.sources))  # fmt: skip
+            measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+            crowd_record = crowd_run.finish() if crowd_run is not None else None
         several = len(measured.recordings) > 1
         for name, recording in measured.recordings.items():
             heading = f"{url} [{name}]" if several else url
-            click.echo(summary_text(heading, recording, options, extras=measured.extras), err=json_out == "-")
+            text = summary_text(heading, recording, options, extras=measured.extras)
+            if crowd_record is not None:
+                text += "\n" + crowd_text(crowd_record)
+            click.echo(text, err=json_out == "-")
         if json_out:
             records = [
                 bench_record(url, specs, recording, options, workload=name, started=started,
-                             extras=measured.extras, suffix=name if several else "")
+                             extras=measured.extras, suffix=name if several else "", crowd=crowd_record)
                 for name, recording in measured.recordings.items()
             ]  # fmt: skip
             # one pretty object for one workload; JSON lines (one trial each) for several
@@ -250,7 +286,7 @@ def _now() -> Any:
 
 def bench_record(
     url: str, specs: list[RequestSpec], recording: Recording, options: Any, *, workload: str, started: Any,
-    extras: Any = None, suffix: str = "",
+    extras: Any = None, suffix: str = "", crowd: Any = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The trial record of docs/results-format.md for a bench run, built like a run's (results.build).
 
@@ -265,8 +301,9 @@ def bench_record(
         trial_id="bench", index=0, model=urlsplit(url).netloc, workload=workload, requests_spec=specs,
         load=recording.load, started=started, url=url,
         cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
+        load_suffix=crowd_suffix(crowd),
     ).for_workload(workload, suffix)
-    return measured_trial(identity, recording, backend_extras=extras).to_json()
+    return measured_trial(identity, recording, backend_extras=extras, crowd=crowd).to_json()
 
 
 def _ms(ns: float) -> str:
