@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
+from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
 from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
 from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
@@ -182,6 +183,8 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    crowd: tuple[CrowdRow, ...] = ()  # idle/slow clients against the load (analysis/crowd.py)
+    crowd_notes: tuple[str, ...] = ()  # what each family present does with a waiting connection
 
 
 def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
@@ -276,6 +279,9 @@ def _workload(
     frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float
 ) -> WorkloadSummary:
     models = tuple(dict.fromkeys(frame["model"]))
+    crowd_axis = bool(frame["crowd_clients"].max() > 0)
+    if crowd_axis:  # idle/slow clients swept beside a fixed load: they are the x axis
+        frame = frame.assign(load_value=frame["crowd_clients"].astype(float))
     points: list[Point] = []
     for (_, _value, _label), rows in frame.groupby(["model", "load_value", "load_label"], sort=False):
         points.append(_point(rows, [trials_by_index[i] for i in rows["index"]], confidence))
@@ -295,7 +301,8 @@ def _workload(
         workload=str(first["workload"]),
         kind=kind,
         load_kind=load_kind,
-        load_axis="concurrency (connections)" if load_kind == "closed" else "offered rate (requests/s)",
+        load_axis="idle + slow clients beside the load" if crowd_axis else (
+            "concurrency (connections)" if load_kind == "closed" else "offered rate (requests/s)"),
         models=models,
         points=tuple(points),
         details=tuple(details),
@@ -355,6 +362,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                   if t.backend_extras.get("latency_precision")]  # fmt: skip
     if (note := precision_note(precisions)) is not None:
         notes.append(note)
+    crowd = crowd_rows(trials)
     scenario = header.scenario
     return Summary(
         scenario_name=str(scenario.get("name") or "unnamed"),
@@ -376,4 +384,6 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        crowd=tuple(crowd),
+        crowd_notes=tuple(family_notes(crowd)),
     )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.scenario.crowd import CROWD_KEYS, parse_crowds
 from loadbench.scenario.schema import (
     CPU_KEYS,
     ENDPOINT_KEYS,
@@ -168,7 +169,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         problems.add(message, key="load")
         return LoadSpec(points=())
     reader = Reader(problems, raw, "load")
-    reader.check_keys(LOAD_KEYS)
+    reader.check_keys(LOAD_KEYS + CROWD_KEYS)
     shapes = [key for key in ("connections", "rates", "stages") if key in raw]
     if len(shapes) != 1:
         what = "none" if not shapes else " and ".join(shapes)
@@ -199,7 +200,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
     duration = own if own is not None else reader.duration("duration", 10.0)
     warmup = reader.duration("warmup", 1.0, positive=False)
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
-                    timeout_s=reader.duration("timeout", 2.0))
+                    timeout_s=reader.duration("timeout", 2.0), crowds=parse_crowds(reader))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

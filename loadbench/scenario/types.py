@@ -6,12 +6,12 @@ public entry point. Durations are seconds, rates requests per second, CPU number
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from loadbench.errors import UsageError
 from loadbench.plugins import COMMAND_MODEL
-from loadbench.types import Load, RequestSpec
+from loadbench.types import Crowd, Load, RequestSpec
 
 AppKind = Literal["bundled", "import", "command"]
 Interface = Literal["auto", "wsgi", "asgi"]
@@ -141,7 +141,8 @@ class LoadSpec:
 
     `points` are Closed (one per connection count), Open (one per rate) or a single Stages. `duration_s`
     is the measured window (for stages, their total), `warmup_s` precedes it unmeasured, `timeout_s`
-    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved).
+    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved). `crowds` are
+    the idle/slow clients each point runs beside (loadbench.types.Crowd), one trial per crowd.
     """
 
     points: tuple[Load, ...]
@@ -149,6 +150,7 @@ class LoadSpec:
     warmup_s: float = 1.0
     repeat: int = 3
     timeout_s: float = 2.0
+    crowds: tuple[Crowd, ...] = field(default_factory=lambda: (Crowd(),))  # Crowd(): none
 
     @property
     def kind(self) -> str:
@@ -158,6 +160,10 @@ class LoadSpec:
     def describe(self) -> str:
         """One line: the load points and the time budget."""
         head = type(self.points[0]).describe_points(self.points)
+        crowds = [crowd.label.strip() for crowd in self.crowds if crowd.connections]
+        if crowds:
+            baseline = "none, " if any(not c.connections for c in self.crowds) else ""
+            head += f" (beside: {baseline}{', '.join(crowds)})"
         return (f"{head}; duration {self.duration_s:g}s, warm-up {self.warmup_s:g}s, "
                 f"timeout {self.timeout_s:g}s, repeat {self.repeat}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import resource
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,17 @@ def plan_fit(crowd: Crowd, active_connections: int, *, host: str = "127.0.0.1", 
             f"than 127.0.0.1-254; widen net.ipv4.ip_local_port_range (sysctl) or ask for fewer"
         )
     return Fit(sources=sources, client_fds=client_fds, server_fds=server_fds)
+
+
+def check_trials(trials: Iterable[tuple[Crowd, int, str]]) -> None:
+    """Refuse (UsageError, one line) the first (crowd, active connections, name) that cannot fit; then
+    lift this process's soft fd limit so the servers started afterwards inherit room for the largest."""
+    needed = 0
+    for crowd, active, name in trials:
+        if crowd.connections:
+            needed = max(needed, plan_fit(crowd, active, where=name).server_fds)
+    if needed:
+        raise_fd_soft_limit(needed)
 
 
 def raise_fd_soft_limit(needed: int) -> None:
