@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
-from loadbench.errors import EngineError
+from loadbench.errors import EngineError, UsageError
 from loadbench.results.records import CrowdRecord
 from loadbench.types import Crowd, Target
 
@@ -95,6 +95,9 @@ class CrowdRun:
 
     def open(self) -> CrowdRun:
         """Start the crowd's process and wait until every client is open, refused or given up on."""
+        if self.target.scheme != "http":
+            raise UsageError("idle and slow clients speak plain HTTP/1.1 only; measure them on an http:// "
+                             "server (drop idle/slow_readers for a TLS server)")  # fmt: skip
         ctx = multiprocessing.get_context("spawn")
         parent_end, child_end = ctx.Pipe()
         self._pipe = parent_end
