@@ -1,11 +1,14 @@
-"""Idle and slow clients against the measured load (issue 19): one row per model and crowd size, and what
-each server family does with a waiting connection.
+"""Idle and slow clients against the measured load (issue 19): one row per model and crowd size, and what each
+server family does with a waiting connection.
 
 `crowd_rows(trials)` gives, per (workload, model, load point + crowd), the medians over repetitions of the
 active req/s and p99, the clients held at the end of the window and lost (by class, summed), the server's
-RSS and descriptors, and the memory per held connection: (RSS over the window − RSS just before the
-crowd opened) / connections held, in KiB. RSS sums the server's processes, so a pre-fork server's shared
-pages count once per process: its figure is an upper bound, which is also what it costs in RSS terms.
+RSS and descriptors, and the memory per held connection: (RSS over the window − the baseline) / connections
+held, in KiB. The baseline is the same model's RSS on the same workload and load point without a crowd (its
+own fresh server) when the run has it, else the RSS just before the crowd opened (which, for a second
+workload on the same server, already holds what the first crowd left behind). RSS sums the server's
+processes, so a pre-fork server's shared pages count once per process: its figure is an upper bound, which
+is also what it costs in RSS terms.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ def crowd_rows(trials: Sequence[TrialResult]) -> list[CrowdRow]:
     for t in trials:
         if t.status_ok and t.workload in swept:
             groups.setdefault((t.workload, t.model, t.load_label), []).append(t)
+    bare: dict[tuple[str, str, str], float] = {}  # (workload, model, load label) → RSS without a crowd
+    for (workload, model, label), group in groups.items():
+        rss = _median([(t.server or {}).get("rss_mb_mean") for t in group if not t.crowd])
+        if rss is not None:
+            bare[(workload, model, label)] = rss
     rows = []
     for (workload, model, label), group in groups.items():
         crowds = [t.crowd or {} for t in group]
@@ -71,8 +79,10 @@ def crowd_rows(trials: Sequence[TrialResult]) -> list[CrowdRow]:
                 for name, n in failed.items():
                     lost[name] = lost.get(name, 0) + int(n)
         per_conn = []
+        base_label = label.split(" +", 1)[0]
         for t, c, h in zip(group, crowds, held, strict=True):
-            rss, before = (t.server or {}).get("rss_mb_mean"), c.get("server_rss_mb_before")
+            rss = (t.server or {}).get("rss_mb_mean")
+            before = bare.get((workload, model, base_label), c.get("server_rss_mb_before"))
             if rss is not None and before is not None and h:
                 per_conn.append((float(rss) - float(before)) * 1024 / h)
         first = crowds[0]

@@ -112,10 +112,12 @@ def _crowd_section(summary: Summary) -> list[str]:
         ]  # fmt: skip
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out.append("<sub>held: idle + slow clients still open at the window's end; waiting: keep-alive clients "
-               "whose one request was never answered; KiB per held: (RSS over the window − RSS before the "
-               "clients opened) / held, summed over the server's processes (pre-fork shared pages count "
-               "once per process).</sub>")  # fmt: skip
+    out.append(
+        "<sub>held: idle + slow clients still open at the window's end; waiting: keep-alive clients whose"
+        " one request was never answered; KiB per held: (RSS over the window − the same model's RSS "
+        "without idle clients, else before they opened) / held, summed over the server's processes (pre-"
+        'fork shared pages count once per process).</sub>'
+    )
     out.append("")
     out.extend(f"- {md_escape(note)}" for note in summary.crowd_notes)
     out.append("")
