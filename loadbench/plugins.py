@@ -32,6 +32,7 @@ REPORT_FORMATS: Mapping[str, str] = {
     "md": "loadbench.report.markdown:MARKDOWN",
     "csv": "loadbench.report.csv_export:CSV",
     "json": "loadbench.report.json_export:JSON",
+    "hgrm": "loadbench.report.hgrm:HGRM",
 }
 
 ENGINE_BACKENDS: Mapping[str, str] = {

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
+from loadbench.safe.escape import terminal
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from loadbench.analysis.summary import Point, Summary
+    from loadbench.analysis.summary import Point, Summary, WorkloadSummary
     from loadbench.results.records import Results
 
 
@@ -27,6 +28,24 @@ def _errors(p: Point) -> str:
 
 
 _STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}
+TOP_IN_TERMINAL = 5
+
+
+def _print_profiles(w: WorkloadSummary, console: Console) -> None:
+    """Per profiled model the top functions by own time (total beside); one line per model not profiled."""
+    from rich.text import Text
+
+    for v in w.profiles:
+        head = f"profile of {v.model} at {v.record.load_label}"
+        if not v.profiled:
+            console.print(Text(terminal(f"{head}: not profiled: {v.record.reason}"), style="dim"))
+            continue
+        intro = f"{head} ({v.caption()}); top functions, own / total time:"
+        console.print(Text(terminal(intro), style="dim"))
+        for f in v.top_own[:TOP_IN_TERMINAL]:
+            mark = "" if f.category == "app" else f" [{f.category}]"
+            line = f"  {fmt.pct(f.own_share):>6} {fmt.pct(f.total_share):>6}  {f.function} ({f.path}){mark}"
+            console.print(Text(terminal(line)), soft_wrap=False, overflow="ellipsis", no_wrap=True)
 
 
 def _styled(flag: str) -> str:
@@ -48,13 +67,14 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
 
     summary = results if isinstance(results, Summary) else summarize(results)
     if summary.busy_note:
-        console.print(Text("Busy machine. ", style="bold magenta") + Text(summary.busy_note))
+        console.print(Text("Busy machine. ", style="bold magenta") + Text(terminal(summary.busy_note)))
         console.print()
     if not summary.workloads:
         console.print("No trials were recorded.")
     for w in summary.workloads:
         flags = {id(p): fmt.flags(p) for p in w.points}
-        table = Table(title=Text(w.key), title_justify="left", title_style="bold", header_style="bold",
+        title = Text(terminal(w.key))
+        table = Table(title=title, title_justify="left", title_style="bold", header_style="bold",
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         table.add_column("model", overflow="fold", min_width=8)
         table.add_column("load", justify="right", no_wrap=True)
@@ -65,10 +85,12 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
         previous: str | None = None
         for p in w.points:
             winner = w.verdict is not None and p.model == w.verdict.winner
-            label = Text(p.model if p.model != previous else "", style="bold green" if winner else "")
+            shown = terminal(p.model) if p.model != previous else ""
+            label = Text(shown, style="bold green" if winner else "")
             previous = p.model
             cells: list[RenderableType] = [
-                label, p.load_label, fmt.num(p.rps.median), fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median),
+                label, Text(terminal(p.load_label)), fmt.num(p.rps.median), fmt.ms(p.p50_ms.median),
+                fmt.ms(p.p99_ms.median),
                 _errors(p), fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
             ]
             if any(flags.values()):
@@ -76,7 +98,10 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             table.add_row(*cells)
         console.print(table)
         if w.verdict is not None:
-            console.print(Text(w.verdict.sentence), soft_wrap=False)
+            console.print(Text(terminal(w.verdict.sentence)), soft_wrap=False)
+        elif w.profile_note:
+            console.print(Text(terminal(w.profile_note)), soft_wrap=False)
+        _print_profiles(w, console)
         console.print()
     console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
     if summary.saturated:
@@ -87,4 +112,4 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
     if summary.failed:
         console.print(f"[bold red]{len(summary.failed)} trial(s) failed[/] and are left out of the medians.")
     for note in summary.notes:
-        console.print(Text(note, style="dim"))
+        console.print(Text(terminal(note), style="dim"))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadbench.errors import UsageError
+from loadbench.safe.limits import FD_MARGIN, fd_hard_limit
 from loadbench.types import Crowd
 
-FD_HEADROOM = 64  # listeners, logs, pipes, the engine's own files
+FD_HEADROOM = FD_MARGIN  # listeners, logs, pipes, the engine's own files (loadbench.safe.limits)
 PORT_HEADROOM = 2_000  # TIME_WAIT sockets of earlier trials, other programs on the machine
 MAX_SOURCES = 254  # 127.0.0.1 .. 127.0.0.254
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -35,9 +36,8 @@ def ephemeral_ports(path: Path = PORT_RANGE_FILE) -> int:
 
 
 def hard_fd_limit() -> int | None:
-    """RLIMIT_NOFILE's hard limit (None: unlimited)."""
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    return None if hard == resource.RLIM_INFINITY else int(hard)
+    """RLIMIT_NOFILE's hard limit (None: unlimited); loadbench.safe.limits reads it for everyone."""
+    return fd_hard_limit()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
