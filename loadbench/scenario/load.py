@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from loadbench.errors import UsageError
 from loadbench.safe import limits
+from loadbench.scenario.crowd import CROWD_KEYS, parse_crowds
 from loadbench.scenario.schema import (
     CHECK_KEYS,
     CPU_KEYS,
@@ -203,7 +204,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         problems.add(message, key="load")
         return LoadSpec(points=())
     reader = Reader(problems, raw, "load")
-    reader.check_keys(LOAD_KEYS)
+    reader.check_keys(LOAD_KEYS + CROWD_KEYS)
     shapes = [key for key in ("connections", "rates", "stages") if key in raw]
     if len(shapes) != 1:
         what = "none" if not shapes else " and ".join(shapes)
@@ -256,7 +257,8 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
                                  "request at a time per connection)")
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
-                    http2=http2, streams=streams, preflight=reader.boolean("preflight", True))
+                    http2=http2, streams=streams, preflight=reader.boolean("preflight", True),
+                    crowds=parse_crowds(reader))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:
