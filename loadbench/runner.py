@@ -96,6 +96,7 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
+    from loadbench.monitor.perf import status as counters_status
     from loadbench.results.env import collect_env
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
@@ -112,10 +113,13 @@ def run_plan(
     blocks = [block for block in plan.blocks if block.server.name not in missing]
 
     results_path = run_dir / "results.jsonl"
+    env = collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client)
+    env["instruction_counters"] = why_not = counters_status()  # said once per run, never per trial
+    if why_not != "available":
+        sink.warning(f"{why_not}; cpu_per_request (CPU time) is measured instead")
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick,
-        env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
+        thresholds=scenario.thresholds, quick=scenario.quick, env=env,
     )
     interrupted = False
     paired = bool(scenario.variants)
@@ -300,6 +304,7 @@ def _measure(
     journey). A server that dies meanwhile makes the trial a failed one."""
     from loadbench.engine import run_backend
     from loadbench.monitor import ProcessMonitor
+    from loadbench.monitor.perf import InstructionCounter, open_counter
     from loadbench.results.build import measured_trial
     from loadbench.types import DriveOptions, Target
 
@@ -310,13 +315,22 @@ def _measure(
     )
     target = Target(host="127.0.0.1", port=server.port)
     monitor = ProcessMonitor(server.pids)
-    with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
+    counters: list[InstructionCounter] = []  # hardware counters, only where the kernel allows them
+
+    def start_window() -> None:
+        monitor.start()
+        counters.extend(c for c in [open_counter(server.pids())] if c)
+
+    with _after_warmup(start_window, trial.warmup_s) as monitor_started:
         measured = run_backend(
             scenario.engine, target, trial.workload.requests, trial.load, options,
             workload=trial.workload.name, settings=dict(scenario.engine_settings),
             on_tick=lambda info: sink.tick(trial, info),
         )  # fmt: skip
     summary = monitor.stop() if monitor_started.is_set() else None
+    instructions = counters[0].read() if counters else None
+    for counter in counters:
+        counter.close()
     identity = _identity(trial, model, scenario, started=started, attempt=attempt)
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
@@ -324,7 +338,7 @@ def _measure(
     several = len(measured.recordings) > 1
     return [
         measured_trial(identity.for_workload(workload, workload if several else ""), recording,
-                       monitor=summary, backend_extras=measured.extras)
+                       monitor=summary, backend_extras=measured.extras, instructions=instructions)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
 

@@ -71,6 +71,7 @@ def trial_row(t: TrialResult) -> dict[str, Any]:
     row["non_2xx"] = sum(v for k, v in counts.items() if k.startswith("HTTP "))
     row["server_cpu_pct"] = server.get("cpu_pct_mean")
     row["server_rss_mb"] = server.get("rss_mb_max")
+    row["cpu_per_request_us"] = t.server_cpu_us_per_request
     row["client_cpu_pct"] = t.client_cpu_pct
     row["other_cpu_pct"] = t.other_cpu_pct
     row["busy"] = is_busy(t.other_cpu_pct)

@@ -12,13 +12,15 @@ trial (server failed or generator saturated), 2 a bad expression, 1 any other er
 Threshold grammar (units are mandatory, except for counts):
   METRIC[{model=NAME,workload=PATH,load=LABEL,variant=NAME}] OP NUMBER[UNIT]
   metrics: rps (/s, k/s), mean p50 p90 p95 p99 p99.9 max (us, ms, s),
-           error_rate (%), errors (a count), server_cpu (%), server_rss (MB)
+           error_rate (%), errors (a count), server_cpu (%), server_rss (MB),
+           cpu_per_request (us, ms: the server's CPU time per response)
   OP: <  <=  >  >=  ==
 
 \b
 Examples:
   loadbench check reports/run/results.jsonl --threshold 'p99 < 50ms' --threshold 'error_rate < 1%'
   loadbench check results.jsonl -t 'p99{model=uvicorn,workload=/json} < 20ms' -t 'errors == 0'
+  loadbench check results.jsonl -t 'cpu_per_request < 300us'
   loadbench check results.jsonl --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"
 """
 

@@ -190,6 +190,8 @@ class TrialResult:
     client_cpu_pct: float | None = None
     other_cpu_pct: float | None = None
     server: ServerStats | None = None
+    server_cpu_us_per_request: float | None = None  # server CPU (user + sys) over the window / responses
+    server_instructions_per_request: float | None = None  # hardware counters, where the kernel allows
     monitor: tuple[tuple[float, ...], ...] = ()
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None

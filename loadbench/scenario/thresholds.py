@@ -4,13 +4,14 @@ Grammar (whitespace is allowed between tokens)::
 
     threshold ::= metric [ "{" filter { "," filter } "}" ] op number [ unit ]
     metric    ::= "rps" | "mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max"
-                | "error_rate" | "errors" | "server_cpu" | "server_rss"
+                | "error_rate" | "errors" | "server_cpu" | "server_rss" | "cpu_per_request"
     filter    ::= key "=" value
     key       ::= "model" | "workload" | "load" | "variant"
     value     ::= any characters except "," and "}" (surrounding spaces dropped)
     op        ::= "<" | "<=" | ">" | ">=" | "=="
     number    ::= digits [ "." digits ] | "." digits
-    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max
+    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, and
+                                                 cpu_per_request (the server's CPU time per response)
                 | "/s" | "k/s"                   for rps (requests per second)
                 | "%"                            for error_rate (of requests) and server_cpu (100 % = 1 core)
                 | "MB"                           for server_rss (the server's peak resident memory)
@@ -69,6 +70,7 @@ METRICS: dict[str, MetricKind] = {
     "errors": MetricKind.COUNT,
     "server_cpu": MetricKind.PERCENT,
     "server_rss": MetricKind.SIZE,
+    "cpu_per_request": MetricKind.TIME,
 }
 FILTER_KEYS = ("model", "workload", "load", "variant")
 
