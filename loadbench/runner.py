@@ -97,7 +97,7 @@ def run_plan(
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
     from loadbench.monitor.perf import status as counters_status
-    from loadbench.results.env import collect_env
+    from loadbench.results.env import collect_env, git_commit
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
 
@@ -119,7 +119,7 @@ def run_plan(
         sink.warning(f"{why_not}; cpu_per_request (CPU time) is measured instead")
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick, env=env,
+        thresholds=scenario.thresholds, quick=scenario.quick, env=env, git_commit=git_commit(),
     )
     interrupted = False
     paired = bool(scenario.variants)

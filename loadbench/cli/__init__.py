@@ -25,6 +25,7 @@ _COMMANDS: dict[str, str] = {
     "report": "report",
     "check": "check",
     "compare": "compare",
+    "trend": "trend",
 }
 
 

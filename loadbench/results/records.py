@@ -107,7 +107,9 @@ _NO_ERRORS: Mapping[str, int] = {cls.value: 0 for cls in ErrorClass}
 class ResultsHeader:
     """Line 1 of a results file: format, version, when, which scenario (with its text) and the machine.
 
-    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict.
+    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict;
+    `git_commit` is the commit checked out where the run started (None outside a git checkout), so
+    `loadbench trend` can label a history of runs by commit.
     `extra` keeps keys this version does not know, so they survive a read-write round trip.
     """
 
@@ -117,6 +119,7 @@ class ResultsHeader:
     created: str
     scenario: Mapping[str, Any]
     env: Mapping[str, Any]
+    git_commit: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonDict:
@@ -257,6 +260,7 @@ def make_header(
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
     quick: bool = False,
+    git_commit: str | None = None,
 ) -> ResultsHeader:
     """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
 
@@ -267,7 +271,8 @@ def make_header(
     sha = hashlib.sha256(scenario_text.encode("utf-8")).hexdigest() if scenario_text is not None else None
     scenario = {"name": scenario_name, "path": None if scenario_path is None else os.fspath(scenario_path),
                 "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
-    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
+    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}),
+                         git_commit=git_commit)
 
 
 def _timestamp(value: datetime | str) -> str:
