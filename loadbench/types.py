@@ -76,7 +76,11 @@ class Target:
 class DriveOptions:
     """Bounds of one run: measured `duration_s` and/or `max_requests`, a `warmup_s` before the measured
     window (excluded from every figure), a total per-request `timeout_s` (connect + send + whole
-    response), keep-alive, and the CPUs the engine process(es) may use."""
+    response), keep-alive, and the CPUs the engine process(es) may use.
+
+    TLS (https targets, every engine): the server's certificate is verified against the system's trust
+    store, or against `cacert` (a PEM file of CA certificates) when given; `insecure` skips verification
+    (self-signed certificates)."""
 
     duration_s: float | None = 10.0
     max_requests: int | None = None
@@ -87,4 +91,6 @@ class DriveOptions:
     cpus: tuple[int, ...] | None = None
     seed: int = 0  # seeds the Poisson arrivals and the weighted mix: equal seeds, equal schedules
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set
+    insecure: bool = False  # https: do not verify the server's certificate
+    cacert: str | None = None  # https: trust these CA certificates (PEM file) instead of the system's
     extra: dict[str, str] = field(default_factory=dict)

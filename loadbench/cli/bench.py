@@ -25,6 +25,8 @@ Examples:
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench https://127.0.0.1:8443/plaintext --cacert ca.pem -c 16      # native engine over TLS
+  loadbench bench https://127.0.0.1:8443/json --engine httpx --http2 --streams 10 -c 4 --insecure
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
   loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
@@ -104,6 +106,13 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
 @click.option("--engine", "engine", type=click.Choice(backend_names()), default="native", show_default=True,
               help="The load engine backend (`loadbench models` says which can run here).")
+@click.option("--http2", is_flag=True, help="Offer HTTP/2 (engine httpx): ALPN h2 over https://, prior "
+              "knowledge over http://; the record says which version was negotiated.")  # fmt: skip
+@click.option("--streams", default=None, help="Concurrent streams per HTTP/2 connection (engine httpx, like "
+              "h2load -m). [default: 1]")  # fmt: skip
+@click.option("--insecure", is_flag=True, help="https: do not verify the server's certificate (self-signed).")
+@click.option("--cacert", default=None, metavar="FILE", help="https: trust the CA certificates in this PEM "
+              "file (e.g. the one `loadbench serve --tls` prints).")  # fmt: skip
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
 @click.option("--locustfile", default=None, metavar="FILE", help="--engine locust: your locustfile (user "
@@ -118,7 +127,8 @@ def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
-    processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
+    processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, http2: bool,
+    streams: str | None, insecure: bool, cacert: str | None, allow_remote: bool,
     locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
@@ -164,9 +174,11 @@ def command(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
         cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
+        insecure=insecure, cacert=cacert,
     )  # fmt: skip
     specs = _requests(path, mix, method, headers, body)
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
+    settings |= _http_settings(engine, http2, streams)
     _run(url, target, specs, load, options, json_out, engine=engine, settings=settings)
 
 
@@ -199,6 +211,22 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
         settings["workers"] = workers
     if bind is not None:
         settings["bind"] = bind
+    return settings
+
+
+def _http_settings(engine: str, http2: bool, streams: str | None) -> dict[str, Any]:
+    """The httpx backend's settings from --http2 / --streams (UsageError for another engine)."""
+    from loadbench.errors import UsageError
+    from loadbench.units import parse_count
+
+    if not http2 and streams is None:
+        return {}
+    if engine != "httpx":
+        flag = "--http2" if http2 else f"--streams {streams}"
+        raise UsageError(f"{flag}: the {engine} engine speaks HTTP/1.1 only; add --engine httpx for HTTP/2")
+    settings: dict[str, Any] = {"http2": http2}
+    if streams is not None:
+        settings["streams"] = parse_count(streams, what="--streams")
     return settings
 
 
@@ -275,8 +303,9 @@ def _ms(ns: float) -> str:
 
 
 def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) -> str:
-    """The compact human summary; the verdict on the engine comes first. A backend's `latency_precision`
-    extra (Locust's rounding) is printed under the percentiles."""
+    """The compact human summary; the verdict on the engine comes first. `extras` are the backend's: Locust's
+    `latency_precision` (printed under the percentiles), the negotiated HTTP version, the client's
+    capacity, connect and TLS handshake times."""
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
@@ -331,4 +360,24 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) 
     for message, n in sorted(rec.error_messages.items(), key=lambda kv: -kv[1])[:5]:
         lines.append(f"           {n:,} × {message}")
     lines.append(f"bytes      in {rec.bytes_in:,}, out {rec.bytes_out:,}")
+    lines.extend(_extras_lines(extras or {}))
     return "\n".join(lines)
+
+
+def _extras_lines(extras: dict[str, Any]) -> list[str]:
+    """The backend's facts worth a line: protocol, TLS, connect times, the client's own capacity."""
+    lines = []
+    if extras.get("http_version"):
+        streams = f", {extras['streams']} streams per connection" if extras.get("streams", 1) > 1 else ""
+        lines.append(f"protocol   {extras['http_version']} negotiated{streams}")
+    connect = extras.get("connect_ms")
+    if connect:
+        what = "TCP connect + TLS handshake" if extras.get("tls") else "TCP connect"
+        lines.append(f"connect    p50 {connect['p50']:.3f}  p99 {connect['p99']:.3f} ms ({what}, "
+                     f"{extras['connections_measured']:,} connections)")
+    elif extras.get("tls_handshake_ms") is not None:
+        lines.append(f"tls        handshake {extras['tls_handshake_ms']:.3f} ms (one check before the run)")
+    if extras.get("requests_per_client_cpu_s"):
+        lines.append(f"capacity   {extras['requests_per_client_cpu_s']:,.0f} requests per client CPU-second "
+                     "(the client's own cost: above 90 % of a core it, not the server, is the limit)")
+    return lines

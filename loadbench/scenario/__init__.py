@@ -129,6 +129,9 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
         endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
     load = parse_load(problems, raw.get("load"), paired=bool(variants))
     check_engine_load(problems, engine, load)
+    if load.http2 and engine != "httpx":
+        problems.add(f"http2 = true needs engine = \"httpx\" (the {engine} engine speaks HTTP/1.1 only)",
+                     section="load", key="http2")
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
     if problems.items:
@@ -225,8 +228,8 @@ def apply_quick(scenario: Scenario) -> Scenario:
     points = tuple(point.shortened(QUICK_DURATION_S) for point in load.points)
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else min(load.duration_s, QUICK_DURATION_S)
-    quick_load = LoadSpec(points=points, duration_s=duration, warmup_s=min(load.warmup_s, QUICK_WARMUP_S),
-                          repeat=1, timeout_s=load.timeout_s)
+    quick_load = dataclasses.replace(load, points=points, duration_s=duration,
+                                     warmup_s=min(load.warmup_s, QUICK_WARMUP_S), repeat=1)
     paired = scenario.paired
     if paired is not None:
         paired = Paired(rounds=min(paired.rounds, QUICK_ROUNDS), order=paired.order)

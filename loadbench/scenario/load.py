@@ -198,8 +198,14 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else reader.duration("duration", 10.0)
     warmup = reader.duration("warmup", 1.0, positive=False)
+    http2 = reader.boolean("http2", False)
+    streams = reader.count("streams", 1) or 1
+    if streams > 1 and not http2:
+        reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
+                                 "request at a time per connection)")
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
-                    timeout_s=reader.duration("timeout", 2.0))
+                    timeout_s=reader.duration("timeout", 2.0), http2=http2, streams=streams,
+                    preflight=reader.boolean("preflight", True))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

@@ -94,17 +94,22 @@ class ServerEntry:
     """One server to measure: `name` (unique in the scenario, used in results) runs the registered `model`.
 
     `workers` (processes) and `threads` (per process) are None when the model's own default applies.
+    `tls`: the server terminates TLS with a throwaway certificate (the run trusts its CA); `http2`: it
+    offers HTTP/2 too (ALPN h2; needs tls).
     """
 
     name: str
     model: str
     workers: int | None = None
     threads: int | None = None
+    tls: bool = False
+    http2: bool = False
 
     def describe(self) -> str:
         """"gunicorn-4w (gunicorn, workers=4)" or just "uvicorn" when there is nothing to add."""
         options = [f"{key}={value}" for key, value in (("workers", self.workers), ("threads", self.threads))
                    if value is not None]
+        options += ["tls"] * self.tls + ["http2"] * self.http2
         extras = ([self.model] if self.model != self.name else []) + options
         return f"{self.name} ({', '.join(extras)})" if extras else self.name
 
@@ -141,7 +146,10 @@ class LoadSpec:
 
     `points` are Closed (one per connection count), Open (one per rate) or a single Stages. `duration_s`
     is the measured window (for stages, their total), `warmup_s` precedes it unmeasured, `timeout_s`
-    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved).
+    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved). `http2`
+    (engine httpx) offers HTTP/2 to the servers that offer it (`http2 = true` in [[servers]]), with
+    `streams` concurrent requests per connection; `preflight` fetches every endpoint once per server block
+    before any load and checks the answers (run --no-preflight turns it off).
     """
 
     points: tuple[Load, ...]
@@ -149,6 +157,9 @@ class LoadSpec:
     warmup_s: float = 1.0
     repeat: int = 3
     timeout_s: float = 2.0
+    http2: bool = False
+    streams: int = 1
+    preflight: bool = True
 
     @property
     def kind(self) -> str:

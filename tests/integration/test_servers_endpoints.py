@@ -12,7 +12,7 @@ from loadbench.servers import AppSpec, ServerOptions, get_model
 
 pytestmark = pytest.mark.integration
 
-MODELS = ["waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn"]
+MODELS = ["waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "hypercorn"]
 ENDPOINTS = [
     "/plaintext", "/json", "/health", "/static/1k.bin", "/static/100k.bin", "/static/1m.bin", "/io?ms=1",
     "/cpu?n=100", "/db?id=7", "/no/such/page", "/io?ms=abc",

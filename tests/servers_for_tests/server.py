@@ -1,6 +1,7 @@
 """A small misbehaving HTTP/1.1 server for the engine's integration tests (stdlib asyncio only).
 
-Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N]; it binds 127.0.0.1 on
+Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N] [--certfile PEM --keyfile
+PEM] (TLS when given); it binds 127.0.0.1 on
 --port (default: a free port), prints "PORT <n>" on stdout and serves until killed. Every request except
 GET /__count is counted; GET /__count answers the count so far (the test's ground truth for "requests
 the server saw"); GET /__count?from=T0&to=T1 counts only the requests whose head arrived with
@@ -203,9 +204,17 @@ async def main() -> None:
     parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--status", type=int, default=503)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--certfile", default=None, help="serve TLS with this certificate chain (PEM)")
+    parser.add_argument("--keyfile", default=None)
     args = parser.parse_args()
     server = Server(args.mode, args.delay_ms / 1000, args.slots, args.status)
-    srv = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024)
+    context = None
+    if args.certfile:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.certfile, args.keyfile)
+    srv = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024, ssl=context)
     port = srv.sockets[0].getsockname()[1]
     sys.stdout.write(f"PORT {port}\n")
     sys.stdout.flush()

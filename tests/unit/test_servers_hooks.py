@@ -10,7 +10,8 @@ import pytest
 from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 from loadbench.servers.external import ExternalModel
 
-FILE_WRITERS = {"nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork"}
+FILE_WRITERS = {"nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork"}
+PROXIES = {"nginx-gunicorn", "nginx-uvicorn"}
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -19,10 +20,10 @@ def test_every_model_declares_the_hooks(name: str) -> None:
     assert model.needs_run_dir is (name in FILE_WRITERS) is isinstance(model, ExternalModel)
     assert model.stop_signal == signal.SIGTERM
     assert isinstance(model.not_ready_statuses, frozenset)
-    assert bool(model.not_ready_statuses) is (name == "nginx-gunicorn")
+    assert bool(model.not_ready_statuses) is (name in PROXIES)
 
 
-@pytest.mark.parametrize("name", ["waitress", "gunicorn", "uvicorn"])
+@pytest.mark.parametrize("name", ["waitress", "gunicorn", "uvicorn", "hypercorn"])
 def test_prepare_of_a_model_without_files_is_its_command(name: str, tmp_path: Path) -> None:
     model, app, opts = get_model(name), AppSpec(), ServerOptions()
     assert model.prepare(app, opts, 43210, tmp_path) == model.command(app, opts, 43210)

@@ -15,8 +15,8 @@ PORT = 43210
 
 def test_registry_lists_every_model_in_order() -> None:
     assert model_names() == [
-        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn",
-        "nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork", "command",
+        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "hypercorn",
+        "nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork", "command",
     ]
     assert [m.name for m in all_models()] == model_names()
 

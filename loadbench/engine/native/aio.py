@@ -86,6 +86,7 @@ class Conn(asyncio.Protocol):
     # -- asyncio callbacks ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.run.rec.conn.append(perf_counter_ns() - self.t0)  # connect (+ TLS handshake) time
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):  # asyncio sets it already on most versions

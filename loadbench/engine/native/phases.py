@@ -95,8 +95,15 @@ def drive_one(
     factory, loop_name = event_loop_factory()
     ensure_fd_limit(max_connections_of(load))
     address = resolve(target)
+    context = None
+    if target.scheme == "https":  # one handshake first: a certificate that does not verify is one error
+        from loadbench.engine.tls import check_handshake, client_context
+
+        context = client_context(options)
+        check_handshake(target, context, timeout_s=options.timeout_s, address=address)
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(_drive(target, address, requests, load, options, loop_name, report, before_start))
+        return runner.run(_drive(target, address, requests, load, options, loop_name, report, before_start,
+                                 context))
 
 
 def _cpu_s() -> float:
@@ -107,7 +114,7 @@ def _cpu_s() -> float:
 async def _drive(
     target: Target, address: tuple[str, int], requests: Sequence[RequestSpec], load: Load,
     options: DriveOptions, loop_name: str, report: Callable[[TickInfo], None] | None,
-    before_start: Callable[[], None] | None,
+    before_start: Callable[[], None] | None, context: ssl.SSLContext | None = None,
 ) -> Shard:  # fmt: skip
     loop = asyncio.get_running_loop()
     duration_s = run_duration_s(load, options)
@@ -115,9 +122,6 @@ async def _drive(
         raise UsageError("the run has no bound: give a duration (-d) or a request count (-n)")
     open_loop = load.loop == "open"
     rec = Recorder(open_loop=open_loop)
-    context = None
-    if target.scheme == "https":
-        context = ssl.create_default_context()
     run = Run(
         loop=loop, address=address, server_hostname=target.host if context else None, ssl_context=context,
         wire=[encode_request(r, target, keepalive=options.keepalive) for r in requests],

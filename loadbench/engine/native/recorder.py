@@ -62,6 +62,9 @@ class Shard(Tally):
     seconds: tuple[SecondCounts, ...]
     cpu_s: float
     max_cpu_pct: float
+    # Connect time of every connection the process opened (warm-up included): TCP connect, plus the TLS
+    # handshake on https, from the connect call to the connection being ready to send.
+    connect: LatencyHistogram | None = None
 
 
 class Recorder:
@@ -70,6 +73,7 @@ class Recorder:
     def __init__(self, *, open_loop: bool) -> None:
         self.lat = array("q")
         self.svc = array("q")
+        self.conn = array("q")  # connect times (ns), warm-up included; see Shard.connect
         self.lag = array("q")
         self.open_loop = open_loop
         self.bytes_in = 0
@@ -89,6 +93,7 @@ class Recorder:
         self.service = LatencyHistogram() if open_loop else None
         self.schedule_lag = LatencyHistogram() if open_loop else None
         self.seconds: list[SecondCounts] = []
+        self.connect = LatencyHistogram()
         self._second = np.zeros(COUNTS_LEN, dtype=np.int64)
         self._second_requests = 0
         self._second_errors = 0
@@ -117,6 +122,7 @@ class Recorder:
         raw = _take(self.lat)
         svc = _take(self.svc)
         lag = _take(self.lag)
+        self.connect.record_many(_take(self.conn))
         if not self.measuring:
             return
         if raw.size:
@@ -158,7 +164,7 @@ class Recorder:
             latency=self.latency, service=self.service, schedule_lag=self.schedule_lag,
             seconds=tuple(self.seconds), sent=self.sent, dropped=self.dropped, cpu_s=cpu_s,
             max_cpu_pct=100.0 * cpu_s / duration_s if duration_s > 0 else 0.0,
-            connections_opened=self.connections_opened,
+            connections_opened=self.connections_opened, connect=self.connect,
         )  # fmt: skip
 
 
@@ -206,6 +212,7 @@ def merge_shards(shards: list[Shard]) -> Shard:
             dropped=out.dropped + s.dropped, cpu_s=out.cpu_s + s.cpu_s,
             max_cpu_pct=max(out.max_cpu_pct, s.max_cpu_pct),
             connections_opened=out.connections_opened + s.connections_opened,
+            connect=_merge_optional(out.connect, s.connect),
         )  # fmt: skip
     return out
 
