@@ -6,7 +6,6 @@ built from its Recording. The saturation verdict is printed first, in plain word
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -233,41 +232,31 @@ def _http_settings(engine: str, http2: bool, streams: str | None) -> dict[str, A
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
          *, engine: str, settings: dict[str, Any]) -> None:  # fmt: skip
     import json
-    from pathlib import Path
 
     from loadbench.engine import run_backend
-    from loadbench.errors import UsageError
+    from loadbench.safe.escape import terminal
+    from loadbench.safe.write import check_output, write_output
 
-    out_file = None
-    if json_out and json_out != "-":
-        try:  # open the export target before running, so a bad path fails in a second, not after the run
-            out_file = Path(json_out).open("w", encoding="utf-8")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise UsageError(f"--json {json_out}: cannot write there ({exc.strerror})") from exc
-    try:
-        workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
-        started = _now()
-        measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
-        several = len(measured.recordings) > 1
-        for name, recording in measured.recordings.items():
-            heading = f"{url} [{name}]" if several else url
-            click.echo(summary_text(heading, recording, options, extras=measured.extras), err=json_out == "-")
-        if json_out:
-            records = [
-                bench_record(url, specs, recording, options, workload=name, started=started,
-                             extras=measured.extras, suffix=name if several else "")
-                for name, recording in measured.recordings.items()
-            ]  # fmt: skip
-            # one pretty object for one workload; JSON lines (one trial each) for several
-            payload = (json.dumps(records[0], indent=2) if len(records) == 1
-                       else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
-            if out_file is not None:
-                out_file.write(payload)
-            else:
-                sys.stdout.write(payload)
-    finally:
-        if out_file is not None:
-            out_file.close()
+    if json_out:  # refuse a bad export path in a second, not after the run; nothing is truncated yet
+        check_output(json_out, what="--json")
+    workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
+    started = _now()
+    measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+    several = len(measured.recordings) > 1
+    for name, recording in measured.recordings.items():
+        heading = f"{url} [{name}]" if several else url
+        text = summary_text(heading, recording, options, extras=measured.extras)
+        click.echo(terminal(text, multiline=True), err=json_out == "-")
+    if json_out:
+        records = [
+            bench_record(url, specs, recording, options, workload=name, started=started,
+                         extras=measured.extras, suffix=name if several else "")
+            for name, recording in measured.recordings.items()
+        ]  # fmt: skip
+        # one pretty object for one workload; JSON lines (one trial each) for several
+        payload = (json.dumps(records[0], indent=2) if len(records) == 1
+                   else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
+        write_output(json_out, payload, what="--json")
 
 
 def _now() -> Any:

@@ -54,6 +54,7 @@ def command(
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.results.file import read_results
     from loadbench.results.records import latest_attempts
+    from loadbench.safe.escape import terminal
     from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
@@ -63,11 +64,11 @@ def command(
         stored = data.header.scenario.get("thresholds") or ()
         parsed += parse_thresholds(tuple(str(t) for t in stored), source="scenario [thresholds] checks")
     report = check(latest_attempts(data.trials), parsed)
-    click.echo(check_text(report))
+    click.echo(terminal(check_text(report), multiline=True))
     if markdown:
-        write_text(markdown, check_markdown(report))
+        write_text(markdown, check_markdown(report), what="--markdown")
     if junit:
-        write_text(junit, render_junit([check_junit(report)]))
+        write_text(junit, render_junit([check_junit(report)]), what="--junit")
     status = report.status
     outcome = {"pass": "PASSED", "fail": "FAILED"}.get(status.value, status.value.upper())
     finish(ctx, status.exit_code(), outcome)

@@ -73,6 +73,7 @@ def command(
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
     from loadbench.results.file import read_results
+    from loadbench.safe.escape import terminal
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
     if candidate_results is not None and (baseline or candidate or calibrate):
@@ -102,12 +103,12 @@ def command(
     if main is not None:
         comparisons.append(main)
 
-    click.echo("\n\n".join(comparison_text(c) for c in comparisons))
+    click.echo(terminal("\n\n".join(comparison_text(c) for c in comparisons), multiline=True))
     if markdown:
-        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons))
+        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons), what="--markdown")
     if junit:
         suites = [comparison_junit(c, fail_on_inconclusive=fail_on_inconclusive) for c in comparisons]
-        write_text(junit, render_junit(suites))
+        write_text(junit, render_junit(suites), what="--junit")
 
     if main is None:  # calibration only: it fails only when it could not measure the noise at all
         status = GateStatus.INVALID if comparisons[0].status is GateStatus.INVALID else GateStatus.PASS

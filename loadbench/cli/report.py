@@ -40,6 +40,7 @@ def command(results: str, output: str | None, fmt: str | None, metric: str | Non
     from loadbench.analysis.summary import summarize
     from loadbench.report import default_report_path, format_for_path, render_report, write_report
     from loadbench.results.file import read_results
+    from loadbench.safe.escape import terminal
 
     chosen = fmt or (format_for_path(output) if output and output != "-" else "html")
     if output is None and chosen != "html":
@@ -47,8 +48,8 @@ def command(results: str, output: str | None, fmt: str | None, metric: str | Non
     if output == "-":
         data = read_results(results)
         for warning in data.warnings:
-            click.echo(f"Warning: {warning}", err=True)
+            click.echo(f"Warning: {terminal(warning)}", err=True)
         click.echo(render_report(summarize(data), chosen, metric=metric), nl=False)
         return
     target = write_report(results, output or default_report_path(results, chosen), fmt=chosen, metric=metric)
-    click.echo(f"Report written to {target}")
+    click.echo(f"Report written to {terminal(str(target))}")

@@ -10,6 +10,7 @@ import click
 
 from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
+from loadbench.safe.escape import rich_markup, terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,7 +65,7 @@ def command(
     plan = build_plan(loaded)
     if dry_run:
         for line in describe_plan(plan):
-            click.echo(line)
+            click.echo(terminal(line))
         click.echo(f"estimated time: {estimate_seconds(plan):.0f} s")
         return
     run_dir = out_dir or default_run_dir(loaded.name)
@@ -79,8 +80,8 @@ def command(
         from loadbench.report import write_report
 
         report = write_report(outcome.results_path)
-        console.print(f"report:  {report}", soft_wrap=True)
-    console.print(f"results: {outcome.results_path}", soft_wrap=True)
+        console.print(f"report:  {rich_markup(str(report))}", soft_wrap=True)
+    console.print(f"results: {rich_markup(str(outcome.results_path))}", soft_wrap=True)
     if outcome.trials_failed:
         console.print(f"[yellow]{outcome.trials_failed} trial(s) failed; see the report for their logs[/]")
     if outcome.interrupted:
@@ -92,7 +93,7 @@ def command(
 def _console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=False, highlight=False)
+    return Console(stderr=False, highlight=False, emoji=False)
 
 
 def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
@@ -104,7 +105,8 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool) -> RunOutcome:
 
     console = _console()
     scenario = plan.scenario
-    console.print(f"[bold]{scenario.name}[/]: {len(plan.trials)} trials; {scenario.cpus.describe()}")
+    console.print(f"[bold]{rich_markup(scenario.name)}[/]: {len(plan.trials)} trials; "
+                  f"{rich_markup(scenario.cpus.describe())}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[rps]}"))
     with interrupt_on_signals(), Progress(*columns, console=console, transient=True) as progress:
@@ -134,7 +136,7 @@ class _ProgressEvents:
         label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
         if trial.variant:
             label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
-        self._progress.update(self._task, description=label, rps="")
+        self._progress.update(self._task, description=rich_markup(label), rps="")
 
     def tick(self, trial: Trial, info: TickInfo) -> None:
         text = "warming up" if info.phase == "warmup" else f"{info.rps:,.0f} req/s"
@@ -145,11 +147,12 @@ class _ProgressEvents:
         if result.failed:
             reason = (result.failure or {}).get("reason", "failed")
             first_line = str(reason).splitlines()[0]
-            self._console.print(f"[red]failed[/] {trial.trial_id}: {first_line}", soft_wrap=True)
+            self._console.print(f"[red]failed[/] {rich_markup(trial.trial_id)}: {rich_markup(first_line)}",
+                                soft_wrap=True)
         elif result.saturated:
-            self._console.print(f"[yellow]engine saturated[/] in {trial.trial_id}: "
-                                + "; ".join(result.saturation_reasons))
+            self._console.print(f"[yellow]engine saturated[/] in {rich_markup(trial.trial_id)}: "
+                                + rich_markup("; ".join(result.saturation_reasons)))
         self._progress.advance(self._task)
 
     def warning(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+        self._console.print(f"[yellow]warning:[/] {rich_markup(message)}", soft_wrap=True)

@@ -41,6 +41,7 @@ def command(ctx: click.Context, results: tuple[str, ...], metric: str, min_chang
     from loadbench.gate.trend import build_trend, format_table
     from loadbench.gate.trend_html import render_trend_html
     from loadbench.results.file import read_results
+    from loadbench.safe.escape import terminal
 
     threshold = None if min_change is None else parse_percent(min_change, what="--min-change")
     files = []
@@ -49,9 +50,9 @@ def command(ctx: click.Context, results: tuple[str, ...], metric: str, min_chang
         echo_warnings(data.warnings)
         files.append(data)
     trend = build_trend(files, metric=metric, min_change=threshold)
-    click.echo(format_table(trend))
+    click.echo(terminal(format_table(trend), multiline=True))
     echo_warnings(trend.warnings)
     if output:
-        write_text(output, render_trend_html(trend))
+        write_text(output, render_trend_html(trend), what="-o")
     bad = trend.regressions
     finish(ctx, ExitCode.GATE_FAILED if bad else ExitCode.OK, "regression" if bad else "no regression")

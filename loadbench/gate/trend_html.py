@@ -1,19 +1,28 @@
 """A trend as one self-contained HTML page: per series an inline SVG line chart with its steps marked.
 
 The page loads nothing (no script, no remote resource; a Content Security Policy says so). Every string
-from results files (model and workload names, paths, commits) goes through html.escape.
+from results files (model and workload names, paths, commits) goes through `escape` (control characters
+made visible by loadbench.safe.escape.xml, then html.escape).
 """
 
 from __future__ import annotations
 
+import html
 import itertools
-from html import escape
 from typing import TYPE_CHECKING
+
+from loadbench.safe.escape import xml
 
 if TYPE_CHECKING:
     from loadbench.gate.trend import Trend, TrendSeries
 
 __all__ = ["render_trend_html"]
+
+
+def escape(text: str) -> str:
+    """`text` for HTML text or a quoted attribute: control characters shown (loadbench.safe.escape.xml),
+    then &, <, >, " and ' as entities."""
+    return html.escape(xml(text))
 
 _W, _H, _PAD_L, _PAD_R, _PAD_T, _PAD_B = 720, 240, 70, 20, 16, 40
 _STYLE = """
