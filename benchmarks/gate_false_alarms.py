@@ -190,7 +190,9 @@ def one_gate(
         comparison = compare_in_run(trials, baseline="baseline", candidate="candidate", metric=metric,
                                     tolerance=DEFAULT_TOLERANCE[metric])  # fmt: skip
         (group,) = comparison.groups
-        out[metric] = {"verdict": group.verdict.value, "change_pct": round(group.change_pct(), 2)}
+        bounds = group.interval_pct()
+        out[metric] = {"verdict": group.verdict.value, "change_pct": round(group.change_pct(), 2),
+                       "interval_pct": None if bounds is None else [round(b, 2) for b in bounds]}
     return out
 
 
