@@ -34,6 +34,7 @@ REPORT_FORMATS: Mapping[str, str] = {
     "json": "loadbench.report.json_export:JSON",
     "bencher": "loadbench.report.bencher:BENCHER",
     "github-benchmark": "loadbench.report.github_benchmark:GITHUB_BENCHMARK",
+    "hgrm": "loadbench.report.hgrm:HGRM",
 }
 
 ENGINE_BACKENDS: Mapping[str, str] = {

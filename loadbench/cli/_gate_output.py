@@ -43,7 +43,27 @@ def echo_warnings(warnings: Sequence[str]) -> None:
         click.echo(f"warning: {terminal(warning)}", err=True)
 
 
-def finish(ctx: click.Context, code: ExitCode, outcome: str) -> None:
-    """Print the last line (outcome and exit code) and exit with `code`."""
-    click.echo(f"Result: {outcome} (exit {int(code)})")
+def finish(ctx: click.Context, code: ExitCode, outcome: str, *, err: bool = False) -> None:
+    """Print the last line (outcome and exit code; on stderr when stdout carries JSON); exit with `code`."""
+    click.echo(f"Result: {outcome} (exit {int(code)})", err=err)
     ctx.exit(int(code))
+
+
+def write_json(path: str, data: object, *, what: str = "--json") -> None:
+    """Write `data` as indented JSON to `path` ("-" = stdout) through the safe writer; a non-finite number
+    becomes null, and json's ASCII escapes keep control and bidi characters out of terminals."""
+    import json
+
+    write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n", what=what)
+
+
+def _finite(value: object) -> object:
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -21,6 +21,7 @@ Examples:
   loadbench report results.jsonl --format csv -o trials.csv
   loadbench report results.jsonl --format bencher -o bench.json    # Bencher Metric Format
   loadbench report results.jsonl --format github-benchmark --metric cpu_per_request -o cost.json
+  loadbench report results.jsonl --format hgrm -o latency.hgrm   # wrk2 / HdrHistogram plotter
 """
 
 

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.safe import limits
 from loadbench.scenario.schema import (
+    CHECK_KEYS,
     CPU_KEYS,
     ENDPOINT_KEYS,
     LOAD_KEYS,
@@ -26,12 +28,38 @@ from loadbench.scenario.schema import (
 )
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import CpuSplit, Endpoint, LoadSpec, Workload
-from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, Stages
-from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages
+from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, ResponseCheck, Stages
+from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages, parse_statuses
 
 __all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
 
 _METHOD_RE = re.compile(r"^[A-Z]+$")
+
+
+def _check(reader: Reader) -> ResponseCheck | None:
+    """`expect_status` ("2xx,404", 200 or a list of either), `expect_body` and `expect_body_re`."""
+    table = reader.table
+    statuses: tuple[int, ...] = ()
+    raw = table.get("expect_status")
+    if raw is not None:
+        items = raw if isinstance(raw, list) else [raw]
+        if not items or any(isinstance(i, bool) or not isinstance(i, int | str) for i in items):
+            reader.report("expect_status", f"{raw!r} must be a status, a string like \"2xx,404\" or a list")
+        else:
+            try:
+                statuses = parse_statuses(",".join(str(i) for i in items), what="expect_status")
+            except UsageError as exc:
+                reader.report("expect_status", str(exc).removeprefix("expect_status: "))
+    body = reader.string("expect_body") or ""
+    body_re = reader.string("expect_body_re") or ""
+    if body_re:
+        try:
+            re.compile(body_re.encode())
+        except re.error as exc:
+            reader.report("expect_body_re", f"{body_re!r} is not a regular expression ({exc})")
+            body_re = ""
+    check = ResponseCheck(status=statuses, body=body.encode(), body_re=body_re)
+    return check if check.active else None
 
 
 def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
@@ -46,7 +74,12 @@ def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ..
     if not isinstance(body, str):
         reader.report("body", f"{body!r} must be a string (sent as UTF-8)")
         body = ""
-    return method, path, reader.string_pairs("headers"), body.encode()
+    headers = reader.string_pairs("headers")
+    if path.startswith("/") and _METHOD_RE.match(method):  # what the wire cannot carry, refused now
+        problem = limits.request_problem(method, path, headers)
+        if problem is not None:
+            reader.report("headers" if problem.startswith("header") else "path", problem)
+    return method, path, headers, body.encode()
 
 
 def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
@@ -68,7 +101,8 @@ def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
                           f"{name!r} is used twice; give one of them name = \"...\"")
         if "standalone" in table:
             explicit_standalone[name] = reader.boolean("standalone", True)
-        endpoints.append(Endpoint(name=name, method=method, path=path, headers=headers, body=body))
+        endpoints.append(Endpoint(name=name, method=method, path=path, headers=headers, body=body,
+                                  check=_check(reader)))
     by_name = {endpoint.name: endpoint for endpoint in endpoints}
     mixes: list[Workload] = []
     used: set[str] = set()
@@ -81,7 +115,8 @@ def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
             reader.report("name", f"{name!r} is already the name of an endpoint or mix; names must be unique")
         mixes.append(Workload(name=name, kind="mix", requests=requests))
     final = tuple(Endpoint(name=e.name, method=e.method, path=e.path, headers=e.headers, body=e.body,
-                           standalone=explicit_standalone.get(e.name, e.name not in used)) for e in endpoints)
+                           check=e.check, standalone=explicit_standalone.get(e.name, e.name not in used))
+                  for e in endpoints)
     workloads = tuple(Workload(name=e.name, kind="endpoint", requests=(e.request(),))
                       for e in final if e.standalone) + tuple(mixes)
     for workload in workloads:
@@ -124,7 +159,7 @@ def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) 
             sub.report("weight", f"{weight!r} must be a positive number (finite)")
             weight = 1
         if "endpoint" in entry:
-            clash = [key for key in ("path", "method", "headers", "body") if key in entry]
+            clash = [key for key in ("path", "method", "headers", "body", *CHECK_KEYS) if key in entry]
             ref = entry["endpoint"]
             if clash:
                 sub.report(clash[0], "either refer to an endpoint by name or describe the request, not both")
@@ -137,7 +172,7 @@ def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) 
         else:
             method, path, headers, body = _request_fields(sub)
             requests.append(RequestSpec(method=method, path=path, headers=headers, body=body,
-                                        weight=float(weight)))
+                                        weight=float(weight), check=_check(sub)))
     return tuple(requests)
 
 
@@ -192,20 +227,36 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         if "duration" in raw:
             reader.report("duration", "with stages the duration is the stages' total; remove duration")
     repeat = reader.count("repeat", 1 if paired else 3) or 1
+    if (problem := limits.repeat_problem(repeat)) is not None:
+        reader.report("repeat", problem)
     if paired and "repeat" in raw:
         reader.report("repeat", "with [[variants]] the rounds of [paired] repeat the trials; remove repeat "
                                 "and set [paired] rounds = N")
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else reader.duration("duration", 10.0)
+    if own is not None and (problem := limits.duration_problem(own)) is not None:
+        reader.report("stages", f"the stages add up to {problem}")
     warmup = reader.duration("warmup", 1.0, positive=False)
+    timeout = reader.duration("timeout", 2.0)
+    if (problem := limits.timeout_problem(timeout)) is not None and "timeout" in raw:
+        reader.report("timeout", problem)
+    for point in points:
+        problem = limits.connections_problem(point.connection_limit)
+        if problem is None and isinstance(point, Open):
+            problem = limits.rate_problem(point.rate_per_s, duration)
+        if problem is None and isinstance(point, Stages) and point.kind == "rate":
+            problem = limits.rate_problem(max(s.target for s in point.stages), point.own_duration_s)
+        if problem is not None:
+            reader.report(next(k for k in ("connections", "rates", "stages", "max_connections") if k in raw),
+                          problem)
+            break
     http2 = reader.boolean("http2", False)
     streams = reader.count("streams", 1) or 1
     if streams > 1 and not http2:
         reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
                                  "request at a time per connection)")
-    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
-                    timeout_s=reader.duration("timeout", 2.0), http2=http2, streams=streams,
-                    preflight=reader.boolean("preflight", True))
+    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
+                    http2=http2, streams=streams, preflight=reader.boolean("preflight", True))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.safe import limits
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import (
     COMMAND_MODEL,
@@ -30,9 +31,10 @@ from loadbench.units import parse_count, parse_duration
 
 APP_KEYS = ("kind", "module", "interface", "command", "ready_path", "env", "cwd")
 SERVER_KEYS = ("model", "name", "workers", "threads", "tls", "http2")
-ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone")
+CHECK_KEYS = ("expect_status", "expect_body", "expect_body_re")
+ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone", *CHECK_KEYS)
 MIX_KEYS = ("name", "endpoints")
-MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight")
+MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight", *CHECK_KEYS)
 LOAD_KEYS = ("connections", "rates", "stages", "arrival", "max_connections", "duration", "warmup", "repeat",
              "timeout", "http2", "streams", "preflight")
 CPU_KEYS = ("server", "client")
@@ -106,6 +108,9 @@ class Reader:
             return default
         if positive and seconds <= 0:
             self.report(key, f"{value!r} must be longer than zero")
+            return default
+        if (problem := limits.duration_problem(seconds)) is not None:
+            self.report(key, problem)
             return default
         return seconds
 

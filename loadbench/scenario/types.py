@@ -11,7 +11,7 @@ from typing import Literal
 
 from loadbench.errors import UsageError
 from loadbench.plugins import COMMAND_MODEL
-from loadbench.types import Load, RequestSpec
+from loadbench.types import Load, RequestSpec, ResponseCheck
 
 AppKind = Literal["bundled", "import", "command"]
 Interface = Literal["auto", "wsgi", "asgi"]
@@ -69,10 +69,13 @@ class AppSpec:
 
 WorkloadKind = Literal["endpoint", "mix", "locustfile"]
 PairedOrder = Literal["ABBA", "ABAB"]
+ProfilePoints = Literal["off", "heaviest", "all"]
+PROFILE_POINTS: tuple[ProfilePoints, ...] = ("off", "heaviest", "all")
 
 
 __all__ = [
     "COMMAND_MODEL",
+    "PROFILE_POINTS",
     "AppKind",
     "AppSpec",
     "CpuSplit",
@@ -81,6 +84,7 @@ __all__ = [
     "LoadSpec",
     "Paired",
     "PairedOrder",
+    "ProfilePoints",
     "Scenario",
     "ServerEntry",
     "Variant",
@@ -123,12 +127,13 @@ class Endpoint:
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    check: ResponseCheck | None = None  # expect_status / expect_body / expect_body_re
     standalone: bool = True
 
     def request(self, weight: float = 1.0) -> RequestSpec:
         """This endpoint as the engine's RequestSpec with the given mix `weight`."""
         return RequestSpec(method=self.method, path=self.path, headers=self.headers, body=self.body,
-                           weight=weight)
+                           weight=weight, check=self.check)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,7 +226,9 @@ class Scenario:
     `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
-    (key, scalar) pairs.
+    (key, scalar) pairs. `overrides` are the `run --set table.key=value` texts applied over `text`.
+    (key, scalar) pairs. `profile` says at which load points `run` takes a sampled profile of each server
+    ("off", "heaviest": the highest load of each workload, "all"); see docs/profiling.md.
     """
 
     name: str
@@ -241,6 +248,8 @@ class Scenario:
     quick: bool = False
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
+    overrides: tuple[str, ...] = ()  # `run --set` values applied over the file, as typed
+    profile: ProfilePoints = "off"
 
     @property
     def pinning_note(self) -> str | None:

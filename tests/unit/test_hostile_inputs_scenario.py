@@ -154,6 +154,7 @@ SECTIONS: dict[str, st.SearchStrategy[Any]] = {
     "variants": st.one_of(array_of_tables(VARIANT_KEYS), VALUES),
     "paired": st.one_of(table(PAIRED_KEYS), VALUES),
     "locust": st.one_of(table(LOCUST_KEYS), VALUES),
+    "profile": st.one_of(VALUES, st.booleans(), st.sampled_from(["heaviest", "all", "off", "some"])),
 }
 assert set(SECTIONS) == set(TOP_LEVEL_KEYS), "a new top-level scenario key needs a strategy here"
 
@@ -258,8 +259,8 @@ def test_random_text_and_bytes_raise_only_scenario_error(tmp_path_factory: pytes
                      "endpoint", id="mix-endpoint-ref-list"),
         pytest.param('[[mixes]]\nname = "m"\nendpoints = [{path = "/", weight = inf}]\n'
                      '[load]\nconnections = [1]\n', "weight", id="mix-weight-inf"),
-        pytest.param('[thresholds]\nchecks = ["p98 < 1ms"]\n[load]\nconnections = [1]\n',
-                     "unknown metric 'p98'", id="threshold-typo-fails-before-the-run"),
+        pytest.param('[thresholds]\nchecks = ["p99x < 1ms"]\n[load]\nconnections = [1]\n',
+                     "unknown metric 'p99x'", id="threshold-typo-fails-before-the-run"),
         pytest.param('[thresholds]\nchecks = ["p99 < 50"]\n[load]\nconnections = [1]\n', "missing unit",
                      id="threshold-without-unit"),
         pytest.param('[cpus]\nserver = "0-99999999999"\n[load]\nconnections = [1]\n', "server",

@@ -22,7 +22,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> Summary:
 
 def test_the_registry_lists_the_plugins_table_in_order() -> None:
     assert format_names() == list(REPORT_FORMATS) == [
-        "html", "md", "csv", "json", "bencher", "github-benchmark"
+        "html", "md", "csv", "json", "bencher", "github-benchmark", "hgrm"
     ]
 
 

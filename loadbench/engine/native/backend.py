@@ -47,7 +47,7 @@ class NativeBackend:
         recording = build_recording(
             shard, load=load, warmup_s=options.warmup_s, target_rps=load.mean_rate_per_s,
             max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
-            keepalive=options.keepalive,
+            keepalive=options.keepalive, pipeline=options.pipeline,
         )  # fmt: skip
         return BackendResult(recordings={workload: recording}, extras=connect_extras(target, shard.connect))
 
