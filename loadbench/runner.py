@@ -107,8 +107,9 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
+    from loadbench.monitor.perf import status as counters_status
     from loadbench.plan import profile_trials
-    from loadbench.results.env import collect_env
+    from loadbench.results.env import collect_env, git_commit
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
 
@@ -125,10 +126,14 @@ def run_plan(
     _check_limits(plan)  # refuses, before any server or socket, a plan whose connections cannot fit
 
     results_path = run_dir / "results.jsonl"
+    env = collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client)
+    env["instruction_counters"] = why_not = counters_status()  # said once per run, never per trial
+    if why_not != "available":
+        sink.warning(f"{why_not}; cpu_per_request (CPU time) is measured instead")
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides,
-        env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
+        thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides, env=env,
+        git_commit=git_commit(),
     )
     interrupted = False
     paired = bool(scenario.variants)
@@ -328,15 +333,25 @@ def _measure(
     workload the backend measured (one for the native engine; a Locust journey's steps and the whole
     journey). A server that dies meanwhile makes the trial a failed one."""
     from loadbench.monitor import ProcessMonitor
+    from loadbench.monitor.perf import InstructionCounter, open_counter
     from loadbench.results.build import measured_trial
 
     started = datetime.now(UTC)
     monitor = ProcessMonitor(server.pids)
+    counters: list[InstructionCounter] = []  # hardware counters, only where the kernel allows them
+
+    def start_window() -> None:
+        monitor.start()
+        counters.extend(c for c in [open_counter(server.pids())] if c)
+
     with _crowd_beside(trial, server, scenario) as crowd_run:
-        with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
+        with _after_warmup(start_window, trial.warmup_s) as monitor_started:
             measured = _drive(trial, server, scenario, sink)
         summary = monitor.stop() if monitor_started.is_set() else None
         crowd = crowd_run.finish() if crowd_run is not None else None
+    instructions = counters[0].read() if counters else None
+    for counter in counters:
+        counter.close()
     identity = _identity(trial, model, scenario, started=started, attempt=attempt)
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
@@ -344,7 +359,8 @@ def _measure(
     several = len(measured.recordings) > 1
     return [
         measured_trial(identity.for_workload(workload, workload if several else ""), recording,
-                       monitor=summary, backend_extras=measured.extras, crowd=crowd)
+                       monitor=summary, backend_extras=measured.extras, crowd=crowd,
+                       instructions=instructions)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
 

@@ -77,13 +77,18 @@ def median_ci(values: Iterable[float | None], confidence: float = 0.95) -> Estim
     return Estimate(median=median(xs), low=low, high=high, n=n, coverage=ci_coverage(n, rank))
 
 
+#: No value at all (a figure older results files do not carry).
+NO_ESTIMATE = Estimate(median=math.nan, low=math.nan, high=math.nan, n=0, coverage=0.0)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Point:
     """One model at one load point of one workload, aggregated over its repetitions.
 
     errors: counts summed over repetitions, transport classes first, then "HTTP <code>" for non-2xx.
     busy: repetitions measured while other processes used more than a tenth of a core (caveats.py);
-    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured).
+    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured);
+    cpu_per_request_us: the server's CPU microseconds per response (`server_cpu_us_per_request`).
     """
 
     workload: str
@@ -105,6 +110,7 @@ class Point:
     errors: tuple[tuple[str, int], ...]
     busy: int = 0
     other_cpu_pct_max: float = math.nan
+    cpu_per_request_us: Estimate = NO_ESTIMATE
 
     @property
     def error_total(self) -> int:
@@ -237,6 +243,7 @@ def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float)
         p99_ms=est("latency_p99_ms"),
         error_rate=est("error_rate"),
         server_cpu_pct=est("server_cpu_pct"),
+        cpu_per_request_us=est("cpu_per_request_us"),
         rss_mb=est("server_rss_mb"),
         client_cpu_pct=est("client_cpu_pct"),
         errors=tuple((k, v) for k, v in errors.items() if v or k in ERROR_CLASSES),

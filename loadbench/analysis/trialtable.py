@@ -76,6 +76,7 @@ def trial_row(t: TrialResult) -> dict[str, Any]:
     held = int(crowd.get("idle_held_end", 0)) + int(crowd.get("slow_held_end", 0))
     row["crowd_held"] = held if crowd else None
     row["server_fds"] = server.get("fds_mean")
+    row["cpu_per_request_us"] = t.server_cpu_us_per_request
     row["client_cpu_pct"] = t.client_cpu_pct
     row["other_cpu_pct"] = t.other_cpu_pct
     row["busy"] = is_busy(t.other_cpu_pct)

@@ -69,6 +69,9 @@ def metric_value(trial: TrialResult, metric: str) -> float | None:
         value = (trial.server or {}).get("cpu_pct_mean")
     elif metric == "server_rss":
         value = (trial.server or {}).get("rss_mb_max")
+    elif metric == "cpu_per_request":
+        us = trial.server_cpu_us_per_request
+        value = None if us is None else us / 1000  # a time: base unit ms
     else:
         raise KeyError(metric)
     return None if value is None else float(value)

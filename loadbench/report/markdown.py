@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
@@ -57,9 +58,12 @@ def render_markdown(summary: Summary) -> str:
         out.append(f"### {_code(w.workload)} ({w.load_kind} loop)")
         out.append("")
         flagged = any(fmt.flags(p) for p in w.points)
-        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % | RSS MB |"
+        cost = any(math.isfinite(p.cpu_per_request_us.median) for p in w.points)  # older files lack it
+        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % |"
+                   + (" CPU µs/req |" if cost else "") + " RSS MB |"
                    + (" flags |" if flagged else ""))
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if flagged else ""))
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if cost else "")
+                   + ("---|" if flagged else ""))
         for p in w.points:
             name = md_escape(p.model)
             if w.verdict and p.model == w.verdict.winner:
@@ -67,7 +71,8 @@ def render_markdown(summary: Summary) -> str:
             cells = [
                 name, md_escape(p.load_label), fmt.num(p.rps.median), fmt.interval(p.rps) or fmt.MISSING,
                 fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median), fmt.num(p.error_total),
-                fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
+                fmt.num(p.server_cpu_pct.median, 1),
+                *([fmt.num(p.cpu_per_request_us.median, 1)] * cost), fmt.num(p.rss_mb.median, 1),
             ]
             if flagged:
                 cells.append(", ".join(fmt.flags(p)))

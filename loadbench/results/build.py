@@ -86,11 +86,16 @@ def measured_trial(
     identity: TrialIdentity, measured: Recording | Mapping[str, Any], *,
     monitor: MonitorSummary | None = None, backend_extras: Mapping[str, Any] | None = None,
     crowd: Mapping[str, Any] | None = None,
+    instructions: int | None = None,
 ) -> TrialResult:  # fmt: skip
     """The record of a measured trial: its identity, the engine's figures and the monitor's summary.
 
     Identity wins over same-named keys of the measurement; the engine's own `client_cpu_pct` wins over
-    the monitor's. Non-finite figures become null. Keys this version does not know land in `extra`.
+    the monitor's. `server_cpu_us_per_request` is the monitor's server CPU over the responses received
+    in its window (`requests`, drained ones included, as the monitor covers the drain too); a
+    measurement that already carries the key keeps it. `instructions` (hardware counters, where the kernel
+    allows them; loadbench.monitor.perf) gives `server_instructions_per_request` the same way. Non-finite
+    figures become null. Keys this version does not know land in `extra`.
     Raises ResultsFormatError when the combination would not read back.
     """
     record = measured if isinstance(measured, Mapping) else measured.to_record()
@@ -99,6 +104,11 @@ def measured_trial(
         if key == "client_cpu_pct" and data.get(key) is not None:
             continue
         data[key] = value
+    if monitor is not None and "server_cpu_us_per_request" not in data:
+        cost = monitor.cpu_us_per_request(int(data.get("requests") or 0))
+        data["server_cpu_us_per_request"] = None if cost is None else round(cost, 3)
+    if instructions is not None and int(data.get("requests") or 0) > 0:
+        data["server_instructions_per_request"] = round(instructions / int(data["requests"]), 1)
     if backend_extras:
         data["backend_extras"] = dict(backend_extras)
     data.update(identity.to_json())

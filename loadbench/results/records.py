@@ -150,7 +150,9 @@ _NO_ERRORS: Mapping[str, int] = {cls.value: 0 for cls in ErrorClass}
 class ResultsHeader:
     """Line 1 of a results file: format, version, when, which scenario (with its text) and the machine.
 
-    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict.
+    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict;
+    `git_commit` is the commit checked out where the run started (None outside a git checkout), so
+    `loadbench trend` can label a history of runs by commit.
     `extra` keeps keys this version does not know, so they survive a read-write round trip.
     """
 
@@ -160,6 +162,7 @@ class ResultsHeader:
     created: str
     scenario: Mapping[str, Any]
     env: Mapping[str, Any]
+    git_commit: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonDict:
@@ -234,6 +237,8 @@ class TrialResult:
     other_cpu_pct: float | None = None
     server: ServerStats | None = None
     crowd: CrowdRecord | None = None  # idle/slow clients held beside the load (issue 19); null: none
+    server_cpu_us_per_request: float | None = None  # server CPU (user + sys) over the window / responses
+    server_instructions_per_request: float | None = None  # hardware counters, where the kernel allows
     monitor: tuple[tuple[float, ...], ...] = ()
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None
@@ -309,6 +314,7 @@ def make_header(
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
     quick: bool = False,
+    git_commit: str | None = None,
     overrides: Sequence[str] = (),
 ) -> ResultsHeader:
     """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
@@ -323,7 +329,8 @@ def make_header(
                 "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
     if overrides:
         scenario["overrides"] = list(overrides)
-    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
+    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}),
+                         git_commit=git_commit)
 
 
 def _timestamp(value: datetime | str) -> str:

@@ -32,28 +32,45 @@ class _CpuLedger:
     A process is identified by (pid, create_time) so a recycled pid is a new process. One first seen
     after the window began (a restarted worker) contributes all of its CPU time; one that already ran
     before contributes only what it used after we first saw it.
+
+    A process's CPU includes its reaped children's (`children_user` + `children_system`, the kernel's
+    cutime/cstime): a child that lives and dies between two samples (a CGI request, a recycled worker)
+    is never seen, yet its whole CPU time lands in its parent's children counters when the parent waits
+    for it. A child we did see and counted lands there too, so when a seen process disappears its last
+    total becomes a credit that the next rise of any tree member's children counters pays off first
+    (the reaper is usually its parent, but a reparented orphan is reaped by another). A credit never
+    paid off (the process was reaped outside the tree) is simply dropped: nothing is counted twice.
     """
 
     def __init__(self, window_start_epoch: float) -> None:
         self._start = window_start_epoch
-        self._seen: dict[tuple[int, float], float] = {}
+        self._seen: dict[tuple[int, float], tuple[float, float]] = {}  # key -> (own, children) totals
+        self._credit = 0.0  # CPU of seen processes that vanished, still to come through a reaper
 
     def delta(self, procs: list[psutil.Process]) -> float:
-        used = 0.0
-        alive: dict[tuple[int, float], float] = {}
+        now: dict[tuple[int, float], tuple[float, float]] = {}
         for proc in procs:
             try:
                 key = (proc.pid, proc.create_time())
                 times = proc.cpu_times()
             except _GONE:
                 continue
-            total = times.user + times.system
+            reaped = getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+            now[key] = (times.user + times.system, reaped)
+        for key, (own, reaped) in self._seen.items():
+            if key not in now:  # gone (or a zombie): its totals reach its reaper's children counters
+                self._credit += own + reaped
+        used = 0.0
+        for key, (own, reaped) in now.items():
             before = self._seen.get(key)
             if before is None:
-                before = 0.0 if key[1] >= self._start else total
-            used += max(0.0, total - before)
-            alive[key] = total
-        self._seen = alive  # exited processes drop out; their last interval is lost (< one interval)
+                before = (0.0, 0.0) if key[1] >= self._start else (own, reaped)
+            used += max(0.0, own - before[0])
+            grown = max(0.0, reaped - before[1])
+            paid = min(grown, self._credit)
+            self._credit -= paid
+            used += grown - paid
+        self._seen = now
         return used
 
 
@@ -232,7 +249,7 @@ class ProcessMonitor:
             return MonitorSummary(
                 samples=rows, duration_s=wall_s, cpu_pct_mean=None, cpu_pct_max=None, rss_mb_mean=None,
                 rss_mb_max=None, processes=self._max_processes, client_cpu_pct_mean=None,
-                other_cpu_pct_mean=None, warnings=tuple(self._warnings),
+                other_cpu_pct_mean=None, warnings=tuple(self._warnings), server_cpu_s=None,
             )
         other_s = max(0.0, busy_s - self._server_cpu_s - self._client_cpu_s)
         fd_rows = [row[4] for row in rows if len(row) > 4]
@@ -249,4 +266,5 @@ class ProcessMonitor:
             warnings=tuple(self._warnings),
             fds_mean=round(sum(fd_rows) / len(fd_rows), 1) if fd_rows else None,
             fds_max=int(max(fd_rows)) if fd_rows else None,
+            server_cpu_s=round(self._server_cpu_s, 6),
         )
