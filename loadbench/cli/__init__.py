@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "report": "report",
     "check": "check",
     "compare": "compare",
+    "schema": "schema",
 }
 
 
