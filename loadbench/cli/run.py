@@ -42,8 +42,9 @@ Examples:
 @click.option("--no-preflight", is_flag=True, help="Skip the check of every endpoint's answer (framing; the "
               "bundled app's status and body) that runs before each server block is loaded.")  # fmt: skip
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override a scenario value "
-              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4. Shown in "
-              "the dry run and kept in the results header.")  # fmt: skip
+              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4, "
+              "variants.1.cwd=../pr ([[servers]] and [[variants]] by index from 0). Shown in the dry run and "
+              "kept in the results header.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table; errors, warnings and "
               "the results path only.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Also print every trial as it finishes.")
