@@ -95,8 +95,9 @@ def test_variant_cwd_points_a_paired_run_at_two_checkouts(tmp_path: Path) -> Non
     base, pr = tmp_path / "base", tmp_path / "pr"
     base.mkdir(), pr.mkdir()
     path = tmp_path / "gate.toml"
-    path.write_text('[app]\nmodule = "svc.app:app"\n[[servers]]\nmodel = "uvicorn"\n[[endpoints]]\npath = "/"\n'
-                    '[load]\nconnections = [4]\n[[variants]]\nname = "baseline"\n[[variants]]\nname = "candidate"\n')
+    path.write_text('[app]\nmodule = "svc.app:app"\n[[servers]]\nmodel = "uvicorn"\n[[endpoints]]\n'
+                    'path = "/"\n[load]\nconnections = [4]\n[[variants]]\nname = "baseline"\n'
+                    '[[variants]]\nname = "candidate"\n')
     loaded = load_scenario(path, cpus=(0, 1), overrides=parse_overrides(
         [f"variants.0.cwd={base}", f"variants.1.cwd={pr}"]))
     assert [(v.name, v.app.cwd) for v in loaded.variants] == [("baseline", str(base)), ("candidate", str(pr))]
