@@ -1,5 +1,6 @@
 """Real records validate against `loadbench schema results`, strictly: `bench --json` from each engine and
-load kind, and a real (quick, shortened) run of a shipped scenario with a `--set` override in its header."""
+load kind, and a real (quick, shortened, profiled) run of a shipped scenario with a `--set` override in its
+header."""
 
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ def test_bench_json_validates(tmp_path: Path, options: list[str]) -> None:
     assert check_results_file(path) == 1
 
 
-def test_a_quick_run_of_a_shipped_scenario_validates(tmp_path: Path) -> None:
+def test_a_quick_profiled_run_of_a_shipped_scenario_validates(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    code = _main(["run", "ci-smoke", "--quick", "--no-report", "--quiet", "--out", str(out),
+    code = _main(["run", "ci-smoke", "--quick", "--no-report", "--quiet", "--out", str(out), "--profile",
                   "--set", "load.connections=[4]"])  # fmt: skip
     assert code == 0
-    assert check_results_file(out / "results.jsonl") == 3  # the header and one trial per server
+    # the header, one trial per server and one profile line per server (profiled, or saying why not)
+    assert check_results_file(out / "results.jsonl") == 5

@@ -22,11 +22,13 @@ from loadbench.errors import UsageError
 from loadbench.plugins import ENGINE_BACKENDS
 from loadbench.results.metrics import LatencyHistogram, percentile_summary_ms
 from loadbench.results.monitoring import MonitorSummary
+from loadbench.results.profiles import ProfileRecord, Sampler, profile_record
 from loadbench.results.records import ResultsHeader, TrialResult
 from loadbench.scenario import TOP_LEVEL_KEYS, find_scenario, known_model_names, shipped_scenarios
 from loadbench.scenario import schema as tables
 from loadbench.scenario.engine_table import LOCUST_KEYS
-from loadbench.types import ErrorClass, Open, Stages
+from loadbench.scenario.types import PROFILE_POINTS
+from loadbench.types import Closed, ErrorClass, Open, Stages
 from loadbench.units import parse_count, parse_duration, parse_rate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +89,8 @@ def test_results_schema_names_every_record_field() -> None:
                              other_cpu_pct_mean=None)
     assert set(defs["server"]["properties"]) == set(monitor.to_record()["server"])
     assert set(defs["env"]["properties"]) == set(ENV)
+    assert set(defs["profile"]["properties"]) == _fields(ProfileRecord)
+    assert set(defs["sampler"]["properties"]) == set(Sampler().to_json())
     load_keys = set(defs["load"]["properties"])
     for shape in (Open(rate_per_s=5.0), Stages(kind="rate", stages=())):
         assert set(shape.to_json()) <= load_keys
@@ -146,6 +150,22 @@ def test_stored_results_files_validate() -> None:
         check_results_file(path)
 
 
+def test_profile_records_validate() -> None:
+    from loadbench.results.build import TrialIdentity
+
+    identity = TrialIdentity(trial_id="uvicorn|/json|64c|1", index=3, model="uvicorn", server_model="uvicorn",
+                             family="event-loop", workload="/json", load=Closed(connections=64),
+                             started="2026-01-01T00:00:00+00:00")  # fmt: skip
+    taken = profile_record(identity, sampler=Sampler(version="0.4.0", cpus=(1,)), duration_s=1.5,
+                           stacks={"[main process];run (uvicorn/main.py);handle (app.py)": 90, "idle": 10},
+                           sampler_cpu_s=0.1, requests=700, rps=466.7, processes=1)  # fmt: skip
+    skipped = profile_record(identity, reason="nginx is written in C")
+    for record in (taken, skipped):
+        check_results_line(record.to_json(), f"profile {record.profiled}")
+    with pytest.raises(AssertionError, match="does not validate"):
+        check_results_line({**taken.to_json(), "stacks": [["a;b", -1]]}, "profile")
+
+
 def test_locust_backend_records_validate() -> None:
     from test_locust_backend import _convert, _doc, _entry  # the Locust tests' fake result documents
 
@@ -179,6 +199,7 @@ def test_scenario_schema_names_the_keys_the_validator_knows() -> None:
     assert set(props["locust"]["properties"]) == set(LOCUST_KEYS)
     assert defs["server"]["properties"]["model"]["enum"] == list(known_model_names())
     assert props["engine"]["enum"] == list(ENGINE_BACKENDS)
+    assert props["profile"]["anyOf"][1]["enum"] == list(PROFILE_POINTS)
 
 
 def _toml_blocks(markdown: str) -> list[str]:
