@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.text import Text
 
+from loadbench.cli._complete import complete_scenarios
 from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
 from loadbench.safe.escape import rich_text, terminal
@@ -35,7 +36,8 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]")
+@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]",
+                shell_complete=complete_scenarios)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for results.jsonl and the report (default: reports/<scenario>-<time>/).")
 @click.option("--quick", is_flag=True, help="Shorten every duration and warm-up (a smoke run).")
