@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "check": "check",
     "compare": "compare",
     "trend": "trend",
+    "schema": "schema",
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.text import Text
 
+from loadbench.cli._complete import complete_scenarios
 from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
 from loadbench.safe.escape import rich_text, terminal
@@ -35,7 +36,8 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]")
+@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]",
+                shell_complete=complete_scenarios)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for results.jsonl and the report (default: reports/<scenario>-<time>/).")
 @click.option("--quick", is_flag=True, help="Shorten every duration and warm-up (a smoke run).")
@@ -45,8 +47,9 @@ Examples:
 @click.option("--no-preflight", is_flag=True, help="Skip the check of every endpoint's answer (framing; the "
               "bundled app's status and body) that runs before each server block is loaded.")  # fmt: skip
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override a scenario value "
-              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4. Shown in "
-              "the dry run and kept in the results header.")  # fmt: skip
+              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4, "
+              "variants.1.cwd=../pr ([[servers]] and [[variants]] by index from 0). Shown in the dry run and "
+              "kept in the results header.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table; errors, warnings and "
               "the results path only.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Also print every trial as it finishes.")
