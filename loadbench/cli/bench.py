@@ -28,6 +28,7 @@ Examples:
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench --targets targets.txt -c 16 -d 10s --seed 7      # vegeta's format, {seq} {csv:u.csv:id}
   loadbench bench https://127.0.0.1:8443/plaintext --cacert ca.pem -c 16      # native engine over TLS
   loadbench bench https://127.0.0.1:8443/json --engine httpx --http2 --streams 10 -c 4 --insecure
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
@@ -74,7 +75,10 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 
 
 @click.command(epilog=EPILOG)
-@click.argument("url")
+@click.argument("url", required=False)
+@click.option("--targets", "targets_file", default=None, metavar="FILE", help="Requests from a file in "
+              "vegeta's http format (METHOD URL, header lines, @body; blocks apart by blank lines), with "
+              "templates {seq}, {random:1:100}, {csv:users.csv:id}; instead of URL; all on one host:port.")
 @click.option("-c", "--connections", default=None, help="Closed loop: N connections, each sending its next "
               "request when the last completes. [default: 10 when no -r or --stages]")  # fmt: skip
 @click.option("-r", "-R", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); "
@@ -147,7 +151,8 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("--locust-bind", default=None, metavar="HOST", help="--engine locust: the master's bind "
               "address (workers on other machines: docs/distributed.md). [default: 127.0.0.1]")  # fmt: skip
 def command(
-    url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
+    url: str | None, targets_file: str | None, connections: str | None, rate: str | None, stages: str | None,
+    duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
     processes: str | None, threads: str | None, latency: bool, hey_rate: str | None,
@@ -169,7 +174,19 @@ def command(
     if quiet and verbose:
         raise UsageError("--quiet and -v exclude each other: choose one")
     checks = parse_thresholds(thresholds, source="--threshold")
-    target, path = parse_url(url)
+    if (url is None) == (targets_file is None):
+        raise UsageError("give a URL or --targets FILE (one of them)")
+    listed: list[RequestSpec] | None = None
+    if targets_file is not None:
+        from loadbench.engine.targetfile import read_targets
+
+        if mix or body is not None or method != "GET":
+            raise UsageError("--targets FILE sets each request's method and body: drop -m, --body and --mix")
+        target, listed = read_targets(targets_file, allow_remote=allow_remote)  # checks every host first
+        url, path = f"{target.base_url} (--targets {targets_file})", ""
+    else:
+        assert url is not None
+        target, path = parse_url(url)
     check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
     if sum(x is not None for x in (connections, rate, stages)) > 1:
         raise UsageError("-c, -r and --stages exclude each other: choose one load shape")
@@ -213,7 +230,11 @@ def command(
         pipeline=depth, unix_socket=unix_socket,
     )  # fmt: skip
     check = _check(expect_status, expect_body, expect_body_re)
-    specs = [dataclasses.replace(s, check=check) for s in _requests(path, mix, method, headers, body)]
+    if listed is not None:  # -H adds to every target
+        extra = tuple(_requests("/", (), method, headers, None)[0].headers)
+        specs = [dataclasses.replace(s, check=check, headers=s.headers + extra) for s in listed]
+    else:
+        specs = [dataclasses.replace(s, check=check) for s in _requests(path, mix, method, headers, body)]
     if engine != "native" and (check is not None or depth > 1 or unix_socket is not None):
         raise UsageError("--expect-*, --pipeline and --unix-socket need --engine native")
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)

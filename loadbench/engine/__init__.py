@@ -50,6 +50,8 @@ def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOp
     """Refuse what only the native engine does, rather than ignore it."""
     asked = [what for what, on in (
         ("response checks (expect_status / expect_body)", any(r.check is not None for r in requests)),
+        ("request templates ({seq}, {random:...}, {csv:...})",
+         any(r.template_dir is not None for r in requests)),
         ("pipelining", options.pipeline > 1), ("a Unix socket", options.unix_socket is not None),
     ) if on]  # fmt: skip
     if backend != DEFAULT_BACKEND and asked:

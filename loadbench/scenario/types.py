@@ -125,11 +125,12 @@ class Endpoint:
     body: bytes = b""
     check: ResponseCheck | None = None  # expect_status / expect_body / expect_body_re
     standalone: bool = True
+    template_dir: str | None = None  # path, header values and body are templates (RequestSpec.template_dir)
 
     def request(self, weight: float = 1.0) -> RequestSpec:
         """This endpoint as the engine's RequestSpec with the given mix `weight`."""
         return RequestSpec(method=self.method, path=self.path, headers=self.headers, body=self.body,
-                           weight=weight, check=self.check)
+                           weight=weight, check=self.check, template_dir=self.template_dir)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -124,11 +124,21 @@ async def _drive(
         raise UsageError("the run has no bound: give a duration (-d) or a request count (-n)")
     open_loop = load.loop == "open"
     rec = Recorder(open_loop=open_loop)
+    order = mix_sequence(requests, seed=options.seed)
+    rendered = None
+    if any(r.template_dir is not None for r in requests):  # only then: the plain path never imports it
+        from loadbench.engine.native.templated import templated_wire
+
+        # The k-th send takes the k-th mix entry when every request is framed and checked alike.
+        alike = len({(r.method.upper() == "HEAD", r.check) for r in requests}) == 1
+        rendered = templated_wire(requests, order, target, keepalive=options.keepalive, seed=options.seed,
+                                  shard=options.shard, by_send=alike)  # fmt: skip
     run = Run(
         loop=loop, address=address, server_hostname=target.host if context else None, ssl_context=context,
-        wire=[encode_request(r, target, keepalive=options.keepalive) for r in requests],
+        wire=[encode_request(r, target, keepalive=options.keepalive) for r in requests] if rendered is None
+        else [],
         is_head=[r.method.upper() == "HEAD" for r in requests],
-        order=mix_sequence(requests, seed=options.seed), rec=rec, keepalive=options.keepalive,
+        order=order, rec=rec, keepalive=options.keepalive, rendered=rendered,
         timeout_ns=int(options.timeout_s * 1e9), open_loop=open_loop,
         max_connections=max_connections_of(load),
         checks=[CompiledCheck.of(r.check) if r.check is not None and r.check.active else None

@@ -77,7 +77,7 @@ def drive_processes(
             parent_end, child_end = ctx.Pipe()
             cpu = (options.cpus[i % len(options.cpus)],) if options.cpus else None
             child_options = dataclasses.replace(options, processes=1, cpus=cpu, seed=options.seed + i,
-                                                max_requests=budgets[i])  # fmt: skip
+                                                max_requests=budgets[i], shard=(i, count))  # fmt: skip
             proc = ctx.Process(target=_child, args=(child_end, target, requests, loads[i], child_options),
                                name=f"loadbench-engine-{i}", daemon=True)  # fmt: skip
             proc.start()
