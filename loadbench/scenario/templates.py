@@ -8,9 +8,10 @@ Grammar (a template text is a path, a header value or a body)::
               | "{csv:" FILE ":" COLUMN "}"     ; the column's value in row seq mod rows (in order, cycling)
               | "{csv-random:" FILE ":" COLUMN "}"  ; the column's value in a random row
 
-A text with no field is sent exactly as written (so a JSON body such as `{"user": "a"}` needs nothing). In
-a text with at least one field, `{{` and `}}` stand for one brace and any other brace is an error, so a
-JSON body that forgot to double its braces fails when the file is read, never on the wire. FILE is a CSV
+A text in which nothing looks like a field (`{seq`, `{random`, `{csv`, `{csv-random`) is sent exactly as
+written, so a JSON body such as `{"user": "a"}` needs nothing. Any other text is read strictly: `{{` and
+`}}` stand for one brace (`{{seq}}` sends `{seq}`) and any other brace is an error, so a JSON body with a
+field that forgot to double its braces fails when the file is read, never on the wire. FILE is a CSV
 file with a header row, relative to the targets or scenario file; COLUMN names a header. Within one
 request every `{csv-random:F:…}` of the same file reads the same row (one user per request, k6 style).
 
@@ -36,7 +37,7 @@ __all__ = ["Context", "CsvField", "Field", "RandomField", "SeqField", "Template"
            "compile_template", "has_template"]  # fmt: skip
 
 Context = Literal["path", "header", "body"]
-_FIELD_START = re.compile(r"\{(seq|random|csv|csv-random)[}:]")
+_FIELD_START = re.compile(r"\{(seq|random|csv|csv-random)\b")
 _FORMS = "{seq}, {random:LOW:HIGH}, {csv:FILE:COLUMN} or {csv-random:FILE:COLUMN}"
 _PATH_SAFE = "/:@!$&'()*+,;=-._~?%"
 
