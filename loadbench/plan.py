@@ -17,7 +17,7 @@ from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Wor
 from loadbench.types import Load
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
-           "estimate_seconds", "server_starts", "variant_order"]
+           "estimate_seconds", "profile_trials", "server_starts", "variant_order"]
 
 #: Seconds a server start, readiness probe and stop cost on top of the trials (estimate only).
 SERVER_START_OVERHEAD_S = 1.5
@@ -115,9 +115,38 @@ def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, vari
                  warmup_s=spec.warmup_s, timeout_s=spec.timeout_s)
 
 
+def profile_trials(plan: Plan, points: str) -> dict[int, tuple[Trial, ...]]:
+    """The trials to profile once more after the block that ran them: block index -> trials, in order.
+
+    `points` is "heaviest" (per server, variant and workload, the load point with the highest connections
+    or rate, ties to the later one) or "all" (every load point), "off" gives nothing. Each is profiled
+    once, after the last block that measured it, so the profiled trial follows every measured one on that
+    server and no measurement runs while the profiler is attached.
+    """
+    if points == "off":
+        return {}
+    last: dict[tuple[str, str | None, str, str], Trial] = {}
+    for trial in plan.trials:
+        last[(trial.server.name, trial.variant, trial.workload.name, trial.load.label)] = trial
+    chosen = list(last.values())
+    if points == "heaviest":
+        top: dict[tuple[str, str | None, str], Trial] = {}
+        for trial in chosen:
+            key = (trial.server.name, trial.variant, trial.workload.name)
+            if key not in top or trial.load.plot_value >= top[key].load.plot_value:
+                top[key] = trial
+        chosen = list(top.values())
+    by_block: dict[int, list[Trial]] = {}
+    for trial in sorted(chosen, key=lambda t: t.index):
+        by_block.setdefault(trial.block, []).append(trial)
+    return {block: tuple(trials) for block, trials in by_block.items()}
+
+
 def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:
-    """Seconds the plan should take: every window and warm-up, plus `start_overhead_s` per server start."""
-    measured = sum(trial.duration_s + trial.warmup_s for trial in plan.trials)
+    """Seconds the plan should take: every window and warm-up (profiled trials too), plus
+    `start_overhead_s` per server start."""
+    profiled = [t for ts in profile_trials(plan, plan.scenario.profile).values() for t in ts]
+    measured = sum(trial.duration_s + trial.warmup_s for trial in (*plan.trials, *profiled))
     return measured + start_overhead_s * server_starts(plan)
 
 
@@ -161,6 +190,11 @@ def describe_plan(plan: Plan) -> list[str]:
         lines.append("workloads: from the locustfile (one per Locust request name, plus 'journey')")
     if scenario.thresholds:
         lines.append(f"Thresholds: {'; '.join(scenario.thresholds)}")
+    profiled = profile_trials(plan, scenario.profile)
+    if profiled:
+        count = sum(len(ts) for ts in profiled.values())
+        lines.append(f"Profile: {scenario.profile} load point(s), py-spy at 100 Hz, one extra unmeasured "
+                     f"trial each ({count} in all; models without Python workers are only noted)")
     width = max((len(trial.trial_id) for trial in plan.trials), default=0)
     for block in plan.blocks:
         arm = f" [{block.variant}]" if block.variant else ""
@@ -168,4 +202,6 @@ def describe_plan(plan: Plan) -> list[str]:
         for trial in block.trials:
             lines.append(f"  #{trial.index + 1:<4} {trial.trial_id:<{width}}  {trial.duration_s:g}s "
                          f"after {trial.warmup_s:g}s warm-up")
+        for trial in profiled.get(block.index, ()):
+            lines.append(f"  {'prof.':<5} {trial.trial_id:<{width}}  {trial.duration_s:g}s under py-spy")
     return lines

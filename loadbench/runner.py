@@ -5,6 +5,9 @@ block's trials warms up and drives it (the engine pinned to the client CPUs) whi
 server tree; every trial's result is appended to results.jsonl and flushed before the next one starts.
 A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on.
 Ctrl-C (KeyboardInterrupt) stops the server, keeps the results so far, and ends the run as interrupted.
+With profiling on (scenario `profile`, `run --profile`), the trials plan.profile_trials picks run once more
+after their block's measured trials, on the same server, under py-spy (loadbench.profile); their profile
+lines are never measurements.
 
 The runner never prints: it reports through a RunEvents sink (the CLI's progress bar, or nothing).
 """
@@ -23,10 +26,13 @@ from loadbench.errors import ServerStartError, ServerUnavailableError, UsageErro
 from loadbench.results.build import failed_trial
 
 if TYPE_CHECKING:
+    from loadbench.engine.backend import BackendResult
     from loadbench.plan import Block, Plan, Trial
+    from loadbench.profile import ProfileSession
     from loadbench.results.build import TrialIdentity
     from loadbench.results.file import ResultsWriter
     from loadbench.results.metrics import TickInfo
+    from loadbench.results.profiles import ProfileRecord
     from loadbench.results.records import TrialResult
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
@@ -41,6 +47,7 @@ class RunEvents(Protocol):
     def tick(self, trial: Trial, info: TickInfo) -> None: ...
     def trial_finished(self, trial: Trial, result: TrialResult) -> None: ...
     def warning(self, message: str) -> None: ...
+    def profiled(self, trial: Trial, profile: ProfileRecord) -> None: ...
 
 
 class QuietEvents:
@@ -59,6 +66,9 @@ class QuietEvents:
         return None
 
     def warning(self, message: str) -> None:
+        return None
+
+    def profiled(self, trial: Trial, profile: ProfileRecord) -> None:
         return None
 
 
@@ -96,6 +106,7 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
+    from loadbench.plan import profile_trials
     from loadbench.results.env import collect_env
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
@@ -119,8 +130,10 @@ def run_plan(
     )
     interrupted = False
     paired = bool(scenario.variants)
+    profiler = _profiler(plan, run_dir, sink, warnings)
     with ResultsWriter(results_path, header) as writer, _ServerPool(keep=paired) as pool:
-        progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir)
+        progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir,
+                         profiler=profiler, profile_plan=profile_trials(plan, scenario.profile))
         sink.started(plan, results_path, sorted(missing))
         try:
             for group in _rounds(blocks, paired=paired):
@@ -143,6 +156,8 @@ class _Sink:
     scenario: Scenario
     pool: _ServerPool
     run_dir: Path
+    profiler: ProfileSession | None = None
+    profile_plan: dict[int, tuple[Trial, ...]] = field(default_factory=dict)
     written: int = 0
     failed: int = 0
 
@@ -284,6 +299,8 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                 continue
             for result in _measure(trial, server, model, scenario, out.events, attempt):
                 results.append(out.record(trial, result))
+        for trial in out.profile_plan.get(block.index, ()) if attempt == 1 else ():
+            _profile(trial, server, model, out)
     finally:
         if server is not None and not out.pool.give_back(key, server):
             server.stop()
@@ -308,24 +325,13 @@ def _measure(
     """Drive one trial against a running server with the scenario's engine backend: one result per
     workload the backend measured (one for the native engine; a Locust journey's steps and the whole
     journey). A server that dies meanwhile makes the trial a failed one."""
-    from loadbench.engine import run_backend
     from loadbench.monitor import ProcessMonitor
     from loadbench.results.build import measured_trial
-    from loadbench.types import DriveOptions, Target
 
     started = datetime.now(UTC)
-    options = DriveOptions(
-        duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
-        cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
-    )  # the run trusts its own throwaway CA: no --insecure
-    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     monitor = ProcessMonitor(server.pids)
     with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
-        measured = run_backend(
-            scenario.engine, target, trial.workload.requests, trial.load, options,
-            workload=trial.workload.name, settings=engine_settings(scenario, server),
-            on_tick=lambda info: sink.tick(trial, info),
-        )  # fmt: skip
+        measured = _drive(trial, server, scenario, sink)
     summary = monitor.stop() if monitor_started.is_set() else None
     identity = _identity(trial, model, scenario, started=started, attempt=attempt)
     if not server.alive():
@@ -337,6 +343,60 @@ def _measure(
                        monitor=summary, backend_extras=measured.extras)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
+
+
+def _profiler(plan: Plan, run_dir: Path, sink: RunEvents, warnings: list[str]) -> ProfileSession | None:
+    """The run's ProfileSession when the scenario asks for profiles; one warning when py-spy cannot run."""
+    if plan.scenario.profile == "off":
+        return None
+    from loadbench.profile import ProfileSession
+
+    session = ProfileSession(run_dir=run_dir, cpus=plan.scenario.cpus.client)
+    if session.off_reason:
+        warnings.append(f"profiling is off for this run: {session.off_reason}")
+        sink.warning(warnings[-1])
+    return session
+
+
+def _profile(trial: Trial, server: ServerProcess | None, model: ServerModel, out: _Sink) -> None:
+    """Run `trial` once more under py-spy (or record why not) and append its profile line."""
+    from loadbench.profile import DriveFacts
+
+    assert out.profiler is not None
+    running = server is not None and server.alive()
+    reason = model.unprofiled_reason or (None if running else "the server was not running after its trials")
+
+    def drive() -> DriveFacts:
+        assert server is not None
+        out.events.trial_started(trial)
+        recordings = list(_drive(trial, server, out.scenario, out.events).recordings.values())
+        return DriveFacts(requests=sum(r.requests for r in recordings),
+                          rps=sum(r.rps for r in recordings), processes=len(server.pids()))  # fmt: skip
+
+    record, warning = out.profiler.profile(_identity(trial, model, out.scenario),
+                                           server.pid if server is not None else -1,
+                                           unprofiled_reason=reason, drive=drive)  # fmt: skip
+    out.writer.append_profile(record)
+    if warning:
+        out.events.warning(warning)
+    out.events.profiled(trial, record)
+
+
+def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents) -> BackendResult:
+    """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs."""
+    from loadbench.engine import run_backend
+    from loadbench.types import DriveOptions, Target
+
+    options = DriveOptions(
+        duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
+        cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
+    )  # the run trusts its own throwaway CA: no --insecure
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
+    return run_backend(
+        scenario.engine, target, trial.workload.requests, trial.load, options,
+        workload=trial.workload.name, settings=engine_settings(scenario, server),
+        on_tick=lambda info: sink.tick(trial, info),
+    )  # fmt: skip
 
 
 def _preflight(block: Block, scenario: Scenario, server: ServerProcess) -> list[str]:

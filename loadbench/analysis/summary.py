@@ -18,13 +18,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
 from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
+from loadbench.analysis.profiles import ProfileView, profile_finding, view_profile
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
-from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
+from loadbench.analysis.trialtable import (
+    ERROR_CLASSES,
+    error_counts,
+    load_kind,
+    load_value,
+    series_name,
+    trial_row,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,6 +143,8 @@ class WorkloadSummary:
     points: tuple[Point, ...]
     details: tuple[HeavyDetail, ...]
     verdict: WorkloadVerdict | None
+    profiles: tuple[ProfileView, ...] = ()  # one per model and profiled load point, in model order
+    profile_note: str = ""  # what the profiles explain, in words ("" when nothing stands out)
 
     @property
     def key(self) -> str:
@@ -273,8 +283,20 @@ def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+def _workload_profiles(
+    views: Sequence[ProfileView], workload: str, loop: str, models: Sequence[str]
+) -> tuple[tuple[ProfileView, ...], str]:
+    """This workload's profiles (model order, then load) and the finding at each model's heaviest one."""
+    mine = [v for v in views if v.record.workload == workload and load_kind(v.record.load) == loop]
+    order = {m: i for i, m in enumerate(models)}
+    mine.sort(key=lambda v: (order.get(v.model, len(order)), v.model, load_value(v.record.load)))
+    heaviest = {v.model: v for v in mine}  # the last one of each model is its heaviest
+    return tuple(mine), profile_finding(heaviest.values()) or ""
+
+
 def _workload(
-    frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float
+    frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float,
+    views: Sequence[ProfileView] = (),
 ) -> WorkloadSummary:
     models = tuple(dict.fromkeys(frame["model"]))
     points: list[Point] = []
@@ -291,16 +313,22 @@ def _workload(
     first = frame.iloc[0]
     trial = trials_by_index[int(first["index"])]
     kind = workload_kind(trial.workload, trial.requests_spec)
-    load_kind = str(first["load_kind"])
+    loop = str(first["load_kind"])
+    profiles, note = _workload_profiles(views, str(first["workload"]), loop, models)
+    verdict = choose_verdict(str(first["workload"]), kind, loop, points)
+    if verdict is not None and note:
+        verdict = replace(verdict, sentence=f"{verdict.sentence} {note}")
     return WorkloadSummary(
         workload=str(first["workload"]),
         kind=kind,
-        load_kind=load_kind,
-        load_axis="concurrency (connections)" if load_kind == "closed" else "offered rate (requests/s)",
+        load_kind=loop,
+        load_axis="concurrency (connections)" if loop == "closed" else "offered rate (requests/s)",
         models=models,
         points=tuple(points),
         details=tuple(details),
-        verdict=choose_verdict(str(first["workload"]), kind, load_kind, points),
+        verdict=verdict,
+        profiles=profiles,
+        profile_note=note,
     )
 
 
@@ -331,9 +359,10 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     frame = trials_frame(trials)
     by_index = {t.index: t for t in trials}
     workloads: list[WorkloadSummary] = []
+    views = [view_profile(p) for p in results.profiles]
     if not frame.empty:
         for _, rows in frame.groupby(["workload", "load_kind"], sort=False):
-            workloads.append(_workload(rows, by_index, confidence))
+            workloads.append(_workload(rows, by_index, confidence, views))
     failed = tuple(
         _note(t, (str(failure.get("reason") or "failed"),), str(failure.get("log_tail") or ""))
         for t in trials if not t.status_ok for failure in [t.failure or {}]

@@ -58,12 +58,13 @@ def command(
     from loadbench.gate.junit import render_junit
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.results.file import read_results
-    from loadbench.results.records import latest_attempts
+    from loadbench.results.records import latest_attempts, refuse_duplicate_trials
     from loadbench.safe.escape import terminal
     from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
     data = read_results(results)
+    refuse_duplicate_trials(data)
     echo_warnings(data.warnings)
     if not no_scenario_thresholds:
         stored = data.header.scenario.get("thresholds") or ()

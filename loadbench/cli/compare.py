@@ -75,6 +75,7 @@ def command(
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
     from loadbench.results.file import read_results
+    from loadbench.results.records import refuse_duplicate_trials
     from loadbench.safe.escape import terminal
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
@@ -84,11 +85,13 @@ def command(
             "--baseline, --candidate and --calibrate apply to a single (paired) results file"
         )
     base_data = read_results(results)
+    refuse_duplicate_trials(base_data)
     echo_warnings(base_data.warnings)
     comparisons: list[Comparison] = []
     main: Comparison | None = None
     if candidate_results is not None:
         cand_data = read_results(candidate_results)
+        refuse_duplicate_trials(cand_data)
         echo_warnings(cand_data.warnings)
         main = paired.compare_runs(
             base_data.trials, cand_data.trials, base_name=results, cand_name=candidate_results,

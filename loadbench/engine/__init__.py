@@ -44,6 +44,7 @@ def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions
     if options.pipeline > 1 and (load.loop == "open" or not options.keepalive):
         raise UsageError(f"pipeline {options.pipeline}: pipelining needs keep-alive and a closed loop "
                          "(-c N or connection stages); drop the rate or --no-keepalive")
+    _check_limits(load, requests, options, duration)
 
 
 def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOptions) -> None:
@@ -56,6 +57,31 @@ def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOp
     ) if on]  # fmt: skip
     if backend != DEFAULT_BACKEND and asked:
         raise UsageError(f"engine {backend!r} does not do {' or '.join(asked)}; use engine \"native\"")
+
+
+def _check_limits(load: Load, requests: Sequence[RequestSpec], options: DriveOptions,
+                  duration: float | None) -> None:  # fmt: skip
+    """The bounds of loadbench.safe.limits, so bench and the Python API meet what scenarios meet."""
+    from loadbench.safe import limits
+    from loadbench.shapes import Open, Stages
+
+    problems = {
+        "duration": None if duration is None else limits.duration_problem(duration),
+        "warm-up": limits.duration_problem(options.warmup_s),
+        "timeout": limits.timeout_problem(options.timeout_s),
+        "processes": limits.processes_problem(options.processes, len(options.cpus) if options.cpus else None),
+        "connections": limits.connections_problem(load.connection_limit),
+    }
+    if isinstance(load, Open):
+        problems["rate"] = limits.rate_problem(load.rate_per_s, duration, options.processes)
+    elif isinstance(load, Stages) and load.kind == "rate":
+        peak = max((stage.target for stage in load.stages), default=0.0)
+        problems["rate"] = limits.rate_problem(peak, duration, options.processes)
+    for spec in requests:
+        problems.setdefault("request", limits.request_problem(spec.method, spec.path, spec.headers))
+    for what, problem in problems.items():
+        if problem is not None:
+            raise UsageError(f"{what}: {problem}")
 
 
 def run_backend(

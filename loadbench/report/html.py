@@ -16,6 +16,7 @@ from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from loadbench.analysis.profiles import ProfileView
     from loadbench.analysis.summary import Summary
     from loadbench.report.registry import Renderer
 
@@ -73,11 +74,13 @@ def render_html(summary: Summary) -> str:
     from loadbench.report.charts import model_styles, timeline_note, workload_charts
 
     charts = workload_charts(summary)
-    # Markup: the SVG is matplotlib's output, whose text nodes it escaped itself (see charts.py).
+    # Markup: the SVG is matplotlib's output, whose text nodes it escaped itself (see charts.py); the
+    # flame graphs are flamegraph.py's, which escapes every name it writes (xml_text).
     sections = [
         {"w": w, "charts": [{"chart": c, "svg": Markup(c.svg)} for c in wc],
          "notes": [n for n in (timeline_note(w),) if n],
-         "intervals": any(p.rps.coverage > 0 or p.p99_ms.coverage > 0 for p in w.points)}
+         "intervals": any(p.rps.coverage > 0 or p.p99_ms.coverage > 0 for p in w.points),
+         "profiles": [{"v": v, "svg": Markup(_flame(v))} for v in w.profiles]}
         for w, wc in zip(summary.workloads, charts, strict=True)
     ]
     error_points = [p for w in summary.workloads for p in w.points if p.error_total]
@@ -93,7 +96,25 @@ def render_html(summary: Summary) -> str:
         raw_rows=_raw_rows(summary),
         trial_count=len(summary.table),
         busy_limit=f"{BUSY_OTHER_CPU_PCT:.0f}",
+        sampling_note=SAMPLING_NOTE,
     )
+
+
+SAMPLING_NOTE = (
+    "py-spy sampled every Python process of the server, keeping running threads only (no --idle) and "
+    "Python frames only (no --native: time in C, such as uvloop's, counts in the Python function that "
+    "called it). Runs of the server's framework and standard-library frames are folded into their "
+    "innermost frame, so the app's code stands out; hover a box for its name and share."
+)
+
+
+def _flame(view: ProfileView) -> str:
+    from loadbench.report.flamegraph import flame_svg
+
+    if not view.profiled:
+        return ""
+    title = f"{view.model}, {view.record.workload} at {view.record.load_label}"
+    return flame_svg(view.stacks, total=view.samples, title=title)
 
 
 class HtmlRenderer:

@@ -14,7 +14,7 @@ from loadbench.safe.escape import terminal
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from loadbench.analysis.summary import Point, Summary
+    from loadbench.analysis.summary import Point, Summary, WorkloadSummary
     from loadbench.results.records import Results
 
 
@@ -28,6 +28,24 @@ def _errors(p: Point) -> str:
 
 
 _STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}
+TOP_IN_TERMINAL = 5
+
+
+def _print_profiles(w: WorkloadSummary, console: Console) -> None:
+    """Per profiled model the top functions by own time (total beside); one line per model not profiled."""
+    from rich.text import Text
+
+    for v in w.profiles:
+        head = f"profile of {v.model} at {v.record.load_label}"
+        if not v.profiled:
+            console.print(Text(terminal(f"{head}: not profiled: {v.record.reason}"), style="dim"))
+            continue
+        intro = f"{head} ({v.caption()}); top functions, own / total time:"
+        console.print(Text(terminal(intro), style="dim"))
+        for f in v.top_own[:TOP_IN_TERMINAL]:
+            mark = "" if f.category == "app" else f" [{f.category}]"
+            line = f"  {fmt.pct(f.own_share):>6} {fmt.pct(f.total_share):>6}  {f.function} ({f.path}){mark}"
+            console.print(Text(terminal(line)), soft_wrap=False, overflow="ellipsis", no_wrap=True)
 
 
 def _styled(flag: str) -> str:
@@ -81,6 +99,9 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
         console.print(table)
         if w.verdict is not None:
             console.print(Text(terminal(w.verdict.sentence)), soft_wrap=False)
+        elif w.profile_note:
+            console.print(Text(terminal(w.profile_note)), soft_wrap=False)
+        _print_profiles(w, console)
         console.print()
     console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
     if summary.saturated:

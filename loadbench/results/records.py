@@ -30,6 +30,7 @@ from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import LatencyHistogram
+    from loadbench.results.profiles import ProfileRecord
     from loadbench.types import Load
 
 _T = TypeVar("_T")
@@ -37,6 +38,8 @@ _T = TypeVar("_T")
 RESULTS_FORMAT = "loadbench-results"
 # Version history (bump on any change a version-1 reader would misread; adding optional keys is not one):
 #   1 (loadbench 0.1.0): header line + one "trial" line per trial.
+#     Later within version 1: "profile" lines (loadbench.results.profiles) beside the trials; a reader that
+#     does not know them skips them with a warning, so the version stays 1.
 RESULTS_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
@@ -51,6 +54,7 @@ __all__ = [
     "load_from_json",
     "load_to_json",
     "make_header",
+    "refuse_duplicate_trials",
     "request_spec_to_json",
 ]
 
@@ -242,12 +246,16 @@ class TrialResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Results:
-    """A whole results file: its header, its complete trials in file order, and reader warnings."""
+    """A whole results file: its header, its complete trials in file order, and reader warnings.
+
+    `profiles` holds the file's profile lines (loadbench.results.profiles), never measurements.
+    """
 
     header: ResultsHeader
     trials: tuple[TrialResult, ...]
     warnings: tuple[str, ...] = ()
     path: Path | None = None
+    profiles: tuple[ProfileRecord, ...] = ()
 
 
 # -- a run's header -----------------------------------------------------------------------------------
@@ -280,6 +288,24 @@ def make_header(
 
 def _timestamp(value: datetime | str) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+
+
+def refuse_duplicate_trials(results: Results) -> None:
+    """Raise ResultsFormatError when one trial (id and attempt) appears twice: a copied line is not new
+    evidence, and counting it would let six copies of one trial decide a verdict."""
+    from collections import Counter
+
+    from loadbench.errors import ResultsFormatError
+
+    counts = Counter((t.trial_id, int(getattr(t, "attempt", 1) or 1)) for t in results.trials)
+    repeated = [(key, n) for key, n in counts.items() if n > 1]
+    if repeated:
+        (trial_id, attempt), n = repeated[0]
+        more = f" (and {len(repeated) - 1} more trial(s))" if len(repeated) > 1 else ""
+        raise ResultsFormatError(
+            f"{results.path}: trial {trial_id!r} (attempt {attempt}) appears {n} times{more}; a trial counts "
+            "once: remove the copied lines (or merge runs with distinct trial ids)"
+        )
 
 
 def latest_attempts(trials: Sequence[_T]) -> list[_T]:

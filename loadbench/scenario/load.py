@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.safe import limits
 from loadbench.scenario.schema import (
     CHECK_KEYS,
     CPU_KEYS,
@@ -26,7 +27,7 @@ from loadbench.scenario.schema import (
     Reader,
     unit_problem,
 )
-from loadbench.scenario.templates import compile_template
+from loadbench.scenario.templates import TemplateState, compile_template
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import CpuSplit, Endpoint, LoadSpec, Workload
 from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, ResponseCheck, Stages
@@ -81,12 +82,22 @@ def _request_fields(reader: Reader, base_dir: Path) -> tuple[str, str, tuple[tup
         body = ""
     headers = reader.string_pairs("headers")
     templated = False
+    samples: dict[str, str] = {}  # a templated text's first rendering, checked like a plain one
     for key, text, context in [("path", path, "path"), ("body", body, "body"),
                                *(("headers", value, "header") for _, value in headers)]:  # fmt: skip
         try:
-            templated |= compile_template(text, context=context, base_dir=base_dir) is not None  # type: ignore[arg-type]
+            template = compile_template(text, context=context, base_dir=base_dir)  # type: ignore[arg-type]
         except UsageError as exc:
             reader.report(key, str(exc))
+            continue
+        if template is not None:
+            templated = True
+            samples[text] = TemplateState(seed=0).render(template, 0, {}).decode("latin-1", errors="replace")
+    if path.startswith("/") and _METHOD_RE.match(method):  # what the wire cannot carry, refused now
+        problem = limits.request_problem(method, samples.get(path, path),
+                                         [(name, samples.get(value, value)) for name, value in headers])
+        if problem is not None:
+            reader.report("headers" if problem.startswith("header") else "path", problem)
     return method, path, headers, body.encode(), str(base_dir) if templated else None
 
 
@@ -238,20 +249,36 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         if "duration" in raw:
             reader.report("duration", "with stages the duration is the stages' total; remove duration")
     repeat = reader.count("repeat", 1 if paired else 3) or 1
+    if (problem := limits.repeat_problem(repeat)) is not None:
+        reader.report("repeat", problem)
     if paired and "repeat" in raw:
         reader.report("repeat", "with [[variants]] the rounds of [paired] repeat the trials; remove repeat "
                                 "and set [paired] rounds = N")
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else reader.duration("duration", 10.0)
+    if own is not None and (problem := limits.duration_problem(own)) is not None:
+        reader.report("stages", f"the stages add up to {problem}")
     warmup = reader.duration("warmup", 1.0, positive=False)
+    timeout = reader.duration("timeout", 2.0)
+    if (problem := limits.timeout_problem(timeout)) is not None and "timeout" in raw:
+        reader.report("timeout", problem)
+    for point in points:
+        problem = limits.connections_problem(point.connection_limit)
+        if problem is None and isinstance(point, Open):
+            problem = limits.rate_problem(point.rate_per_s, duration)
+        if problem is None and isinstance(point, Stages) and point.kind == "rate":
+            problem = limits.rate_problem(max(s.target for s in point.stages), point.own_duration_s)
+        if problem is not None:
+            reader.report(next(k for k in ("connections", "rates", "stages", "max_connections") if k in raw),
+                          problem)
+            break
     http2 = reader.boolean("http2", False)
     streams = reader.count("streams", 1) or 1
     if streams > 1 and not http2:
         reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
                                  "request at a time per connection)")
-    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
-                    timeout_s=reader.duration("timeout", 2.0), http2=http2, streams=streams,
-                    preflight=reader.boolean("preflight", True))
+    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
+                    http2=http2, streams=streams, preflight=reader.boolean("preflight", True))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

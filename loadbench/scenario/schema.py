@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.safe import limits
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import (
     COMMAND_MODEL,
@@ -107,6 +108,9 @@ class Reader:
             return default
         if positive and seconds <= 0:
             self.report(key, f"{value!r} must be longer than zero")
+            return default
+        if (problem := limits.duration_problem(seconds)) is not None:
+            self.report(key, problem)
             return default
         return seconds
 

@@ -69,10 +69,13 @@ class AppSpec:
 
 WorkloadKind = Literal["endpoint", "mix", "locustfile"]
 PairedOrder = Literal["ABBA", "ABAB"]
+ProfilePoints = Literal["off", "heaviest", "all"]
+PROFILE_POINTS: tuple[ProfilePoints, ...] = ("off", "heaviest", "all")
 
 
 __all__ = [
     "COMMAND_MODEL",
+    "PROFILE_POINTS",
     "AppKind",
     "AppSpec",
     "CpuSplit",
@@ -81,6 +84,7 @@ __all__ = [
     "LoadSpec",
     "Paired",
     "PairedOrder",
+    "ProfilePoints",
     "Scenario",
     "ServerEntry",
     "Variant",
@@ -224,6 +228,8 @@ class Scenario:
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
     (key, scalar) pairs. `overrides` are the `run --set table.key=value` texts applied over `text`.
+    (key, scalar) pairs. `profile` says at which load points `run` takes a sampled profile of each server
+    ("off", "heaviest": the highest load of each workload, "all"); see docs/profiling.md.
     """
 
     name: str
@@ -244,6 +250,7 @@ class Scenario:
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
     overrides: tuple[str, ...] = ()  # `run --set` values applied over the file, as typed
+    profile: ProfilePoints = "off"
 
     @property
     def pinning_note(self) -> str | None:

@@ -138,6 +138,11 @@ class ApacheModel(ExternalModel):
     description = "real Apache httpd, mpm_event: worker threads + an event loop for idle keep-alive (static)"
     binaries = ("apache2", "httpd")
     install_hint = "apt-get install apache2"
+    unprofiled_reason: str | None = (
+        "Apache httpd is written in C and its workers run no Python: py-spy reads a CPython interpreter's "
+        "frames, and these processes have none (a Python embedded by mod_wsgi, or a CGI interpreter that "
+        "lives for one request, is out of py-spy's reach too)"
+    )
     mpm = "event"
     tls_capable = True
     http2_capable = True  # mod_http2; not under prefork
