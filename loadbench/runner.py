@@ -390,6 +390,7 @@ def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEve
     options = DriveOptions(
         duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
         cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
+        pipeline=scenario.load.pipeline,
     )  # the run trusts its own throwaway CA: no --insecure
     target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return run_backend(

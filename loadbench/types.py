@@ -117,6 +117,7 @@ class DriveOptions:
     cpus: tuple[int, ...] | None = None
     seed: int = 0  # seeds the Poisson arrivals, the weighted mix and templates: equal seeds, equal requests
     shard: tuple[int, int] = (0, 1)  # (this engine process, of how many): interleaves template {seq}s
+    live_figures: bool = False  # each measured tick carries the figures so far (TickInfo.partial)
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection (1: no pipelining)
     unix_socket: str | None = None  # connect to this Unix socket path instead of the target's host:port
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set

@@ -113,6 +113,10 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("-q", "hey_rate", default=None, hidden=True, expose_value=True)
 @click.option("--threshold", "thresholds", multiple=True, metavar="EXPR", help="Fail (exit 10) unless it "
               "holds, e.g. 'p99 < 50ms' or k6's 'p(95)<200' (repeatable; grammar: loadbench check --help).")
+@click.option("--abort-on-fail", is_flag=True, help="Check the --thresholds every second on the figures so "
+              "far and end the run at the first failure (kept, marked aborted; exit 10), k6 style.")
+@click.option("--abort-delay", default="5s", show_default=True, help="--abort-on-fail: measured time before "
+              "the first check (k6's delayAbortEval), so a few slow first requests do not end the run.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and failed thresholds.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print every error message and the engine's extras.")
 @click.option("--cpus", default=None, help="Pin the engine process(es) to these CPUs, e.g. 1 or 2-3.")
@@ -156,7 +160,8 @@ def command(
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
     processes: str | None, threads: str | None, latency: bool, hey_rate: str | None,
-    thresholds: tuple[str, ...], quiet: bool, verbose: bool, cpus: str | None, seed: int,
+    thresholds: tuple[str, ...], abort_on_fail: bool, abort_delay: str, quiet: bool, verbose: bool,
+    cpus: str | None, seed: int,
     json_out: str | None, expect_status: str | None, expect_body: str | None, expect_body_re: str | None,
     pipeline: str, unix_socket: str | None, engine: str, http2: bool, streams: str | None, insecure: bool,
     cacert: str | None, allow_remote: bool, locustfile: str | None, locust_workers: int | None,
@@ -174,6 +179,12 @@ def command(
     if quiet and verbose:
         raise UsageError("--quiet and -v exclude each other: choose one")
     checks = parse_thresholds(thresholds, source="--threshold")
+    abort_delay_s = parse_duration(abort_delay, what="--abort-delay")
+    if abort_on_fail and not checks:
+        raise UsageError("--abort-on-fail needs at least one --threshold to check, e.g. "
+                         "--threshold 'p(99)<50ms'")  # fmt: skip
+    if abort_on_fail and engine != "native":
+        raise UsageError(f"--abort-on-fail: the {engine} engine cannot end a run early; use --engine native")
     if (url is None) == (targets_file is None):
         raise UsageError("give a URL or --targets FILE (one of them)")
     listed: list[RequestSpec] | None = None
@@ -227,7 +238,7 @@ def command(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
         cpus=cpu_list, seed=seed, allow_remote=allow_remote, insecure=insecure, cacert=cacert,
-        pipeline=depth, unix_socket=unix_socket,
+        pipeline=depth, unix_socket=unix_socket, live_figures=abort_on_fail,
     )  # fmt: skip
     check = _check(expect_status, expect_body, expect_body_re)
     if listed is not None:  # -H adds to every target
@@ -239,8 +250,24 @@ def command(
         raise UsageError("--expect-*, --pipeline and --unix-socket need --engine native")
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
     settings |= _http_settings(engine, http2, streams)
+    watch = None
+    if abort_on_fail:
+        from loadbench.cli._habits import AbortWatch
+
+        watch = AbortWatch(checks, abort_delay_s, lambda rec: bench_trial(
+            url, specs, rec, options, workload="partial", started=_now()))
     trials = _run(url, target, specs, load, options, json_out, engine=engine, settings=settings,
-                  quiet=quiet, verbose=verbose)
+                  quiet=quiet, verbose=verbose, on_tick=watch)
+    if watch is not None and watch.reason is not None:
+        click.echo(f"aborted: {watch.reason} (--abort-on-fail); the trial is kept with aborted: true",
+                   err=True)  # fmt: skip
+        from loadbench.errors import ExitCode
+
+        if checks:
+            from loadbench.cli._habits import hold_thresholds
+
+            hold_thresholds(trials, checks, quiet=quiet)
+        click.get_current_context().exit(int(ExitCode.GATE_FAILED))
     if checks:
         from loadbench.cli._habits import hold_thresholds
 
@@ -336,7 +363,7 @@ def _http_settings(engine: str, http2: bool, streams: str | None) -> dict[str, A
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
          *, engine: str, settings: dict[str, Any], quiet: bool = False, verbose: bool = False,
-         ) -> list[TrialResult]:  # fmt: skip
+         on_tick: Any = None) -> list[TrialResult]:  # fmt: skip
     """Run the load, print the summary (unless quiet), write --json; return the trials measured."""
     import json
 
@@ -348,7 +375,8 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
         check_output(json_out, what="--json")
     workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
     started = _now()
-    measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+    measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings,
+                           on_tick=on_tick)  # fmt: skip
     several = len(measured.recordings) > 1
     for name, recording in measured.recordings.items():
         heading = f"{url} [{name}]" if several else url

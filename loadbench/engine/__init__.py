@@ -87,7 +87,7 @@ def _check_limits(load: Load, requests: Sequence[RequestSpec], options: DriveOpt
 def run_backend(
     backend: str, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
     workload: str = "", settings: Mapping[str, Any] | None = None,
-    on_tick: Callable[[TickInfo], None] | None = None,
+    on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> BackendResult:  # fmt: skip
     """Send the load with the engine backend called `backend`; see loadbench.engine.backend.
 
@@ -112,7 +112,7 @@ def run_backend(
 
 def drive(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
-    *, on_tick: Callable[[TickInfo], None] | None = None,
+    *, on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> Recording:  # fmt: skip
     """The native engine's Recording of one workload: run_backend("native", ...) for callers that measure
     one workload and want its Recording (bench, benchmarks, tests)."""

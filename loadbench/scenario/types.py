@@ -155,7 +155,8 @@ class LoadSpec:
     bounds each request, and `repeat` is how many times the whole sweep runs (interleaved). `http2`
     (engine httpx) offers HTTP/2 to the servers that offer it (`http2 = true` in [[servers]]), with
     `streams` concurrent requests per connection; `preflight` fetches every endpoint once per server block
-    before any load and checks the answers (run --no-preflight turns it off).
+    before any load and checks the answers (run --no-preflight turns it off). `pipeline` (engine native,
+    closed loop) keeps that many HTTP/1.1 requests in flight per connection (bench --pipeline).
     """
 
     points: tuple[Load, ...]
@@ -166,6 +167,7 @@ class LoadSpec:
     http2: bool = False
     streams: int = 1
     preflight: bool = True
+    pipeline: int = 1
 
     @property
     def kind(self) -> str:

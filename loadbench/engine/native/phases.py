@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import resource
 import socket
@@ -90,7 +91,8 @@ def run_duration_s(load: Load, options: DriveOptions) -> float | None:
 
 def drive_one(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
-    *, report: Callable[[TickInfo], None] | None = None, before_start: Callable[[], None] | None = None,
+    *, report: Callable[[TickInfo], bool | None] | None = None,
+    before_start: Callable[[], None] | None = None,
 ) -> Shard:  # fmt: skip
     """Run one engine process's share of the load on a fresh event loop and return its Shard."""
     factory, loop_name = event_loop_factory()
@@ -115,7 +117,7 @@ def _cpu_s() -> float:
 
 async def _drive(
     target: Target, address: tuple[str, int], requests: Sequence[RequestSpec], load: Load,
-    options: DriveOptions, loop_name: str, report: Callable[[TickInfo], None] | None,
+    options: DriveOptions, loop_name: str, report: Callable[[TickInfo], bool | None] | None,
     before_start: Callable[[], None] | None, context: ssl.SSLContext | None = None,
 ) -> Shard:  # fmt: skip
     loop = asyncio.get_running_loop()
@@ -160,6 +162,7 @@ async def _drive(
         run.set_wanted(round(schedule[0].target) if warmup_ns else connections_at(schedule, 0.0))
 
     measuring = warmup_ns == 0
+    aborted = False  # the caller asked to end the run (a tick's report returned True)
     measure_start = t_start
     cpu0 = 0.0
     in_flight_at_begin = 0
@@ -205,10 +208,17 @@ async def _drive(
                 rec.close_second(second)
                 if report is not None:
                     last = rec.seconds[-1]
-                    report(TickInfo(
-                        phase="measure", elapsed_s=(now - measure_start) / 1e9, duration_s=window_ns / 1e9,
+                    elapsed_s = (now - measure_start) / 1e9
+                    # The figures so far (--abort-on-fail): the recorder's own histograms, read at once.
+                    partial = rec.shard(event_loop=loop_name, duration_s=elapsed_s, cpu_s=_cpu_s() - cpu0
+                                        ) if options.live_figures else None  # fmt: skip
+                    if report(TickInfo(
+                        phase="measure", elapsed_s=elapsed_s, duration_s=window_ns / 1e9,
                         requests=rec.requests, rps=float(last.requests), errors=sum(rec.errors.values()),
-                    ))  # fmt: skip
+                        partial=partial,
+                    )):  # fmt: skip
+                        aborted = True
+                        break
                 second += 1
                 next_second += SECOND_NS
             if not open_loop:
@@ -247,7 +257,8 @@ async def _drive(
     run.close_all()
     await asyncio.sleep(0)  # let the aborted transports report connection_lost
     rec.fold()
-    return rec.shard(event_loop=loop_name, duration_s=(t_end - measure_start) / 1e9, cpu_s=cpu_s)
+    shard = rec.shard(event_loop=loop_name, duration_s=(t_end - measure_start) / 1e9, cpu_s=cpu_s)
+    return dataclasses.replace(shard, aborted=True) if aborted else shard
 
 
 def _schedule_ns(t_start: int, times_s: Iterator[float]) -> Iterator[int]:
