@@ -8,7 +8,7 @@ worker, which loadbench has no equivalent for; it is refused with the flag to us
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -16,7 +16,6 @@ import click
 from loadbench.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from loadbench.results.metrics import Recording, TickInfo
     from loadbench.results.records import TrialResult
     from loadbench.scenario.thresholds import Threshold
 
@@ -75,35 +74,3 @@ def hold_thresholds(trials: Sequence[TrialResult], checks: Sequence[Threshold], 
     if code != ExitCode.OK:
         click.get_current_context().exit(int(code))
 
-
-class AbortWatch:
-    """--abort-on-fail: a tick sink that checks the thresholds on the figures so far, once a second after
-    `delay_s` of the measured window (k6's abortOnFail with delayAbortEval), and asks the engine to end
-    the trial at the first failure; `reason` then says which threshold failed, when and at what value."""
-
-    def __init__(self, checks: Sequence[Threshold], delay_s: float,
-                 make_trial: Callable[[Recording], TrialResult],
-                 passing: Callable[[TickInfo], bool | None] | None = None) -> None:  # fmt: skip
-        self.checks = tuple(checks)
-        self.delay_s = delay_s
-        self.make_trial = make_trial
-        self.passing = passing  # another sink the ticks still reach (progress lines)
-        self.reason: str | None = None
-
-    def __call__(self, info: TickInfo) -> bool | None:
-        from loadbench.gate.check import check
-        from loadbench.results.metrics import Recording
-
-        if self.passing is not None:
-            self.passing(info)
-        if self.reason is not None or info.phase != "measure" or info.elapsed_s < self.delay_s:
-            return self.reason is not None
-        partial = info.partial
-        if not isinstance(partial, Recording) or not partial.requests + sum(partial.errors.values()):
-            return False
-        report = check([self.make_trial(partial)], self.checks)
-        if not report.failed:
-            return False
-        case = report.failed[0]
-        self.reason = f"{case.threshold.text} failed after {info.elapsed_s:.0f} s of the measured window"
-        return True

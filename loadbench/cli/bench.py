@@ -252,7 +252,7 @@ def command(
     settings |= _http_settings(engine, http2, streams)
     watch = None
     if abort_on_fail:
-        from loadbench.cli._habits import AbortWatch
+        from loadbench.gate.abort import AbortWatch
 
         watch = AbortWatch(checks, abort_delay_s, lambda rec: bench_trial(
             url, specs, rec, options, workload="partial", started=_now()))

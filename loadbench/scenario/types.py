@@ -168,6 +168,7 @@ class LoadSpec:
     streams: int = 1
     preflight: bool = True
     pipeline: int = 1
+    abort_delay_s: float | None = None  # run --abort-on-fail: check [thresholds] each second after this
 
     @property
     def kind(self) -> str:

@@ -56,3 +56,44 @@ def test_abort_on_fail_needs_a_threshold() -> None:
     assert result.exit_code == 2
     assert result.stderr == ("Error: --abort-on-fail needs at least one --threshold to check, e.g. "
                              "--threshold 'p(99)<50ms'\n")  # fmt: skip
+
+
+SCENARIO = """\
+name = "abort"
+[[servers]]
+model = "uvicorn"
+[[endpoints]]
+path = "/plaintext"
+[load]
+connections = [2]
+duration = "30s"
+warmup = "0s"
+repeat = 1
+[thresholds]
+checks = ["p99 < 1us"]
+"""
+
+
+def test_run_abort_on_fail_ends_the_trial_and_exits_10(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    scenario = tmp_path / "abort.toml"
+    scenario.write_text(SCENARIO)
+    t0 = time.monotonic()
+    result = CliRunner().invoke(cli, ["run", str(scenario), "--out", str(tmp_path / "out"), "--no-report",
+                                      "--quiet", "--abort-on-fail", "--abort-delay", "1s"])  # fmt: skip
+    took = time.monotonic() - t0
+    assert result.exit_code == 10, result.output
+    assert "aborted: 1 trial(s) ended early by a failing threshold (--abort-on-fail)" in result.stderr
+    assert took < 25
+    from loadbench.results.file import read_results
+
+    (trial,) = read_results(tmp_path / "out" / "results.jsonl").trials
+    assert trial.aborted and trial.duration_s < 10
+
+
+def test_run_abort_on_fail_needs_thresholds(tmp_path: Path) -> None:
+    scenario = tmp_path / "none.toml"
+    scenario.write_text(SCENARIO.replace('[thresholds]\nchecks = ["p99 < 1us"]\n', ""))
+    result = CliRunner().invoke(cli, ["run", str(scenario), "--abort-on-fail"])
+    assert result.exit_code == 2
+    assert f"--abort-on-fail: {scenario} has no [thresholds] checks to hold" in result.stderr
