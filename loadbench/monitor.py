@@ -1,7 +1,8 @@
 """Sample the CPU and memory of the server's process tree, of the load generator and of everything else.
 
 `ProcessMonitor` runs a background thread that every `interval_s` (250 ms) reads, with psutil, the CPU
-time and RSS of the server's processes (the pids it is given plus all their descendants, re-walked each
+time, RSS and open file descriptors (sockets included: one per held connection) of the server's
+processes (the pids it is given plus all their descendants, re-walked each
 sample so pre-fork workers that restart are counted), the CPU time of the client (this process and its
 children, minus the server's tree), and the machine's total busy time. CPU % is per core: 100 means one
 full core. `stop()` returns a frozen `MonitorSummary`, whose `to_record()` gives the results-format keys.
@@ -19,7 +20,7 @@ import psutil
 
 from loadbench.results.monitoring import MonitorSummary
 
-__all__ = ["MonitorSummary", "ProcessMonitor"]
+__all__ = ["MonitorSummary", "ProcessMonitor", "server_snapshot"]
 
 _MB = 1024 * 1024  # "MB" in results means MiB, like top and ps
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
@@ -69,6 +70,29 @@ def _tree(pids: list[int] | set[int]) -> dict[int, psutil.Process]:
     return procs
 
 
+def _rss_and_fds(procs: list[psutil.Process]) -> tuple[int, int | None]:
+    """Summed RSS (bytes) and open file descriptors of `procs`; fds None when none could be read (another
+    user's processes without the privilege)."""
+    rss, fds, seen = 0, 0, False
+    for proc in procs:
+        try:
+            rss += proc.memory_info().rss
+        except _GONE:
+            continue
+        try:
+            fds += proc.num_fds()
+            seen = True
+        except _GONE:
+            continue
+    return rss, fds if seen else None
+
+
+def server_snapshot(pids: list[int]) -> dict[str, float | int | None]:
+    """The server tree's RSS (MiB) and open file descriptors now: the baseline before idle clients open."""
+    rss, fds = _rss_and_fds(list(_tree(pids).values()))
+    return {"rss_mb": round(rss / _MB, 1), "fds": fds}
+
+
 def _process_clock_now() -> float:
     """Now, on the clock of psutil's create_time().
 
@@ -115,7 +139,7 @@ class ProcessMonitor:
         self._summary: MonitorSummary | None = None
         self._failure: BaseException | None = None
         self._warnings: list[str] = []
-        self._rows: list[tuple[float, float, float, float]] = []
+        self._rows: list[tuple[float, ...]] = []
         self._max_processes = 0
         self._server_cpu_s = self._client_cpu_s = 0.0
 
@@ -189,12 +213,7 @@ class ProcessMonitor:
         client = {pid: p for pid, p in _tree([self._client_pid]).items() if pid not in server}
         server_cpu = self._server_ledger.delta(list(server.values()))
         client_cpu = self._client_ledger.delta(list(client.values()))
-        rss = 0
-        for proc in server.values():
-            try:
-                rss += proc.memory_info().rss
-            except _GONE:
-                continue
+        rss, fds = _rss_and_fds(list(server.values()))
         wall = now - self._last_t
         self._last_t = now
         if wall <= 0:
@@ -204,7 +223,7 @@ class ProcessMonitor:
         self._max_processes = max(self._max_processes, len(server))
         self._rows.append((
             round(now - self._t0, 3), round(100 * server_cpu / wall, 1), round(rss / _MB, 1),
-            round(100 * client_cpu / wall, 1),
+            round(100 * client_cpu / wall, 1), *(() if fds is None else (float(fds),)),
         ))
 
     def _summarize(self, wall_s: float, busy_s: float) -> MonitorSummary:
@@ -216,6 +235,7 @@ class ProcessMonitor:
                 other_cpu_pct_mean=None, warnings=tuple(self._warnings),
             )
         other_s = max(0.0, busy_s - self._server_cpu_s - self._client_cpu_s)
+        fd_rows = [row[4] for row in rows if len(row) > 4]
         return MonitorSummary(
             samples=rows,
             duration_s=round(wall_s, 3),
@@ -227,4 +247,6 @@ class ProcessMonitor:
             client_cpu_pct_mean=round(100 * self._client_cpu_s / wall_s, 1),
             other_cpu_pct_mean=round(100 * other_s / wall_s, 1),
             warnings=tuple(self._warnings),
+            fds_mean=round(sum(fd_rows) / len(fd_rows), 1) if fd_rows else None,
+            fds_max=int(max(fd_rows)) if fd_rows else None,
         )

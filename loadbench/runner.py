@@ -27,6 +27,7 @@ from loadbench.results.build import failed_trial
 
 if TYPE_CHECKING:
     from loadbench.engine.backend import BackendResult
+    from loadbench.engine.crowd.process import CrowdRun
     from loadbench.plan import Block, Plan, Trial
     from loadbench.profile import ProfileSession
     from loadbench.results.build import TrialIdentity
@@ -121,6 +122,7 @@ def run_plan(
     for message in warnings:
         sink.warning(message)
     blocks = [block for block in plan.blocks if block.server.name not in missing]
+    _check_limits(plan)  # refuses, before any server or socket, a plan whose connections cannot fit
 
     results_path = run_dir / "results.jsonl"
     header = make_header(
@@ -178,7 +180,7 @@ def _rounds(blocks: list[Block], *, paired: bool) -> list[list[Block]]:
     last_key: tuple[object, ...] | None = None
     for block in blocks:
         first = block.trials[0]
-        key = (block.server.name, first.workload.name, first.load.label, first.round)
+        key = (block.server.name, first.workload.name, first.load.label + first.crowd.label, first.round)
         if key == last_key:
             groups[-1].append(block)
         else:
@@ -200,7 +202,7 @@ def _run_round(group: list[Block], out: _Sink) -> None:
     first = group[0].trials[0]
     out.events.warning(
         f"the load generator saturated in round {first.round} of {first.server.name} {first.workload.name} "
-        f"{first.load.label}; running that round once more"
+        f"{first.load.label}{first.crowd.label}; running that round once more"
     )
     for block in group:
         _run_block(block, out, attempt=2)
@@ -330,19 +332,49 @@ def _measure(
 
     started = datetime.now(UTC)
     monitor = ProcessMonitor(server.pids)
-    with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
+    with _crowd_beside(trial, server, scenario) as crowd_run:
         identity = _identity(trial, model, scenario, started=started, attempt=attempt)
-        measured = _drive(trial, server, scenario, sink, abort_identity=identity)
-    summary = monitor.stop() if monitor_started.is_set() else None
+        with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
+            measured = _drive(trial, server, scenario, sink, abort_identity=identity)
+        summary = monitor.stop() if monitor_started.is_set() else None
+        crowd = crowd_run.finish() if crowd_run is not None else None
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
         return [failed_trial(identity, reason=reason, log_tail=server.log_tail(), backend=scenario.engine)]
     several = len(measured.recordings) > 1
     return [
         measured_trial(identity.for_workload(workload, workload if several else ""), recording,
-                       monitor=summary, backend_extras=measured.extras)
+                       monitor=summary, backend_extras=measured.extras, crowd=crowd)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
+
+
+def _check_limits(plan: Plan) -> None:
+    """Refuse a plan whose connections cannot fit, before any server starts (engine/crowd/limits.py)."""
+    from loadbench.engine.crowd.limits import check_trials
+
+    check_trials((t.crowd, t.load.connection_limit, f"trial {t.trial_id}") for t in plan.trials)
+
+
+@contextlib.contextmanager
+def _crowd_beside(trial: Trial, server: ServerProcess, scenario: Scenario) -> Iterator[CrowdRun | None]:
+    """The trial's idle/slow clients, opened (after a snapshot of the server's RSS and descriptors)
+    before the warm-up and held until the caller finishes them; None without a crowd."""
+    if not trial.crowd.connections:
+        yield None
+        return
+    from loadbench.engine.crowd.limits import plan_fit
+    from loadbench.engine.crowd.process import CrowdRun
+    from loadbench.monitor import server_snapshot
+    from loadbench.types import Target
+
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
+    fit = plan_fit(trial.crowd, trial.load.connection_limit, host=target.host)
+    run = CrowdRun(trial.crowd, target, default_path=trial.workload.requests[0].path,
+                   cpus=scenario.cpus.client, sources=fit.sources)  # fmt: skip
+    run.server_before = server_snapshot(server.pids())
+    with run:
+        yield run
 
 
 def _profiler(plan: Plan, run_dir: Path, sink: RunEvents, warnings: list[str]) -> ProfileSession | None:
@@ -477,7 +509,7 @@ def _identity(
         variant=trial.variant, workload=trial.workload.name, requests_spec=trial.workload.requests,
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),
-        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client},
+        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client}, load_suffix=trial.crowd.label,
     )  # fmt: skip
 
 

@@ -16,8 +16,10 @@ from loadbench.shapes import ArrivalProcess, Closed, Load, LoadShape, Open, Stag
 __all__ = [
     "ArrivalProcess",
     "Closed",
+    "Crowd",
     "DriveOptions",
     "ErrorClass",
+    "IdleMode",
     "Load",
     "LoadShape",
     "Open",
@@ -124,3 +126,42 @@ class DriveOptions:
     insecure: bool = False  # https: do not verify the server's certificate
     cacert: str | None = None  # https: trust these CA certificates (PEM file) instead of the system's
     extra: dict[str, str] = field(default_factory=dict)
+
+
+IdleMode = Literal["keepalive", "trickle"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Crowd:
+    """Clients held open beside the measured load (issue 19: the C10K half of Apache vs nginx).
+
+    `idle` connections are opened before the warm-up and held through the window: in "keepalive" mode
+    each sends one request (`idle_path`, default the workload's first path), reads the response and then
+    waits; in "trickle" mode each sends one request's header a byte every `trickle_interval_s` and never
+    the blank line that would end it (slowloris, bounded to one request's header). `slow_readers` ask for
+    `slow_path` (a large response) through a small receive buffer and read it at `read_rate_bps` bytes
+    per second each. The measured load runs as without them; nothing here is measured as latency.
+    """
+
+    idle: int = 0
+    idle_mode: IdleMode = "keepalive"
+    trickle_interval_s: float = 1.0
+    idle_path: str | None = None
+    slow_readers: int = 0
+    read_rate_bps: float = 1024.0
+    slow_path: str = "/static/1m.bin"
+
+    @property
+    def connections(self) -> int:
+        """Sockets the crowd holds at most (one per idle client and slow reader)."""
+        return self.idle + self.slow_readers
+
+    @property
+    def label(self) -> str:
+        """The suffix of a load label: "" without a crowd, else e.g. " +1000 idle", " +64 slow"."""
+        parts = []
+        if self.idle:
+            parts.append(f"+{self.idle} {'idle' if self.idle_mode == 'keepalive' else 'trickle'}")
+        if self.slow_readers:
+            parts.append(f"+{self.slow_readers} slow")
+        return "".join(" " + part for part in parts)

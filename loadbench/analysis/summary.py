@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
+from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
 from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
 from loadbench.analysis.profiles import ProfileView, profile_finding, view_profile
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
@@ -192,6 +193,8 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    crowd: tuple[CrowdRow, ...] = ()  # idle/slow clients against the load (analysis/crowd.py)
+    crowd_notes: tuple[str, ...] = ()  # what each family present does with a waiting connection
     trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
 
 
@@ -299,6 +302,9 @@ def _workload(
     views: Sequence[ProfileView] = (),
 ) -> WorkloadSummary:
     models = tuple(dict.fromkeys(frame["model"]))
+    crowd_axis = bool(frame["crowd_clients"].max() > 0)
+    if crowd_axis:  # idle/slow clients swept beside a fixed load: they are the x axis
+        frame = frame.assign(load_value=frame["crowd_clients"].astype(float))
     points: list[Point] = []
     for (_, _value, _label), rows in frame.groupby(["model", "load_value", "load_label"], sort=False):
         points.append(_point(rows, [trials_by_index[i] for i in rows["index"]], confidence))
@@ -322,7 +328,8 @@ def _workload(
         workload=str(first["workload"]),
         kind=kind,
         load_kind=loop,
-        load_axis="concurrency (connections)" if loop == "closed" else "offered rate (requests/s)",
+        load_axis="idle + slow clients beside the load" if crowd_axis else (
+            "concurrency (connections)" if loop == "closed" else "offered rate (requests/s)"),
         models=models,
         points=tuple(points),
         details=tuple(details),
@@ -385,6 +392,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                   if t.backend_extras.get("latency_precision")]  # fmt: skip
     if (note := precision_note(precisions)) is not None:
         notes.append(note)
+    crowd = crowd_rows(trials)
     scenario = header.scenario
     return Summary(
         scenario_name=str(scenario.get("name") or "unnamed"),
@@ -406,5 +414,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        crowd=tuple(crowd),
+        crowd_notes=tuple(family_notes(crowd)),
         trials=tuple(trials),
     )

@@ -196,9 +196,10 @@ class _ProgressEvents:
 
     def trial_started(self, trial: Trial) -> None:
         raise_if_interrupted()
-        label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
+        label = f"{trial.server.name} {trial.workload.name} {trial.load.label}{trial.crowd.label}"
         if trial.variant:
-            label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
+            label = (f"{trial.server.name}[{trial.variant}] {trial.workload.name} "
+                     f"{trial.load.label}{trial.crowd.label}")
         self._progress.update(self._task, description=terminal(label), rps="")
 
     def tick(self, trial: Trial, info: TickInfo) -> None:

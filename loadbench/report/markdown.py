@@ -73,6 +73,7 @@ def render_markdown(summary: Summary) -> str:
                 cells.append(", ".join(fmt.flags(p)))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    out.extend(_crowd_section(summary))
     for note in summary.notes:
         out.append(f"_{md_escape(note)}_")
         out.append("")
@@ -82,6 +83,36 @@ def render_markdown(summary: Summary) -> str:
         f"{BUSY_OTHER_CPU_PCT:.0f} % of a core), failed.</sub>"
     )
     return "\n".join(out) + "\n"
+
+
+def _crowd_section(summary: Summary) -> list[str]:
+    """Idle and slow clients against the load: held, lost, active req/s and p99, server memory."""
+    if not summary.crowd:
+        return []
+    out = ["### Idle and slow clients beside the load", "",
+           "| workload | model | load | held | waiting | lost | req/s | p99 ms | errors | RSS MB | before MB "
+           "| fds | KiB per held |",
+           "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in summary.crowd:
+        lost = ", ".join(f"{name} {n:,}" for name, n in row.lost if n) or "none"
+        cells = [
+            _code(row.workload), md_escape(row.model), md_escape(row.load_label),
+            fmt.num(row.held), fmt.num(row.waiting), md_escape(lost), fmt.num(row.rps), fmt.ms(row.p99_ms),
+            fmt.num(row.errors), fmt.num(row.rss_mb, 1), fmt.num(row.rss_before_mb, 1), fmt.num(row.fds),
+            fmt.num(row.kib_per_held, 1),
+        ]  # fmt: skip
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        "<sub>held: idle + slow clients still open at the window's end; waiting: keep-alive clients whose"
+        " one request was never answered; KiB per held: (RSS over the window − the same model's RSS "
+        "without idle clients, else before they opened) / held, summed over the server's processes (pre-"
+        'fork shared pages count once per process).</sub>'
+    )
+    out.append("")
+    out.extend(f"- {md_escape(note)}" for note in summary.crowd_notes)
+    out.append("")
+    return out
 
 
 class MarkdownRenderer:

@@ -76,13 +76,16 @@ class LatencySummary(TypedDict, total=False):
 
 
 class ServerStats(TypedDict, total=False):
-    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB."""
+    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB, open
+    file descriptors summed over its processes (sockets, listeners, files, pipes)."""
 
     cpu_pct_mean: float | None
     cpu_pct_max: float | None
     rss_mb_mean: float | None
     rss_mb_max: float | None
     processes: int | None
+    fds_mean: float | None
+    fds_max: int | None
 
 
 class LoadRecord(TypedDict, total=False):
@@ -95,6 +98,42 @@ class LoadRecord(TypedDict, total=False):
     max_connections: int
     stages_kind: str
     stages: list[list[float]]
+
+
+class CrowdRecord(TypedDict, total=False):
+    """The idle and slow clients held beside the measured load (`crowd`; loadbench.types.Crowd).
+
+    What was asked (`idle`, `idle_mode`, `idle_path`, `trickle_interval_s`, `slow_readers`, `slow_path`,
+    `read_rate_bps`), how long opening them took (`open_s`) over how many 127.0.0.x `source_addresses`,
+    and what the server did with them: `*_held_start` when the warm-up began, `*_held_end` when the window
+    ended; `idle_waiting_*` keep-alive clients whose one request was still unanswered; `*_failed` counts
+    by class (connect_refused, connect_timeout, connect_error: …, closed, reset, answered). Slow readers
+    add the bytes they read and their read rates (bytes/s per client, mean and max). The server's RSS (MiB)
+    and open file descriptors just before the crowd opened are `server_rss_mb_before`, `server_fds_before`.
+    """
+
+    idle: int
+    idle_mode: str
+    idle_path: str
+    trickle_interval_s: float
+    slow_readers: int
+    slow_path: str
+    read_rate_bps: float
+    open_s: float | None
+    source_addresses: int
+    idle_held_start: int
+    idle_held_end: int
+    idle_waiting_start: int
+    idle_waiting_end: int
+    idle_failed: dict[str, int]
+    slow_held_start: int
+    slow_held_end: int
+    slow_failed: dict[str, int]
+    slow_bytes_read: int
+    slow_read_rate_bps_max: float | None
+    slow_read_rate_bps_mean: float | None
+    server_rss_mb_before: float | int | None
+    server_fds_before: float | int | None
 
 
 class Failure(TypedDict, total=False):
@@ -194,6 +233,7 @@ class TrialResult:
     client_cpu_pct: float | None = None
     other_cpu_pct: float | None = None
     server: ServerStats | None = None
+    crowd: CrowdRecord | None = None  # idle/slow clients held beside the load (issue 19); null: none
     monitor: tuple[tuple[float, ...], ...] = ()
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from loadbench.errors import UsageError
 from loadbench.safe import limits
+from loadbench.scenario.crowd import CROWD_KEYS, parse_crowds
 from loadbench.scenario.schema import (
     CHECK_KEYS,
     CPU_KEYS,
@@ -226,7 +227,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         problems.add(message, key="load")
         return LoadSpec(points=())
     reader = Reader(problems, raw, "load")
-    reader.check_keys(LOAD_KEYS)
+    reader.check_keys(LOAD_KEYS + CROWD_KEYS)
     shapes = [key for key in ("connections", "rates", "stages") if key in raw]
     if len(shapes) != 1:
         what = "none" if not shapes else " and ".join(shapes)
@@ -287,7 +288,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
                       "connection stages such as \"10s:64c\"); drop rates or the pipeline")  # fmt: skip
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
                     http2=http2, streams=streams, preflight=reader.boolean("preflight", True),
-                    pipeline=pipeline)  # fmt: skip
+                    pipeline=pipeline, crowds=parse_crowds(reader))  # fmt: skip
 
 
 def _items(reader: Reader, key: str) -> list[Any]:
