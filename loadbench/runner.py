@@ -345,14 +345,14 @@ def _measure(
         counters.extend(c for c in [open_counter(server.pids())] if c)
 
     with _crowd_beside(trial, server, scenario) as crowd_run:
+        identity = _identity(trial, model, scenario, started=started, attempt=attempt)
         with _after_warmup(start_window, trial.warmup_s) as monitor_started:
-            measured = _drive(trial, server, scenario, sink)
+            measured = _drive(trial, server, scenario, sink, abort_identity=identity)
         summary = monitor.stop() if monitor_started.is_set() else None
         crowd = crowd_run.finish() if crowd_run is not None else None
     instructions = counters[0].read() if counters else None
     for counter in counters:
         counter.close()
-    identity = _identity(trial, model, scenario, started=started, attempt=attempt)
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
         return [failed_trial(identity, reason=reason, log_tail=server.log_tail(), backend=scenario.engine)]
@@ -430,20 +430,41 @@ def _profile(trial: Trial, server: ServerProcess | None, model: ServerModel, out
     out.events.profiled(trial, record)
 
 
-def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents) -> BackendResult:
-    """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs."""
+def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents, *,
+           abort_identity: TrialIdentity | None = None) -> BackendResult:  # fmt: skip
+    """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs.
+
+    With run --abort-on-fail (scenario.load.abort_delay_s) and an `abort_identity`, the scenario's
+    thresholds are checked every second on the figures so far and a failure ends the trial (aborted)."""
     from loadbench.engine import run_backend
     from loadbench.types import DriveOptions, Target
+
+    def on_tick(info: TickInfo) -> bool | None:
+        sink.tick(trial, info)
+        return None
+
+    tick: Callable[[TickInfo], bool | None] = on_tick
+    watching = scenario.load.abort_delay_s is not None and abort_identity is not None and scenario.thresholds
+    if watching:
+        from loadbench.gate.abort import AbortWatch
+        from loadbench.results.build import measured_trial
+        from loadbench.scenario.thresholds import parse_thresholds
+
+        identity = abort_identity
+        tick = AbortWatch(parse_thresholds(scenario.thresholds, source="[thresholds]"),
+                          scenario.load.abort_delay_s or 0.0,
+                          lambda rec: measured_trial(identity, rec), passing=on_tick)  # type: ignore[arg-type]
 
     options = DriveOptions(
         duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
         cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
+        pipeline=scenario.load.pipeline, live_figures=bool(watching),
     )  # the run trusts its own throwaway CA: no --insecure
     target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return run_backend(
         scenario.engine, target, trial.workload.requests, trial.load, options,
         workload=trial.workload.name, settings=engine_settings(scenario, server),
-        on_tick=lambda info: sink.tick(trial, info),
+        on_tick=tick,
     )  # fmt: skip
 
 

@@ -66,7 +66,8 @@ class ResponseCheck:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSpec:
     """One kind of request; `weight` sets its share in a weighted mix (relative to the others); `check`
-    what its response must be (None: any response counts, 2xx as ok)."""
+    what its response must be (None: any response counts, 2xx as ok); `template_dir` whether its path,
+    header values and body are templates (see the field)."""
 
     method: str = "GET"
     path: str = "/"
@@ -74,6 +75,9 @@ class RequestSpec:
     body: bytes = b""
     weight: float = 1.0
     check: ResponseCheck | None = None
+    # None: path, header values and body are sent as written. A directory: they are templates
+    # (loadbench.scenario.templates: {seq}, {random:1:10}, {csv:users.csv:id}), CSV files relative to it.
+    template_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,7 +117,9 @@ class DriveOptions:
     keepalive: bool = True
     processes: int = 1
     cpus: tuple[int, ...] | None = None
-    seed: int = 0  # seeds the Poisson arrivals and the weighted mix: equal seeds, equal schedules
+    seed: int = 0  # seeds the Poisson arrivals, the weighted mix and templates: equal seeds, equal requests
+    shard: tuple[int, int] = (0, 1)  # (this engine process, of how many): interleaves template {seq}s
+    live_figures: bool = False  # each measured tick carries the figures so far (TickInfo.partial)
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection (1: no pipelining)
     unix_socket: str | None = None  # connect to this Unix socket path instead of the target's host:port
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set

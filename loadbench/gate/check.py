@@ -149,6 +149,11 @@ def _selects(threshold: Threshold, trial: TrialResult) -> bool:
     return all(_filter_value(trial, key) == value for key, value in threshold.filters)
 
 
+def selects(threshold: Threshold, trial: TrialResult) -> bool:
+    """Whether the threshold's filters ({model=...}, {workload=...}) select this trial."""
+    return _selects(threshold, trial)
+
+
 def _group_key(trial: TrialResult) -> tuple[str, str | None, str, str]:
     return (trial.model, trial.variant, trial.workload, trial.load_label)
 

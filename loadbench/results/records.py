@@ -249,6 +249,7 @@ class TrialResult:
     ttfb_histogram: str | None = None
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection
     pipeline_downgrades: int = 0  # connections whose server closed after one response (no pipelining)
+    aborted: bool = False  # --abort-on-fail ended the trial early (a threshold failed on the figures so far)
     cpus: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
