@@ -11,10 +11,10 @@ so a round costs two measurements and no server start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Workload
-from loadbench.types import Load
+from loadbench.types import Crowd, Load
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
            "estimate_seconds", "profile_trials", "server_starts", "variant_order"]
@@ -44,6 +44,7 @@ class Trial:
     duration_s: float
     warmup_s: float
     timeout_s: float
+    crowd: Crowd = field(default_factory=Crowd)  # idle/slow clients held beside the load (none by default)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,27 +78,33 @@ def variant_order(names: tuple[str, ...], paired: Paired) -> list[tuple[int, str
 
 def build_plan(scenario: Scenario) -> Plan:
     """Every trial of `scenario` in run order, with its server blocks."""
-    groups: list[tuple[ServerEntry, str | None, AppSpec, list[tuple[Workload, Load, int]]]] = []
+    groups: list[tuple[ServerEntry, str | None, AppSpec, list[tuple[Workload, Load, Crowd, int]]]] = []
+    crowds = scenario.load.crowds
     if scenario.variants and scenario.paired is not None:
         names = tuple(variant.name for variant in scenario.variants)
         for server in scenario.servers:
             for workload in scenario.workloads:
                 for load in scenario.load.points:
-                    for round_number, name in variant_order(names, scenario.paired):
-                        app = scenario.variant(name).app
-                        groups.append((server, name, app, [(workload, load, round_number)]))
+                    for crowd in crowds:
+                        for round_number, name in variant_order(names, scenario.paired):
+                            app = scenario.variant(name).app
+                            groups.append((server, name, app, [(workload, load, crowd, round_number)]))
     else:
+        # One block (a fresh server) per crowd: what idle clients leave behind in a server (memory an
+        # allocator keeps, pre-fork children it spawned) must not count for the next crowd size.
         for repetition in range(1, scenario.load.repeat + 1):
             for server in scenario.servers:
-                items = [(workload, load, repetition) for workload in scenario.workloads
-                         for load in scenario.load.points]
-                groups.append((server, None, scenario.app, items))
+                for crowd in crowds:
+                    items = [(workload, load, crowd, repetition) for workload in scenario.workloads
+                             for load in scenario.load.points]  # fmt: skip
+                    groups.append((server, None, scenario.app, items))
     trials: list[Trial] = []
     blocks: list[Block] = []
     for block_index, (server, variant, app, items) in enumerate(groups):
         block_trials = []
-        for workload, load, repetition in items:
-            trial = _trial(scenario, len(trials), block_index, server, variant, workload, load, repetition)
+        for workload, load, crowd, repetition in items:
+            trial = _trial(scenario, len(trials), block_index, server, variant, workload, load, repetition,
+                           crowd)  # fmt: skip
             trials.append(trial)
             block_trials.append(trial)
         blocks.append(Block(index=block_index, server=server, variant=variant, app=app,
@@ -106,13 +113,14 @@ def build_plan(scenario: Scenario) -> Plan:
 
 
 def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, variant: str | None,
-           workload: Workload, load: Load, repetition: int) -> Trial:
-    parts = [server.name] + ([variant] if variant else []) + [workload.name, load.label, str(repetition)]
+           workload: Workload, load: Load, repetition: int, crowd: Crowd) -> Trial:
+    parts = [server.name] + ([variant] if variant else []) + [workload.name, load.label + crowd.label,
+                                                               str(repetition)]  # fmt: skip
     spec = scenario.load
     duration = spec.duration_s if load.own_duration_s is None else load.own_duration_s
     return Trial(index=index, trial_id="|".join(parts), block=block, server=server, variant=variant,
                  workload=workload, load=load, repetition=repetition, round=repetition, duration_s=duration,
-                 warmup_s=spec.warmup_s, timeout_s=spec.timeout_s)
+                 warmup_s=spec.warmup_s, timeout_s=spec.timeout_s, crowd=crowd)
 
 
 def profile_trials(plan: Plan, points: str) -> dict[int, tuple[Trial, ...]]:

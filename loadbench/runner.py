@@ -27,6 +27,7 @@ from loadbench.results.build import failed_trial
 
 if TYPE_CHECKING:
     from loadbench.engine.backend import BackendResult
+    from loadbench.engine.crowd.process import CrowdRun
     from loadbench.plan import Block, Plan, Trial
     from loadbench.profile import ProfileSession
     from loadbench.results.build import TrialIdentity
@@ -106,8 +107,9 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
+    from loadbench.monitor.perf import status as counters_status
     from loadbench.plan import profile_trials
-    from loadbench.results.env import collect_env
+    from loadbench.results.env import collect_env, git_commit
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
 
@@ -121,12 +123,17 @@ def run_plan(
     for message in warnings:
         sink.warning(message)
     blocks = [block for block in plan.blocks if block.server.name not in missing]
+    _check_limits(plan)  # refuses, before any server or socket, a plan whose connections cannot fit
 
     results_path = run_dir / "results.jsonl"
+    env = collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client)
+    env["instruction_counters"] = why_not = counters_status()  # said once per run, never per trial
+    if why_not != "available":
+        sink.warning(f"{why_not}; cpu_per_request (CPU time) is measured instead")
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides,
-        env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
+        thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides, env=env,
+        git_commit=git_commit(),
     )
     interrupted = False
     paired = bool(scenario.variants)
@@ -183,7 +190,7 @@ def _rounds(blocks: list[Block], *, paired: bool) -> list[list[Block]]:
     last_key: tuple[object, ...] | None = None
     for block in blocks:
         first = block.trials[0]
-        key = (block.server.name, first.workload.name, first.load.label, first.round)
+        key = (block.server.name, first.workload.name, first.load.label + first.crowd.label, first.round)
         if key == last_key:
             groups[-1].append(block)
         else:
@@ -205,7 +212,7 @@ def _run_round(group: list[Block], out: _Sink) -> None:
     first = group[0].trials[0]
     out.events.warning(
         f"the load generator saturated in round {first.round} of {first.server.name} {first.workload.name} "
-        f"{first.load.label}; running that round once more"
+        f"{first.load.label}{first.crowd.label}; running that round once more"
     )
     for block in group:
         _run_block(block, out, attempt=2)
@@ -331,19 +338,32 @@ def _measure(
     workload the backend measured (one for the native engine; a Locust journey's steps and the whole
     journey). A server that dies meanwhile makes the trial a failed one."""
     from loadbench.monitor import ProcessMonitor
+    from loadbench.monitor.perf import InstructionCounter, open_counter
     from loadbench.results.build import measured_trial
 
     started = datetime.now(UTC)
     monitor = ProcessMonitor(server.pids)
-    with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
-        measured = _drive(trial, server, scenario, sink)
-    summary = monitor.stop() if monitor_started.is_set() else None
-    identity = _identity(trial, model, scenario, started=started, attempt=attempt)
+    counters: list[InstructionCounter] = []  # hardware counters, only where the kernel allows them
+
+    def start_window() -> None:
+        monitor.start()
+        counters.extend(c for c in [open_counter(server.pids())] if c)
+
+    with _crowd_beside(trial, server, scenario) as crowd_run:
+        identity = _identity(trial, model, scenario, started=started, attempt=attempt)
+        with _after_warmup(start_window, trial.warmup_s) as monitor_started:
+            measured = _drive(trial, server, scenario, sink, abort_identity=identity)
+        summary = monitor.stop() if monitor_started.is_set() else None
+        crowd = crowd_run.finish() if crowd_run is not None else None
+    instructions = counters[0].read() if counters else None
+    for counter in counters:
+        counter.close()
     failure = _death(server)
     several = len(measured.recordings) > 1
     return [
         measured_trial(identity.for_workload(workload, workload if several else ""), recording,
-                       monitor=summary, backend_extras=measured.extras, failure=failure)
+                       monitor=summary, backend_extras=measured.extras, crowd=crowd,
+                       instructions=instructions, failure=failure)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
 
@@ -358,6 +378,34 @@ def _death(server: ServerProcess) -> Failure | None:
     if server.alive():
         return None
     return {"reason": f"during the trial, {server.exit_description()}", "log_tail": server.log_tail()}
+
+
+def _check_limits(plan: Plan) -> None:
+    """Refuse a plan whose connections cannot fit, before any server starts (engine/crowd/limits.py)."""
+    from loadbench.engine.crowd.limits import check_trials
+
+    check_trials((t.crowd, t.load.connection_limit, f"trial {t.trial_id}") for t in plan.trials)
+
+
+@contextlib.contextmanager
+def _crowd_beside(trial: Trial, server: ServerProcess, scenario: Scenario) -> Iterator[CrowdRun | None]:
+    """The trial's idle/slow clients, opened (after a snapshot of the server's RSS and descriptors)
+    before the warm-up and held until the caller finishes them; None without a crowd."""
+    if not trial.crowd.connections:
+        yield None
+        return
+    from loadbench.engine.crowd.limits import plan_fit
+    from loadbench.engine.crowd.process import CrowdRun
+    from loadbench.monitor import server_snapshot
+    from loadbench.types import Target
+
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
+    fit = plan_fit(trial.crowd, trial.load.connection_limit, host=target.host)
+    run = CrowdRun(trial.crowd, target, default_path=trial.workload.requests[0].path,
+                   cpus=scenario.cpus.client, sources=fit.sources)  # fmt: skip
+    run.server_before = server_snapshot(server.pids())
+    with run:
+        yield run
 
 
 def _profiler(plan: Plan, run_dir: Path, sink: RunEvents, warnings: list[str]) -> ProfileSession | None:
@@ -397,20 +445,41 @@ def _profile(trial: Trial, server: ServerProcess | None, model: ServerModel, out
     out.events.profiled(trial, record)
 
 
-def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents) -> BackendResult:
-    """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs."""
+def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents, *,
+           abort_identity: TrialIdentity | None = None) -> BackendResult:  # fmt: skip
+    """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs.
+
+    With run --abort-on-fail (scenario.load.abort_delay_s) and an `abort_identity`, the scenario's
+    thresholds are checked every second on the figures so far and a failure ends the trial (aborted)."""
     from loadbench.engine import run_backend
     from loadbench.types import DriveOptions, Target
+
+    def on_tick(info: TickInfo) -> bool | None:
+        sink.tick(trial, info)
+        return None
+
+    tick: Callable[[TickInfo], bool | None] = on_tick
+    watching = scenario.load.abort_delay_s is not None and abort_identity is not None and scenario.thresholds
+    if watching:
+        from loadbench.gate.abort import AbortWatch
+        from loadbench.results.build import measured_trial
+        from loadbench.scenario.thresholds import parse_thresholds
+
+        identity = abort_identity
+        tick = AbortWatch(parse_thresholds(scenario.thresholds, source="[thresholds]"),
+                          scenario.load.abort_delay_s or 0.0,
+                          lambda rec: measured_trial(identity, rec), passing=on_tick)  # type: ignore[arg-type]
 
     options = DriveOptions(
         duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
         cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
+        pipeline=scenario.load.pipeline, live_figures=bool(watching),
     )  # the run trusts its own throwaway CA: no --insecure
     target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return run_backend(
         scenario.engine, target, trial.workload.requests, trial.load, options,
         workload=trial.workload.name, settings=engine_settings(scenario, server),
-        on_tick=lambda info: sink.tick(trial, info),
+        on_tick=tick,
     )  # fmt: skip
 
 
@@ -471,7 +540,7 @@ def _identity(
         variant=trial.variant, workload=trial.workload.name, requests_spec=trial.workload.requests,
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),
-        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client},
+        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client}, load_suffix=trial.crowd.label,
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
+from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
 from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
 from loadbench.analysis.profiles import ProfileView, profile_finding, view_profile
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
@@ -76,13 +77,18 @@ def median_ci(values: Iterable[float | None], confidence: float = 0.95) -> Estim
     return Estimate(median=median(xs), low=low, high=high, n=n, coverage=ci_coverage(n, rank))
 
 
+#: No value at all (a figure older results files do not carry).
+NO_ESTIMATE = Estimate(median=math.nan, low=math.nan, high=math.nan, n=0, coverage=0.0)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Point:
     """One model at one load point of one workload, aggregated over its repetitions.
 
     errors: counts summed over repetitions, transport classes first, then "HTTP <code>" for non-2xx.
     busy: repetitions measured while other processes used more than a tenth of a core (caveats.py);
-    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured).
+    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured);
+    cpu_per_request_us: the server's CPU microseconds per response (`server_cpu_us_per_request`).
     """
 
     workload: str
@@ -104,6 +110,7 @@ class Point:
     errors: tuple[tuple[str, int], ...]
     busy: int = 0
     other_cpu_pct_max: float = math.nan
+    cpu_per_request_us: Estimate = NO_ESTIMATE
 
     @property
     def error_total(self) -> int:
@@ -192,6 +199,8 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    crowd: tuple[CrowdRow, ...] = ()  # idle/slow clients against the load (analysis/crowd.py)
+    crowd_notes: tuple[str, ...] = ()  # what each family present does with a waiting connection
     trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
 
 
@@ -234,6 +243,7 @@ def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float)
         p99_ms=est("latency_p99_ms"),
         error_rate=est("error_rate"),
         server_cpu_pct=est("server_cpu_pct"),
+        cpu_per_request_us=est("cpu_per_request_us"),
         rss_mb=est("server_rss_mb"),
         client_cpu_pct=est("client_cpu_pct"),
         errors=tuple((k, v) for k, v in errors.items() if v or k in ERROR_CLASSES),
@@ -299,6 +309,9 @@ def _workload(
     views: Sequence[ProfileView] = (),
 ) -> WorkloadSummary:
     models = tuple(dict.fromkeys(frame["model"]))
+    crowd_axis = bool(frame["crowd_clients"].max() > 0)
+    if crowd_axis:  # idle/slow clients swept beside a fixed load: they are the x axis
+        frame = frame.assign(load_value=frame["crowd_clients"].astype(float))
     points: list[Point] = []
     for (_, _value, _label), rows in frame.groupby(["model", "load_value", "load_label"], sort=False):
         points.append(_point(rows, [trials_by_index[i] for i in rows["index"]], confidence))
@@ -322,7 +335,8 @@ def _workload(
         workload=str(first["workload"]),
         kind=kind,
         load_kind=loop,
-        load_axis="concurrency (connections)" if loop == "closed" else "offered rate (requests/s)",
+        load_axis="idle + slow clients beside the load" if crowd_axis else (
+            "concurrency (connections)" if loop == "closed" else "offered rate (requests/s)"),
         models=models,
         points=tuple(points),
         details=tuple(details),
@@ -385,6 +399,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                   if t.backend_extras.get("latency_precision")]  # fmt: skip
     if (note := precision_note(precisions)) is not None:
         notes.append(note)
+    crowd = crowd_rows(trials)
     scenario = header.scenario
     return Summary(
         scenario_name=str(scenario.get("name") or "unnamed"),
@@ -406,5 +421,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        crowd=tuple(crowd),
+        crowd_notes=tuple(family_notes(crowd)),
         trials=tuple(trials),
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.text import Text
 
+from loadbench.cli._complete import complete_scenarios
 from loadbench.cli._signals import raise_if_interrupted
 from loadbench.errors import ExitCode
 from loadbench.safe.escape import rich_text, terminal
@@ -35,7 +36,8 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]")
+@click.argument("scenario", default="quickstart", metavar="[SCENARIO | NAME]",
+                shell_complete=complete_scenarios)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for results.jsonl and the report (default: reports/<scenario>-<time>/).")
 @click.option("--quick", is_flag=True, help="Shorten every duration and warm-up (a smoke run).")
@@ -44,9 +46,14 @@ Examples:
 @click.option("--no-report", is_flag=True, help="Write results.jsonl only, no HTML report.")
 @click.option("--no-preflight", is_flag=True, help="Skip the check of every endpoint's answer (framing; the "
               "bundled app's status and body) that runs before each server block is loaded.")  # fmt: skip
+@click.option("--abort-on-fail", is_flag=True, help="Check the scenario's [thresholds] every second on each "
+              "trial's figures so far; a failure ends that trial (kept, aborted: true) and the run exits 10.")
+@click.option("--abort-delay", default="5s", show_default=True, help="--abort-on-fail: measured time before "
+              "the first check of each trial (k6's delayAbortEval).")
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override a scenario value "
-              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4. Shown in "
-              "the dry run and kept in the results header.")  # fmt: skip
+              "(repeatable): load.duration=1m30s, load.connections=[16,64], servers.0.workers=4, "
+              "variants.1.cwd=../pr ([[servers]] and [[variants]] by index from 0). Shown in the dry run and "
+              "kept in the results header.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table; errors, warnings and "
               "the results path only.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Also print every trial as it finishes.")
@@ -59,8 +66,8 @@ Examples:
                    "(heaviest, the default) or every one (all). Implies --profile.")
 def command(
     scenario: str, out_dir: Path | None, quick: bool, dry_run: bool, strict: bool, no_report: bool,
-    no_preflight: bool, sets: tuple[str, ...], quiet: bool, verbose: bool, profile: bool,
-    profile_points: str | None,
+    no_preflight: bool, abort_on_fail: bool, abort_delay: str, sets: tuple[str, ...], quiet: bool,
+    verbose: bool, profile: bool, profile_points: str | None,
 ) -> None:
     """Run a scenario: each server model in turn, each workload at each load point; write the results.
 
@@ -85,6 +92,17 @@ def command(
         loaded = apply_quick(loaded)
     if no_preflight:
         loaded = dataclasses.replace(loaded, load=dataclasses.replace(loaded.load, preflight=False))
+    if abort_on_fail:
+        from loadbench.units import parse_duration
+
+        if not loaded.thresholds:
+            raise UsageError(f"--abort-on-fail: {loaded.path} has no [thresholds] checks to hold; add "
+                             "checks = [\"p99 < 50ms\"] or drop --abort-on-fail")  # fmt: skip
+        if loaded.engine != "native":
+            raise UsageError(f"--abort-on-fail: the {loaded.engine} engine cannot end a trial early; "
+                             "use engine = \"native\"")  # fmt: skip
+        delay_s = parse_duration(abort_delay, what="--abort-delay")
+        loaded = dataclasses.replace(loaded, load=dataclasses.replace(loaded.load, abort_delay_s=delay_s))
     if profile or profile_points:
         loaded = dataclasses.replace(loaded, profile="all" if profile_points == "all" else "heaviest")
     plan = build_plan(loaded)
@@ -112,6 +130,14 @@ def command(
         kept = f"{outcome.trials_written} of {outcome.trials_planned}"
         console.print(f"[yellow]Interrupted: {kept} trials kept.[/]")
         sys.exit(int(ExitCode.INTERRUPTED))
+    if abort_on_fail and outcome.trials_written:
+        from loadbench.results.file import read_results
+
+        aborted = [t.trial_id for t in read_results(outcome.results_path).trials if t.aborted]
+        if aborted:
+            click.echo(f"aborted: {len(aborted)} trial(s) ended early by a failing threshold "
+                       f"(--abort-on-fail): {', '.join(aborted)}", err=True)  # fmt: skip
+            sys.exit(int(ExitCode.GATE_FAILED))
     if outcome.trials_failed and outcome.trials_failed >= outcome.trials_written:
         # Nothing was measured: a run that only recorded failures must not pass a CI step.
         click.echo(f"Error: all {outcome.trials_failed} trial(s) failed, nothing was measured; see "
@@ -173,9 +199,10 @@ class _ProgressEvents:
 
     def trial_started(self, trial: Trial) -> None:
         raise_if_interrupted()
-        label = f"{trial.server.name} {trial.workload.name} {trial.load.label}"
+        label = f"{trial.server.name} {trial.workload.name} {trial.load.label}{trial.crowd.label}"
         if trial.variant:
-            label = f"{trial.server.name}[{trial.variant}] {trial.workload.name} {trial.load.label}"
+            label = (f"{trial.server.name}[{trial.variant}] {trial.workload.name} "
+                     f"{trial.load.label}{trial.crowd.label}")
         self._progress.update(self._task, description=terminal(label), rps="")
 
     def tick(self, trial: Trial, info: TickInfo) -> None:

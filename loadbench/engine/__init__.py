@@ -51,6 +51,8 @@ def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOp
     """Refuse what only the native engine does, rather than ignore it."""
     asked = [what for what, on in (
         ("response checks (expect_status / expect_body)", any(r.check is not None for r in requests)),
+        ("request templates ({seq}, {random:...}, {csv:...})",
+         any(r.template_dir is not None for r in requests)),
         ("pipelining", options.pipeline > 1), ("a Unix socket", options.unix_socket is not None),
     ) if on]  # fmt: skip
     if backend != DEFAULT_BACKEND and asked:
@@ -85,7 +87,7 @@ def _check_limits(load: Load, requests: Sequence[RequestSpec], options: DriveOpt
 def run_backend(
     backend: str, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
     workload: str = "", settings: Mapping[str, Any] | None = None,
-    on_tick: Callable[[TickInfo], None] | None = None,
+    on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> BackendResult:  # fmt: skip
     """Send the load with the engine backend called `backend`; see loadbench.engine.backend.
 
@@ -110,7 +112,7 @@ def run_backend(
 
 def drive(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
-    *, on_tick: Callable[[TickInfo], None] | None = None,
+    *, on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> Recording:  # fmt: skip
     """The native engine's Recording of one workload: run_backend("native", ...) for callers that measure
     one workload and want its Recording (bench, benchmarks, tests)."""

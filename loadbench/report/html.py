@@ -8,6 +8,7 @@ matplotlib wrote it and escapes the text inside it.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis import format as fmt
@@ -24,7 +25,8 @@ RAW_TABLE_COLUMNS = (
     ("trial_id", "trial"), ("model", "model"), ("workload", "workload"), ("load_label", "load"),
     ("repetition", "rep"), ("status_ok", "ok"), ("requests", "requests"), ("rps", "req/s"),
     ("latency_p50_ms", "p50 ms"), ("latency_p99_ms", "p99 ms"), ("latency_max_ms", "max ms"),
-    ("error_rate", "error rate"), ("server_cpu_pct", "server CPU %"), ("server_rss_mb", "RSS MB"),
+    ("error_rate", "error rate"), ("server_cpu_pct", "server CPU %"),
+    ("cpu_per_request_us", "CPU µs/req"), ("server_rss_mb", "RSS MB"),
     ("client_cpu_pct", "client CPU %"), ("other_cpu_pct", "other CPU %"), ("saturated", "saturated"),
 )
 
@@ -41,9 +43,14 @@ def _environment() -> Environment:
     )
     env.filters.update(
         num=fmt.num, ms=fmt.ms, pct=fmt.pct, interval=fmt.interval, with_interval=fmt.with_interval,
-        flags=fmt.flags,
+        flags=fmt.flags, has_cost=_has_cost,
     )
     return env
+
+
+def _has_cost(points: Any) -> bool:
+    """Whether any point carries the server's CPU per request (files from before it existed do not)."""
+    return any(math.isfinite(p.cpu_per_request_us.median) for p in points)
 
 
 def _raw_cell(key: str, value: Any) -> tuple[str, bool]:

@@ -6,6 +6,7 @@ The tables are laid out to fit an 80-column terminal: no vertical rules, short h
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
@@ -78,7 +79,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         table.add_column("model", overflow="fold", min_width=8)
         table.add_column("load", justify="right", no_wrap=True)
-        for name in ("req/s", "p50 ms", "p99 ms", "errors", "CPU %", "RSS MB"):
+        cost = any(math.isfinite(p.cpu_per_request_us.median) for p in w.points)  # older files lack it
+        for name in ("req/s", "p50 ms", "p99 ms", "errors", "CPU %", *(["CPU µs/req"] * cost), "RSS MB"):
             table.add_column(name, justify="right", no_wrap=True)
         if any(flags.values()):
             table.add_column("flags", min_width=12)
@@ -90,8 +92,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             previous = p.model
             cells: list[RenderableType] = [
                 label, Text(terminal(p.load_label)), fmt.num(p.rps.median), fmt.ms(p.p50_ms.median),
-                fmt.ms(p.p99_ms.median),
-                _errors(p), fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
+                fmt.ms(p.p99_ms.median), _errors(p), fmt.num(p.server_cpu_pct.median, 1),
+                *([fmt.num(p.cpu_per_request_us.median, 1)] * cost), fmt.num(p.rss_mb.median, 1),
             ]
             if any(flags.values()):
                 cells.append(" ".join(_styled(f) for f in flags[id(p)]))
@@ -103,7 +105,10 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             console.print(Text(terminal(w.profile_note)), soft_wrap=False)
         _print_profiles(w, console)
         console.print()
-    console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
+    cost_note = "; CPU µs/req: their CPU time per response" if any(
+        math.isfinite(p.cpu_per_request_us.median) for w in summary.workloads for p in w.points) else ""
+    console.print(Text(f"CPU % and RSS MB: the server's processes (100 % = one core){cost_note}.",
+                       style="dim"))
     if summary.saturated:
         console.print(
             f"[bold yellow]Warning:[/] the load generator could not keep up in {len(summary.saturated)} "

@@ -120,3 +120,19 @@ def collect_env(
         "client_cpus": None if client_cpus is None else _probe(lambda: sorted(int(c) for c in client_cpus)),
         "loadavg": loadavg,
     }
+
+
+def git_commit(directory: str | os.PathLike[str] | None = None) -> str | None:
+    """The full commit hash checked out at `directory` (default: the working directory), or None outside
+    a git checkout, without git, or if git takes over 2 s. Uncommitted changes are not marked."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", os.fspath(directory or "."), "rev-parse", "--verify", "HEAD"],
+            capture_output=True, text=True, timeout=2, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) in (40, 64) else None

@@ -77,13 +77,16 @@ class LatencySummary(TypedDict, total=False):
 
 
 class ServerStats(TypedDict, total=False):
-    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB."""
+    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB, open
+    file descriptors summed over its processes (sockets, listeners, files, pipes)."""
 
     cpu_pct_mean: float | None
     cpu_pct_max: float | None
     rss_mb_mean: float | None
     rss_mb_max: float | None
     processes: int | None
+    fds_mean: float | None
+    fds_max: int | None
 
 
 class LoadRecord(TypedDict, total=False):
@@ -96,6 +99,42 @@ class LoadRecord(TypedDict, total=False):
     max_connections: int
     stages_kind: str
     stages: list[list[float]]
+
+
+class CrowdRecord(TypedDict, total=False):
+    """The idle and slow clients held beside the measured load (`crowd`; loadbench.types.Crowd).
+
+    What was asked (`idle`, `idle_mode`, `idle_path`, `trickle_interval_s`, `slow_readers`, `slow_path`,
+    `read_rate_bps`), how long opening them took (`open_s`) over how many 127.0.0.x `source_addresses`,
+    and what the server did with them: `*_held_start` when the warm-up began, `*_held_end` when the window
+    ended; `idle_waiting_*` keep-alive clients whose one request was still unanswered; `*_failed` counts
+    by class (connect_refused, connect_timeout, connect_error: …, closed, reset, answered). Slow readers
+    add the bytes they read and their read rates (bytes/s per client, mean and max). The server's RSS (MiB)
+    and open file descriptors just before the crowd opened are `server_rss_mb_before`, `server_fds_before`.
+    """
+
+    idle: int
+    idle_mode: str
+    idle_path: str
+    trickle_interval_s: float
+    slow_readers: int
+    slow_path: str
+    read_rate_bps: float
+    open_s: float | None
+    source_addresses: int
+    idle_held_start: int
+    idle_held_end: int
+    idle_waiting_start: int
+    idle_waiting_end: int
+    idle_failed: dict[str, int]
+    slow_held_start: int
+    slow_held_end: int
+    slow_failed: dict[str, int]
+    slow_bytes_read: int
+    slow_read_rate_bps_max: float | None
+    slow_read_rate_bps_mean: float | None
+    server_rss_mb_before: float | int | None
+    server_fds_before: float | int | None
 
 
 class Failure(TypedDict, total=False):
@@ -112,7 +151,9 @@ _NO_ERRORS: Mapping[str, int] = {cls.value: 0 for cls in ErrorClass}
 class ResultsHeader:
     """Line 1 of a results file: format, version, when, which scenario (with its text) and the machine.
 
-    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict.
+    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict;
+    `git_commit` is the commit checked out where the run started (None outside a git checkout), so
+    `loadbench trend` can label a history of runs by commit.
     `run_id` names this run; its trial lines carry the same id (and the scenario's sha256), so a line
     appended from another run is found by the reader (results.file).
     `extra` keeps keys this version does not know, so they survive a read-write round trip.
@@ -125,6 +166,7 @@ class ResultsHeader:
     run_id: str | None = None  # random per run; every trial line of the run carries it (None: older files)
     scenario: Mapping[str, Any]
     env: Mapping[str, Any]
+    git_commit: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonDict:
@@ -198,6 +240,9 @@ class TrialResult:
     client_cpu_pct: float | None = None
     other_cpu_pct: float | None = None
     server: ServerStats | None = None
+    crowd: CrowdRecord | None = None  # idle/slow clients held beside the load (issue 19); null: none
+    server_cpu_us_per_request: float | None = None  # server CPU (user + sys) over the window / responses
+    server_instructions_per_request: float | None = None  # hardware counters, where the kernel allows
     monitor: tuple[tuple[float, ...], ...] = ()
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None
@@ -208,8 +253,9 @@ class TrialResult:
     ttfb_histogram: str | None = None
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection
     pipeline_downgrades: int = 0  # connections whose server closed after one response (no pipelining)
+    aborted: bool = False  # --abort-on-fail ended the trial early (a threshold failed on the figures so far)
     cpus: Mapping[str, Any] | None = None
-    run_id: str | None = None  # the header's run_id, stamped by ResultsWriter (None: bench, older files)
+    run_id: str | None = None  # the header's run_id, stamped by the runner (None: bench, older files)
     scenario_sha256: str | None = None  # the header's scenario sha256, stamped beside run_id
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -275,6 +321,7 @@ def make_header(
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
     quick: bool = False,
+    git_commit: str | None = None,
     overrides: Sequence[str] = (),
     run_id: str | None = None,
 ) -> ResultsHeader:
@@ -292,7 +339,7 @@ def make_header(
     if overrides:
         scenario["overrides"] = list(overrides)
     return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}),
-                         run_id=run_id or uuid.uuid4().hex)
+                         git_commit=git_commit, run_id=run_id or uuid.uuid4().hex)
 
 
 def _timestamp(value: datetime | str) -> str:

@@ -89,9 +89,9 @@ def connections_problem(connections: int, hard_limit: int | None = None) -> str 
     """Connections beyond the file-descriptor hard limit minus FD_MARGIN cannot be opened."""
     hard = fd_hard_limit() if hard_limit is None else hard_limit
     if hard is not None and connections > hard - FD_MARGIN:
-        return (f"{connections} connections exceed the file-descriptor limit ({hard}, minus {FD_MARGIN} kept "
-                f"for the engine itself); ask for at most {max(hard - FD_MARGIN, 1)} or raise the hard limit "
-                f"(ulimit -Hn as root)")  # fmt: skip
+        return (f"{connections} connections exceed the file-descriptor limit: the hard limit is {hard}, "
+                f"minus {FD_MARGIN} kept for the engine itself; ask for at most {max(hard - FD_MARGIN, 1)} "
+                "connections, or raise the limit (ulimit -n, and ulimit -Hn as root)")  # fmt: skip
     return None
 
 

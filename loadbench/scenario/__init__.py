@@ -140,9 +140,12 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     if dict(engine_settings).get("file") and raw.get("endpoints") is None and raw.get("mixes") is None:
         endpoints, workloads = (), (locustfile_workload(),)  # the locustfile says what to send
     else:
-        endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
+        endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"), base)
     load = parse_load(problems, raw.get("load"), paired=bool(variants))
     check_engine_load(problems, engine, load)
+    if load.pipeline > 1 and engine != "native":
+        problems.add(f"pipeline = {load.pipeline} needs engine = \"native\" (the {engine} engine does not "
+                     "pipeline)", section="load", key="pipeline")
     if load.http2 and engine != "httpx":
         problems.add(f"http2 = true needs engine = \"httpx\" (the {engine} engine speaks HTTP/1.1 only)",
                      section="load", key="http2")

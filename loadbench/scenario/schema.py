@@ -36,7 +36,7 @@ ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone", *CHE
 MIX_KEYS = ("name", "endpoints")
 MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight", *CHECK_KEYS)
 LOAD_KEYS = ("connections", "rates", "stages", "arrival", "max_connections", "duration", "warmup", "repeat",
-             "timeout", "http2", "streams", "preflight")
+             "timeout", "http2", "streams", "preflight", "pipeline")
 CPU_KEYS = ("server", "client")
 THRESHOLD_KEYS = ("checks",)
 VARIANT_KEYS = ("name", "app", "command", "env", "cwd")

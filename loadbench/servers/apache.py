@@ -65,10 +65,14 @@ def mpm_directives(mpm: str, workers: int, threads: int) -> str:
             f"MinSpareServers 1\nMaxSpareServers {workers}\nMaxConnectionsPerChild 0\n"
         )
     total = workers * threads
+    # event: idle keep-alive connections wait on the listener thread, not a worker; a process takes
+    # ThreadsPerChild + AsyncRequestWorkerFactor x idle workers connections (default factor 2, so ~75
+    # per process); a high factor lets a C10K sweep's idle connections in, as the MPM is designed to.
+    factor = "AsyncRequestWorkerFactor 1000\n" if mpm == "event" else ""
     return (
         f"StartServers {workers}\nServerLimit {workers}\nThreadLimit {threads}\nThreadsPerChild {threads}\n"
         f"MaxRequestWorkers {total}\nMinSpareThreads 1\nMaxSpareThreads {total + threads}\n"
-        "MaxConnectionsPerChild 0\n"
+        f"MaxConnectionsPerChild 0\n{factor}"
     )
 
 

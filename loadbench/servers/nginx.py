@@ -125,7 +125,7 @@ def nginx_config(
         f"pid {run_dir}/nginx.pid;\n"
         "error_log stderr notice;\n"
         "events {\n"
-        "    worker_connections 4096;\n"
+        "    worker_connections 16384;\n"  # a C10K sweep's idle connections plus the load, per worker
         "}\n"
         "http {\n"
         "    access_log off;\n"
