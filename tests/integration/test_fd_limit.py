@@ -68,3 +68,54 @@ def test_soft_limit_below_need_is_raised_and_the_run_completes(server_url: str) 
     assert record["requests"] > 0
     assert "Too many open files" not in json.dumps(record["error_messages"])
     assert sum(record["errors"].values()) == 0, record["errors"]
+
+
+def test_several_engine_processes_under_a_low_soft_limit_run_and_print(server_url: str) -> None:
+    # Soft limit 12: before, the second child's spawn pipe failed with EMFILE and a traceback; now the
+    # parent lifts the soft limit before it starts its children, as one engine process does.
+    done = _bench([f"{server_url}/plaintext", "--processes", "2", "-c", "4", "-d", "0.3s", "--json", "-"],
+                  soft=12, hard=4096)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requests"] > 0 and "Traceback" not in done.stderr
+
+
+def _ready_then_fail(pipe: object, slow_s: float) -> None:
+    """An engine child that says ready, then fails and exits at once (or, slow, stays to be told go)."""
+    import time
+
+    time.sleep(slow_s)
+    pipe.send(("ready", None))  # type: ignore[attr-defined]
+    if slow_s:
+        pipe.recv()  # type: ignore[attr-defined]
+        return
+    pipe.send(("error", (False, "8 connections need about 72 file descriptors but the hard limit is 12")))  # type: ignore[attr-defined]
+    pipe.close()  # type: ignore[attr-defined]
+
+
+def test_an_engine_child_dead_after_ready_is_its_error_not_a_closed_stdout() -> None:
+    # Real child processes: one says ready and dies with its error before the parent's "go"; the
+    # parent's send then meets EPIPE, which click took for a closed stdout (exit 1, nothing printed).
+    import multiprocessing
+
+    from loadbench.engine.native import procs
+    from loadbench.errors import EngineError
+    from loadbench.shapes import Closed
+    from loadbench.types import DriveOptions
+
+    ctx = multiprocessing.get_context("spawn")
+    children = []
+    for slow_s in (0.0, 1.0):
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(target=_ready_then_fail, args=(child_end, slow_s), daemon=True)
+        proc.start()
+        child_end.close()
+        children.append((proc, parent_end))
+    try:
+        with pytest.raises(EngineError, match="the hard limit is 12"):
+            procs._collect(children, Closed(connections=2), DriveOptions(duration_s=0.1), None)
+    finally:
+        for proc, pipe in children:
+            pipe.close()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from loadbench.engine.native.phases import run_duration_s
+from loadbench.engine.native.phases import ensure_fd_limit, run_duration_s
 from loadbench.engine.native.recorder import Shard, merge_shards
 from loadbench.errors import EngineError, LoadbenchError, UsageError
 from loadbench.results.metrics import TickInfo
@@ -76,17 +76,26 @@ def drive_processes(
     loads = split_load(load, count)
     budgets = split_count(options.max_requests, count) if options.max_requests else [None] * count
     ctx = multiprocessing.get_context("spawn")
+    ensure_fd_limit(0)  # a few descriptors per child (pipes, spawn's own): lift a low soft limit first
     children: list[tuple[Any, Connection]] = []
     try:
         for i in range(count):
-            parent_end, child_end = ctx.Pipe()
+            try:
+                parent_end, child_end = ctx.Pipe()
+            except OSError as exc:
+                raise EngineError(_cannot_start(i, count, exc)) from None
             cpu = (options.cpus[i % len(options.cpus)],) if options.cpus else None
             child_options = dataclasses.replace(options, processes=1, cpus=cpu, seed=options.seed + i,
                                                 max_requests=budgets[i], shard=(i, count))  # fmt: skip
             proc = ctx.Process(target=_child, args=(child_end, target, requests, loads[i], child_options),
                                name=f"loadbench-engine-{i}", daemon=True)  # fmt: skip
-            proc.start()
-            child_end.close()
+            try:
+                proc.start()
+            except OSError as exc:  # EMFILE, EAGAIN: no descriptors or processes left for another child
+                parent_end.close()
+                raise EngineError(_cannot_start(i, count, exc)) from None
+            finally:
+                child_end.close()
             children.append((proc, parent_end))
         return _collect(children, load, options, on_tick)
     finally:
@@ -105,8 +114,8 @@ def _collect(children: list[tuple[Any, Connection]], load: Load, options: DriveO
 
     pipes = [pipe for _, pipe in children]
     _await_all(pipes, "ready", time.monotonic() + START_TIMEOUT_S)
-    for pipe in pipes:
-        pipe.send("go")
+    for i in range(len(pipes)):
+        _send_go(children, i)
     window_s = run_duration_s(load, options)
     run_s = (window_s or 3600.0) if options.max_requests else (window_s or 0.0)
     deadline = time.monotonic() + options.warmup_s + run_s + options.timeout_s + GRACE_S
@@ -137,6 +146,38 @@ def _collect(children: list[tuple[Any, Connection]], load: Load, options: DriveO
                         with contextlib.suppress(OSError):
                             pipe.send("stop")
     return merge_shards([shards[i] for i in range(len(pipes))])
+
+
+def _cannot_start(i: int, count: int, exc: OSError) -> str:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return (f"--processes {count}: cannot start engine process {i + 1}: {exc.strerror or exc} (descriptor "
+            f"limit {soft}, hard {hard}); raise the limit (ulimit -n for descriptors, ulimit -u for "
+            "processes) or use fewer --processes")  # fmt: skip
+
+
+def _send_go(children: list[tuple[Any, Connection]], i: int) -> None:
+    """Tell child `i` to start. A child that died after it was ready (its error, if it sent one, is
+    still in the pipe) raises EngineError here: a BrokenPipeError escaping would read as a closed
+    stdout to click, which then exits 1 and prints nothing."""
+    proc, pipe = children[i]
+    try:
+        pipe.send("go")
+    except OSError as exc:  # EPIPE, ECONNRESET: the child is gone
+        raise EngineError(_last_words(proc, pipe, i, exc)) from None
+
+
+def _last_words(proc: Any, pipe: Connection, i: int, exc: OSError) -> str:
+    """Why child `i` went away: the error it sent before it died, else its exit code."""
+    with contextlib.suppress(OSError, EOFError):
+        while pipe.poll(0):
+            kind, payload = pipe.recv()
+            if kind == "error":
+                return str(payload[1])
+    proc.join(timeout=1.0)
+    return (f"engine process {i} died before it started (exit code {proc.exitcode}; "
+            f"{exc.strerror or type(exc).__name__} on its pipe)")  # fmt: skip
 
 
 def _await_all(pipes: list[Connection], expected: str, deadline: float) -> None:
