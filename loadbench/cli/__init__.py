@@ -8,7 +8,10 @@ stays fast. `main` maps LoadbenchError to a one-line message and the exit codes 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Callable
 
 import click
 
@@ -67,8 +70,37 @@ def cli() -> None:
     """Benchmark Python web server models (threaded, pre-fork, event-loop) on your own machine."""
 
 
+def _hear_sigint() -> Callable[[], None]:
+    """Make an ignored SIGINT raise KeyboardInterrupt again, from the first line of main; return the undo.
+
+    A shell starts a background job (`loadbench run ... &`) with SIGINT ignored, and Python then installs
+    no handler of its own. `run` and `serve` install theirs (cli/_signals.py) only once the command has
+    imported its machinery and built its plan, ~0.2 s in: a SIGINT before that was lost and the run went
+    on. Python's own handler from here on closes that window down to interpreter start. Only the main
+    thread may set handlers; elsewhere (an embedding thread) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return lambda: None
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def undo() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return undo
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit with loadbench's exit codes (see loadbench.errors.ExitCode)."""
+    undo = _hear_sigint()
+    try:
+        _main(argv)
+    finally:
+        undo()  # for callers in-process (tests, embedding): their SIGINT disposition comes back
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         code = cli.main(args=argv, prog_name="loadbench", standalone_mode=False)
     except LoadbenchError as exc:

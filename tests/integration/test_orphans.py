@@ -110,3 +110,39 @@ def test_serve_started_with_sigint_ignored_still_stops_on_sigint(tmp_path: Path)
     assert "waitress stopped" in stderr
     assert watcher.wait_gone(5.0) == []
     assert wait_ports_free([port], set(watcher.seen)) == []
+
+
+def _ignores_sigint(pid: int) -> bool | None:
+    """Whether process `pid` ignores SIGINT now (its SigIgn mask in /proc); None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    mask = int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.MULTILINE)[1], 16)  # type: ignore[index]
+    return bool(mask & (1 << (signal.SIGINT - 1)))
+
+
+def test_run_started_with_sigint_ignored_hears_sigint_from_its_first_line(tmp_path: Path) -> None:
+    # Before: `run` installed its handler ~0.2 s in (after its imports and plan), and a SIGINT before that
+    # was lost: the run went on to the end. Now SIGINT is heard from main's first line (python -m: before
+    # the CLI's imports), long before any server starts; a SIGINT sent at that moment stops the run.
+    argv = loadbench_argv("run", str(_scenario(tmp_path)), "--out", str(tmp_path / "run"), "--no-report")
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=_ignore_sigint) as run:
+        watcher = TreeWatcher(run.pid).start()
+        try:
+            deadline = time.monotonic() + 10
+            while _ignores_sigint(run.pid) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            watcher.sample()
+            children_before = dict(watcher.seen)
+            run.send_signal(signal.SIGINT)
+            code = run.wait(30)
+        finally:
+            if run.poll() is None:
+                run.kill()
+            watcher.stop()
+        stderr = run.stderr.read() if run.stderr else ""
+    assert children_before == {}, "SIGINT was still ignored when the first server started"
+    assert code == 130 and "Interrupted." in stderr, stderr
+    assert watcher.wait_gone(5.0) == []
