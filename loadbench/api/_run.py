@@ -28,7 +28,7 @@ def run(
     KeyboardInterrupt is re-raised after the results are written.
     """
     from loadbench.plan import build_plan
-    from loadbench.results.file import default_run_dir, read_results
+    from loadbench.results.file import create_run_dir, read_results
     from loadbench.runner import run_plan
     from loadbench.scenario import apply_quick, find_scenario, load_scenario
     from loadbench.scenario.overrides import parse_overrides
@@ -38,7 +38,7 @@ def run(
     if quick:
         loaded = apply_quick(loaded)
     plan = build_plan(loaded)
-    run_dir = Path(out) if out is not None else default_run_dir(loaded.name)
+    run_dir = Path(out) if out is not None else create_run_dir(loaded.name)
     outcome = run_plan(plan, run_dir=run_dir, strict=strict)
     if report and outcome.trials_written:
         from loadbench.report import write_report

@@ -81,7 +81,7 @@ def command(
 
     from loadbench.errors import UsageError
     from loadbench.plan import build_plan, describe_plan, estimate_seconds
-    from loadbench.results.file import default_run_dir
+    from loadbench.results.file import create_run_dir
     from loadbench.scenario import apply_quick, find_scenario, load_scenario
     from loadbench.scenario.overrides import parse_overrides
 
@@ -111,7 +111,7 @@ def command(
             click.echo(terminal(line))
         click.echo(f"estimated time: {estimate_seconds(plan):.0f} s")
         return
-    run_dir = out_dir or default_run_dir(loaded.name)
+    run_dir = out_dir or create_run_dir(loaded.name)
     outcome = _run_with_progress(plan, run_dir, strict, quiet=quiet, verbose=verbose)
     console = _console()
     if outcome.trials_written and not quiet:

@@ -1,8 +1,10 @@
 """Turn a URL into a Target and a request path, and refuse non-loopback targets before any lookup.
 
-The loopback check looks only at the text of the host: `localhost` (and `*.localhost`), literal
-addresses in 127.0.0.0/8, and ::1 (also IPv4-mapped ::ffff:127.x.y.z). No name is resolved and no
-socket is opened here, so a refused target never touches the network.
+The loopback check looks only at the text of the host: `localhost`, literal addresses in 127.0.0.0/8,
+and ::1 (also IPv4-mapped ::ffff:127.x.y.z). `*.localhost` names count as loopback names
+(`is_loopback_host`) but `check_target` refuses them as targets, since the resolver could map them
+anywhere. No name is resolved and no socket is opened here, so a refused target never touches the
+network.
 """
 
 from __future__ import annotations
@@ -29,8 +31,23 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_target(target: Target, *, allow_remote: bool) -> None:
-    """Raise TargetRefusedError unless the target is loopback or `allow_remote` is set."""
-    if allow_remote or is_loopback_host(target.host):
+    """Raise TargetRefusedError unless the target is loopback or `allow_remote` is set.
+
+    A `*.localhost` name is refused too, before any lookup: it is a loopback *name* (RFC 6761), but the
+    engines resolve names through the system's resolver, which may ask DNS and connect to whatever
+    address comes back, unchecked. `localhost` itself (the hosts file's entry) and loopback literals are
+    what loadbench connects to; a virtual host name goes in the Host header instead.
+    """
+    if allow_remote:
+        return
+    name = target.host.strip().rstrip(".").lower()
+    if name.endswith(".localhost"):
+        raise TargetRefusedError(
+            f"target {target.base_url}: a *.localhost name may be resolved through DNS to any address, "
+            f"so it is refused before any lookup; connect to 127.0.0.1 (or localhost) and send the name "
+            f"as the Host header (-H 'Host: {target.host}'), or pass --allow-remote"
+        )
+    if is_loopback_host(target.host):
         return
     raise TargetRefusedError(
         f"target {target.base_url} is not a loopback address (localhost, 127.0.0.0/8 or ::1); "

@@ -13,6 +13,9 @@ How a server tree is kept from leaking, in order of strength:
 2. **PR_SET_PDEATHSIG = SIGTERM** (ctypes ``prctl``), a second line should the pipe be inherited by
    accident. Caveat: the kernel sends it when the *thread* that spawned the guard exits, so start
    servers from a thread that outlives them (the main thread does).
+   CMD gets a lifeline of its own the same way: PR_SET_PDEATHSIG = the stop signal, set between fork
+   and exec, so a guard killed with SIGKILL takes CMD (and through CMD's own stop, its workers) with it
+   even when loadbench is killed right after and cannot stop the group itself.
 3. **Signals.** SIGTERM, SIGINT or SIGHUP to the guard stop the tree the same way.
 
 The guard runs in a new session (the launcher uses ``start_new_session=True``), so a terminal's Ctrl-C
@@ -46,6 +49,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -59,6 +63,30 @@ def _prctl(option: int, value: int) -> None:
         libc.prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _die_with_guard(stop_signal: int) -> Callable[[], None]:
+    """The preexec function giving CMD a lifeline of its own: PR_SET_PDEATHSIG = `stop_signal`.
+
+    Without it, a guard killed with SIGKILL left CMD running, reparented to init, and when loadbench then
+    died too nobody was left to stop it. With it the kernel sends CMD its stop signal the moment the guard
+    (the thread that forked it: the guard is single-threaded) dies, and CMD stops its workers as on any
+    stop. It runs in the child between fork and exec: only the prctl and a getppid() check, no imports,
+    because the guard may have died before the prctl took effect (then CMD is not started at all).
+    """
+    guard_pid = os.getpid()
+    try:
+        libc: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        libc = None
+
+    def preexec() -> None:
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, stop_signal, 0, 0, 0)
+        if os.getppid() != guard_pid:
+            os._exit(1)
+
+    return preexec
 
 
 def _reap() -> None:
@@ -155,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         child = subprocess.Popen(
             args.cmd, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-            process_group=0,
+            process_group=0, preexec_fn=_die_with_guard(args.stop_signal),
         )
     except OSError as exc:
         print(f"loadbench guard: cannot start {args.cmd[0]!r}: {exc}", file=sys.stderr, flush=True)

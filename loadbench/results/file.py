@@ -25,7 +25,7 @@ from loadbench.results.records import RESULTS_FORMAT, SUPPORTED_VERSIONS, Result
 from loadbench.safe.limits import MAX_RESULTS_FILE_BYTES, MAX_RESULTS_LINE_BYTES
 from loadbench.safe.write import output_error
 
-__all__ = ["ResultsWriter", "default_run_dir", "read_results"]
+__all__ = ["ResultsWriter", "create_run_dir", "default_run_dir", "read_results"]
 
 JsonDict = dict[str, Any]
 
@@ -35,6 +35,31 @@ def default_run_dir(scenario_name: str, now: datetime | None = None, *, root: st
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario_name).strip("-.") or "run"
     return Path(root) / f"{safe}-{stamp}"
+
+
+def create_run_dir(scenario_name: str, now: datetime | None = None, *, root: str | Path = "reports") -> Path:
+    """Create and return a run directory no other run has: default_run_dir's name, or that name with
+    `-2`, `-3`, ... when it is taken.
+
+    Each candidate is claimed with mkdir, which is atomic: of two runs started in the same second, one
+    gets the plain name and the other the next suffix, never the same directory (before, both were given
+    the same name, and the second failed on the first's results.jsonl or mixed its logs into it).
+    """
+    base = default_run_dir(scenario_name, now, root=root)
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, base.parent, "run directory") from None
+    for number in range(1, 1000):
+        candidate = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise output_error(exc, candidate, "run directory") from None
+        return candidate
+    raise LoadbenchError(f"{base}: 999 runs already use this name and second; choose a directory with --out")
 
 
 # -- writing ---------------------------------------------------------------------------------------------

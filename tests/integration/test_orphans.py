@@ -7,12 +7,14 @@ gone within 5 s, that the servers' ports are free again, and that results.jsonl 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from runner_support import (
     TreeWatcher,
@@ -146,3 +148,49 @@ def test_run_started_with_sigint_ignored_hears_sigint_from_its_first_line(tmp_pa
     assert children_before == {}, "SIGINT was still ignored when the first server started"
     assert code == 130 and "Interrupted." in stderr, stderr
     assert watcher.wait_gone(5.0) == []
+
+
+def _guard_with_server(root: int, timeout_s: float = 30.0) -> psutil.Process:
+    """The run's guard once its server runs under it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for child in psutil.Process(root).children():
+            with contextlib.suppress(psutil.Error):
+                if any("guard.py" in arg for arg in child.cmdline()) and child.children():
+                    return child
+        time.sleep(0.02)
+    raise AssertionError("no guard with a server under it was seen")
+
+
+@pytest.mark.parametrize("model", ["waitress", "gunicorn"])  # one process; a master with a worker
+def test_guard_then_loadbench_killed_leaves_no_server(tmp_path: Path, model: str) -> None:
+    # Before: the server had no lifeline of its own, so after the guard's SIGKILL only loadbench could
+    # stop it, and loadbench's SIGKILL right after left the whole server tree running (every try).
+    scenario = small_scenario(tmp_path, "double", servers=(model,), duration="20s")
+    with watched_run([str(scenario), "--no-report"], tmp_path / "run") as run:
+        guard = _guard_with_server(run.proc.pid)
+        time.sleep(0.3)
+        run.watcher.sample()
+        servers = guard.children(recursive=True)
+        guard.kill()
+        run.proc.kill()
+        run.proc.wait(10)
+        run.watcher.stop()
+        assert servers, "no server was seen running: the test would prove nothing"
+        assert run.watcher.wait_gone(5.0) == []
+
+
+def test_a_killed_guard_is_reported_as_the_guards_death(tmp_path: Path) -> None:
+    scenario = small_scenario(tmp_path, "guard", servers=("waitress",), duration="3s", warmup="0.1s")
+    with watched_run([str(scenario), "--no-report"], tmp_path / "run") as run:
+        guard = _guard_with_server(run.proc.pid)
+        time.sleep(0.5)
+        guard.kill()
+        code = run.proc.wait(60)
+        run.watcher.stop()
+        assert run.watcher.wait_gone(5.0) == []
+    (trial,) = read_results(run.results).trials
+    assert code == 1 and not trial.status_ok and trial.failure is not None
+    reason = trial.failure["reason"]
+    assert f"the guard of waitress (pid {guard.pid}) was killed by SIGKILL" in reason, reason
+    assert "the guard died, not the server" in reason

@@ -349,3 +349,19 @@ def test_default_run_dir_is_reports_scenario_timestamp() -> None:
     assert default_run_dir("quickstart", now) == Path("reports/quickstart-20261124-060102")
     odd = default_run_dir("my scenario/x", now, root="/tmp/out")
     assert odd == Path("/tmp/out/my-scenario-x-20261124-060102")
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path: Path) -> None:
+    # Before: both runs were given reports/<name>-<second>/, and the second failed on (or mixed its logs
+    # into) the first's. Each directory is now claimed with an atomic mkdir, here by 8 racing threads.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loadbench.results.file import create_run_dir
+
+    now = datetime(2026, 11, 24, 6, 1, 2)
+    with ThreadPoolExecutor(8) as pool:
+        dirs = list(pool.map(lambda _: create_run_dir("quick start", now, root=tmp_path), range(8)))
+    assert len(set(dirs)) == 8 and all(d.is_dir() for d in dirs)
+    names = sorted(d.name for d in dirs)
+    assert names[0] == "quick-start-20261124-060102"
+    assert set(names[1:]) == {f"quick-start-20261124-060102-{n}" for n in range(2, 9)}

@@ -65,3 +65,21 @@ def test_remote_targets_are_refused_without_any_lookup(monkeypatch: pytest.Monke
         check_target(Target(host="example.com", port=80), allow_remote=False)
     check_target(Target(host="example.com", port=80), allow_remote=True)
     check_target(Target(host="localhost", port=80), allow_remote=False)
+
+
+@pytest.mark.parametrize("host", ["api.localhost", "API.LOCALHOST.", "a.b.localhost"])
+def test_a_dot_localhost_target_is_refused_before_any_lookup(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    # Before: it passed the check by its name, then the engine resolved it through the system's resolver
+    # (possibly DNS) and connected to whatever came back, unchecked.
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a *.localhost target must be refused before any lookup")
+
+    monkeypatch.setattr(socket, "getaddrinfo", forbidden)
+    target = Target(scheme="http", host=host, port=8000)
+    refused = r"\*\.localhost name .* refused before any lookup; .*-H 'Host: "
+    with pytest.raises(TargetRefusedError, match=refused):
+        check_target(target, allow_remote=False)
+    check_target(target, allow_remote=True)  # the user's explicit choice
+    check_target(Target(scheme="http", host="localhost", port=8000), allow_remote=False)
