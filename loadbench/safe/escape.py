@@ -15,7 +15,9 @@ has one function; every renderer of that medium calls it on every such string, a
     markdown(text)       GitHub-flavoured markdown inline text (check/compare --markdown, report --format md):
                          inline punctuation backslash-escaped, & < > as entities, newlines as spaces,
                          control characters visible; nothing can open a link, an image, a heading, a
-                         table cell or raw HTML
+                         table cell or raw HTML; GitHub's text filters are broken by an invisible U+2060
+                         (WORD JOINER): no @mention notifies anyone, no bare URL, www. or e-mail address
+                         becomes a link, no :shortcode: an emoji
     markdown_code(text)  the same inside <code>, with | as an entity so a table cell is never split
     markdown_table_code(text)  a backtick code span for a GFM table cell (fence longer than any run inside)
     xml(text)            XML 1.0 character data and attribute values (JUnit): characters XML cannot carry
@@ -129,9 +131,23 @@ def markdown(text: str) -> str:
     """`text` as inert GitHub-flavoured markdown inline text, on one line."""
     # Outer blanks go: a line break made a space, or four leading spaces, could start a list or code block.
     text = _TERMINAL_UNSAFE_LINE.sub(_visible, _MD_LINEBREAK.sub(" ", text)).strip()
+    text = _md_unlinked(text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _MD_LEADING.sub(r"\1\\\2", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# GitHub acts on plain text after rendering: "@name" notifies a user or team, "http://…", "www.…" and
+# "a@b.example" become links, ":x:" an emoji. None of it is markdown syntax, so escaping cannot stop it;
+# a WORD JOINER (U+2060, invisible, zero-width) inside each pattern breaks it; the text reads the same.
+_WJ = "\u2060"
+_MD_MENTION = re.compile(r"@(?=[A-Za-z0-9_])")  # mentions and e-mail autolinks
+_MD_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=:)(?=[A-Za-z0-9_+-]+:)")
+
+
+def _md_unlinked(text: str) -> str:
+    """`text` with every @mention, bare-URL or www. autolink and :emoji: shortcode broken by a U+2060."""
+    return _MD_AUTOLINK.sub(_WJ, _MD_MENTION.sub("@" + _WJ, text))
 
 
 def markdown_code(text: str) -> str:

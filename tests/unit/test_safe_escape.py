@@ -64,6 +64,10 @@ def _inline_tokens(source: str) -> list[object]:
     return [child for t in tokens if t.type == "inline" for child in (t.children or [])]
 
 
+# What GitHub acts on in rendered text (not markdown syntax): @mentions, bare-URL/www./e-mail autolinks and
+# :emoji: shortcodes (github.com's mention and emoji filters; GFM spec 6.9 "Autolinks (extension)").
+_GITHUB_ACTS = re.compile(r"(?<![A-Za-z0-9_`])@[A-Za-z0-9]|(?i:https?|ftp)://|(?i:\bwww\.)|:[A-Za-z0-9_+-]+:")
+
 _STRUCTURE = {"link_open", "image", "html_inline", "html_block", "em_open", "strong_open", "s_open",
               "code_inline", "softbreak", "hardbreak"}  # fmt: skip
 
@@ -84,7 +88,10 @@ def test_markdown_text_is_inert_in_a_table_cell_and_a_list(text: str) -> None:
         if cell is None:  # an empty list item
             assert _shown(text).strip() == ""
             continue
-        assert "".join(c.content for c in cell.children or []).strip() == _shown(text).strip()
+        # what a reader sees: the word joiners that break GitHub's mentions and autolinks are invisible
+        raw = "".join(c.content for c in cell.children or [])
+        assert raw.replace("\u2060", "").strip() == _shown(text).strip()
+        assert not _GITHUB_ACTS.search(raw), source
 
 
 @settings(max_examples=150, deadline=None)
@@ -253,3 +260,35 @@ def test_hostile_names_through_check_and_compare_junit_and_markdown(tmp_path: Pa
         assert not [c for c in children if c.type in {"link_open", "image"}]
         ours = {"<details>", "<summary>", "</summary>"}
         assert {c.content for c in children if c.type == "html_inline"} <= ours
+
+
+@pytest.mark.parametrize("text", [
+    "ping @octocat", "@org/team please look", "mail ops@example.com", "see http://evil.example/x",
+    "HTTPS://A.B/c", "www.evil.example", "ftp://files.example", ":x: failed :+1:", "a[@b](http://c)",
+])  # fmt: skip
+def test_markdown_mentions_autolinks_and_shortcodes_are_neutralised(text: str) -> None:
+    # Before: escaping covered markdown syntax only, so "@octocat" in a scenario name notified a user from
+    # a PR comment, and a bare URL or :x: in a model name became a link or an emoji on GitHub.
+    tokens = _inline_tokens(f"- {markdown(text)}\n")
+    rendered = "".join(c.content for c in tokens if c.type in ("text", "text_special"))  # type: ignore[attr-defined]
+    assert not _GITHUB_ACTS.search(rendered), rendered
+    assert rendered.replace("\u2060", "") == text  # the reader sees the text itself
+
+
+@pytest.mark.parametrize("emoji", [False, True])
+def test_rich_never_renders_emoji_shortcodes_from_user_strings(tmp_path: Path, emoji: bool) -> None:
+    # run's console has emoji off; user strings also reach rich only as Text, so even a console with emoji
+    # on (a caller's own) prints ":x:" and ":thumbs_up:" as typed, never as ❌ or 👍.
+    from rich.console import Console
+
+    from loadbench.cli.run import _console
+    from loadbench.report.terminal import render_terminal_summary
+    from loadbench.results.file import read_results
+
+    assert _console()._emoji is False  # rich keeps the setting private
+    results = write_synthetic_results(tmp_path / "r.jsonl", models=(":x:",), workloads=("/:thumbs_up:",),
+                                      loads=(1,), repetitions=1, latency_samples=20)  # fmt: skip
+    out = io.StringIO()
+    render_terminal_summary(read_results(results), Console(file=out, width=200, emoji=emoji))
+    text = out.getvalue()
+    assert ":x:" in text and ":thumbs_up:" in text and "❌" not in text and "👍" not in text, text
