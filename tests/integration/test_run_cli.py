@@ -99,7 +99,9 @@ def schema_problems(path: Path) -> list[str]:
             latency = trial["latency_ms"] or {}
             problems += _typed(f"{where}.latency_ms", latency, dict.fromkeys(PERCENTILES, NUM))
             problems += _typed(f"{where}.server", trial["server"] or {}, dict.fromkeys(SERVER_KEYS, NUM))
-            problems += [f"{where}: monitor row {row!r}" for row in trial["monitor"] if len(row) != 4]
+            # [t_s, server_cpu_pct, server_rss_mb, client_cpu_pct] and server_fds when it could be read
+            problems += [f"{where}: monitor row {row!r}" for row in trial["monitor"]
+                         if len(row) not in (4, 5)]
             problems += [f"{where}: timeline row {row!r}" for row in trial["timeline"] if len(row) != 5]
             problems += _typed(f"{where}.cpus", trial["cpus"] or {}, {"server": list, "client": list})
     return problems

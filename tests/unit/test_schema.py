@@ -26,6 +26,7 @@ from loadbench.results.profiles import ProfileRecord, Sampler, profile_record
 from loadbench.results.records import ResultsHeader, TrialResult
 from loadbench.scenario import TOP_LEVEL_KEYS, find_scenario, known_model_names, shipped_scenarios
 from loadbench.scenario import schema as tables
+from loadbench.scenario.crowd import CROWD_KEYS
 from loadbench.scenario.engine_table import LOCUST_KEYS
 from loadbench.scenario.types import PROFILE_POINTS
 from loadbench.types import Closed, ErrorClass, Open, Stages
@@ -86,9 +87,10 @@ def test_results_schema_names_every_record_field() -> None:
     assert set(defs["latency"]["properties"]) == set(percentile_summary_ms(LatencyHistogram()))
     monitor = MonitorSummary(duration_s=1.0, cpu_pct_mean=1.0, cpu_pct_max=2.0, rss_mb_mean=3.0,
                              rss_mb_max=4.0, processes=1, samples=(), client_cpu_pct_mean=None,
-                             other_cpu_pct_mean=None)
+                             other_cpu_pct_mean=None, fds_mean=5.0, fds_max=6)
     assert set(defs["server"]["properties"]) == set(monitor.to_record()["server"])
-    assert set(defs["env"]["properties"]) == set(ENV)
+    # the runner adds why hardware counters were unavailable, once per run, beside collect_env's keys
+    assert set(defs["env"]["properties"]) == set(ENV) | {"instruction_counters"}
     assert set(defs["profile"]["properties"]) == _fields(ProfileRecord)
     assert set(defs["sampler"]["properties"]) == set(Sampler().to_json())
     load_keys = set(defs["load"]["properties"])
@@ -187,7 +189,7 @@ def test_scenario_schema_names_the_keys_the_validator_knows() -> None:
     assert set(props) == set(TOP_LEVEL_KEYS)
     assert set(defs["app"]["properties"]) == set(tables.APP_KEYS)
     assert set(defs["server"]["properties"]) == set(tables.SERVER_KEYS)
-    assert set(defs["load"]["properties"]) == set(tables.LOAD_KEYS)
+    assert set(defs["load"]["properties"]) == set(tables.LOAD_KEYS + CROWD_KEYS)
     assert set(props["endpoints"]["items"]["properties"]) == set(tables.ENDPOINT_KEYS)
     assert set(props["mixes"]["items"]["properties"]) == set(tables.MIX_KEYS)
     assert set(props["mixes"]["items"]["properties"]["endpoints"]["items"]["anyOf"][1]["properties"]) == set(
