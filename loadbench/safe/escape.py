@@ -142,12 +142,17 @@ def markdown(text: str) -> str:
 # a WORD JOINER (U+2060, invisible, zero-width) inside each pattern breaks it; the text reads the same.
 _WJ = "\u2060"
 _MD_MENTION = re.compile(r"@(?=[A-Za-z0-9_])")  # mentions and e-mail autolinks
-_MD_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=:)(?=[A-Za-z0-9_+-]+:)")
+_MD_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)")
+# ":x:", ":+1:", ":100:"; but not the digits of a time ("06:00:00"), whose colons follow a digit
+_MD_SHORTCODE = re.compile(
+    r"(?<=:)(?=[A-Za-z0-9_+-]*[A-Za-z][A-Za-z0-9_+-]*:|[+-]1:)"  # :x:, :thumbs_up:, :+1:
+    r"|(?<![0-9]:)(?<=:)(?=[0-9]+:)"  # :100:, :1234:
+)
 
 
 def _md_unlinked(text: str) -> str:
     """`text` with every @mention, bare-URL or www. autolink and :emoji: shortcode broken by a U+2060."""
-    return _MD_AUTOLINK.sub(_WJ, _MD_MENTION.sub("@" + _WJ, text))
+    return _MD_SHORTCODE.sub(_WJ, _MD_AUTOLINK.sub(_WJ, _MD_MENTION.sub("@" + _WJ, text)))
 
 
 def markdown_code(text: str) -> str:

@@ -66,7 +66,8 @@ def _inline_tokens(source: str) -> list[object]:
 
 # What GitHub acts on in rendered text (not markdown syntax): @mentions, bare-URL/www./e-mail autolinks and
 # :emoji: shortcodes (github.com's mention and emoji filters; GFM spec 6.9 "Autolinks (extension)").
-_GITHUB_ACTS = re.compile(r"(?<![A-Za-z0-9_`])@[A-Za-z0-9]|(?i:https?|ftp)://|(?i:\bwww\.)|:[A-Za-z0-9_+-]+:")
+_GITHUB_ACTS = re.compile(r"(?<![A-Za-z0-9_`])@[A-Za-z0-9]|(?i:https?|ftp)://|(?i:\bwww\.)"
+                          r"|:(?:[A-Za-z0-9_+-]*[A-Za-z][A-Za-z0-9_+-]*|[+-]1):|(?<![0-9]):[0-9]+:")
 
 _STRUCTURE = {"link_open", "image", "html_inline", "html_block", "em_open", "strong_open", "s_open",
               "code_inline", "softbreak", "hardbreak"}  # fmt: skip
