@@ -22,6 +22,10 @@ SERVER_MODELS: Mapping[str, str] = {
     "apache": "loadbench.servers.apache:ApacheModel",
     "apache-worker": "loadbench.servers.apache:ApacheWorkerModel",
     "apache-prefork": "loadbench.servers.apache:ApachePreforkModel",
+    "uwsgi": "loadbench.servers.uwsgi:UwsgiModel",
+    "nginx-uwsgi": "loadbench.servers.nginx_hop:NginxUwsgiModel",
+    "nginx-fastcgi": "loadbench.servers.nginx_hop:NginxFastcgiModel",
+    "nginx-scgi": "loadbench.servers.nginx_hop:NginxScgiModel",
     "command": "loadbench.servers.command:CommandModel",
 }
 

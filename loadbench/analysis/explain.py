@@ -59,11 +59,15 @@ _FAMILY_CLASS: dict[Family, str] = {
     Family.EXTERNAL_MPM_WORKER: "native",
     Family.EXTERNAL_MPM_PREFORK: "native",
     Family.TOPOLOGY: "native",
+    Family.PROTOCOL_HOP: "protocol-hop",
+    Family.EMBEDDED: "embedded",
+    Family.RUST_CORE: "rust-core",
 }
 
 
 def family_class(family: str) -> str:
-    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other.
+    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request,
+    protocol-hop, embedded, rust-core or other.
 
     A known Family is looked up; a family this version does not know (a results file from another
     version, or written by hand) is guessed from its words, and is "other" when none fits.
@@ -83,6 +87,9 @@ def _guess_family_class(family: str) -> str:
         ("thread", "threaded"),
         ("process-per-request", "process-per-request"),
         ("fork", "pre-fork"),
+        ("protocol-hop", "protocol-hop"),
+        ("embedded", "embedded"),
+        ("rust", "rust-core"),
     ):
         if needle in text:
             return name

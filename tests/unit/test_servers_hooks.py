@@ -10,7 +10,10 @@ import pytest
 from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 from loadbench.servers.external import ExternalModel
 
-FILE_WRITERS = {"nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork"}
+FILE_WRITERS = {"nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork",
+                "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi"}
+#: Models with a proxy in front of a Python server: its 502/503/504 mean "the app is not up yet".
+PROXIES = {"nginx-gunicorn", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi"}
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -19,7 +22,7 @@ def test_every_model_declares_the_hooks(name: str) -> None:
     assert model.needs_run_dir is (name in FILE_WRITERS) is isinstance(model, ExternalModel)
     assert model.stop_signal == signal.SIGTERM
     assert isinstance(model.not_ready_statuses, frozenset)
-    assert bool(model.not_ready_statuses) is (name == "nginx-gunicorn")
+    assert bool(model.not_ready_statuses) is (name in PROXIES)
 
 
 @pytest.mark.parametrize("name", ["waitress", "gunicorn", "uvicorn"])
