@@ -26,6 +26,7 @@ SERVER_MODELS: Mapping[str, str] = {
     "nginx-uwsgi": "loadbench.servers.nginx_hop:NginxUwsgiModel",
     "nginx-fastcgi": "loadbench.servers.nginx_hop:NginxFastcgiModel",
     "nginx-scgi": "loadbench.servers.nginx_hop:NginxScgiModel",
+    "cgi": "loadbench.servers.cgi:CgiModel",
     "command": "loadbench.servers.command:CommandModel",
 }
 
