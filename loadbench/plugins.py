@@ -27,6 +27,7 @@ SERVER_MODELS: Mapping[str, str] = {
     "nginx-fastcgi": "loadbench.servers.nginx_hop:NginxFastcgiModel",
     "nginx-scgi": "loadbench.servers.nginx_hop:NginxScgiModel",
     "cgi": "loadbench.servers.cgi:CgiModel",
+    "apache-wsgi": "loadbench.servers.apache_wsgi:ApacheWsgiModel",
     "command": "loadbench.servers.command:CommandModel",
 }
 

@@ -13,13 +13,12 @@ from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 pytestmark = pytest.mark.integration
 
 
-def _serves_the_app(name: str) -> bool:
-    """Every registered model serving the bundled app's Python (not nginx or Apache alone, nor 'command')."""
-    return name != "command" and bool(getattr(get_model(name), "serves_import_apps", True))
+#: Models with no Python behind them (static files and fixed answers only), and the user-command model.
+NOT_THE_APP = {"nginx", "apache", "apache-worker", "apache-prefork", "command"}
 
 
 # A model joins by being registered; the original five stay first, waitress the reference.
-MODELS = [name for name in model_names() if _serves_the_app(name)]
+MODELS = [name for name in model_names() if name not in NOT_THE_APP]
 ENDPOINTS = [
     "/plaintext", "/json", "/health", "/static/1k.bin", "/static/100k.bin", "/static/1m.bin", "/io?ms=1",
     "/cpu?n=100", "/db?id=7", "/no/such/page", "/io?ms=abc",

@@ -11,7 +11,7 @@ from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 from loadbench.servers.external import ExternalModel
 
 FILE_WRITERS = {"nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork",
-                "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi"}
+                "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi"}
 #: Models with a proxy in front of a Python server: its 502/503/504 mean "the app is not up yet".
 PROXIES = {"nginx-gunicorn", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi"}
 

@@ -17,7 +17,7 @@ def test_registry_lists_every_model_in_order() -> None:
     assert model_names() == [
         "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn",
         "nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork",
-        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "command",
+        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi", "command",
     ]
     assert [m.name for m in all_models()] == model_names()
 
