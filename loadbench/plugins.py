@@ -28,6 +28,8 @@ SERVER_MODELS: Mapping[str, str] = {
     "nginx-scgi": "loadbench.servers.nginx_hop:NginxScgiModel",
     "cgi": "loadbench.servers.cgi:CgiModel",
     "apache-wsgi": "loadbench.servers.apache_wsgi:ApacheWsgiModel",
+    "granian": "loadbench.servers.granian:GranianModel",
+    "granian-wsgi": "loadbench.servers.granian:GranianWsgiModel",
     "command": "loadbench.servers.command:CommandModel",
 }
 

@@ -97,4 +97,17 @@ def _serve(server_model: ServerModel, app: AppSpec, opts: ServerOptions) -> None
         server.stop()
 
 
-command.help = (command.help or "") + "\n\nMODEL is one of: " + ", ".join(model_names()) + "."
+def _model_list(width: int = 76) -> str:
+    """"MODEL is one of:" and the names, as a click \\b paragraph wrapped by us between names (click's
+    own wrapping would break a name such as granian-wsgi at its hyphen)."""
+    lines, line = [], "MODEL is one of:"
+    for name in model_names():
+        if len(line) + len(name) + 2 > width:
+            lines.append(line)
+            line = " "
+        line += f" {name},"
+    lines.append(line.rstrip(",") + ".")
+    return "\b\n" + "\n".join(lines)
+
+
+command.help = (command.help or "") + "\n\n" + _model_list()

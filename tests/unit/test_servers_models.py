@@ -17,7 +17,8 @@ def test_registry_lists_every_model_in_order() -> None:
     assert model_names() == [
         "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn",
         "nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork",
-        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi", "command",
+        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi",
+        "granian", "granian-wsgi", "command",
     ]
     assert [m.name for m in all_models()] == model_names()
 
