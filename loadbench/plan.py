@@ -152,6 +152,11 @@ def describe_plan(plan: Plan) -> list[str]:
         lines.append(f"Paired: {scenario.paired.rounds} rounds in {scenario.paired.order} order")
     lines.append(f"Load: {scenario.load.describe()}")
     lines.append(f"CPUs: {scenario.cpus.describe()}")
+    if scenario.engine != "native":
+        settings = ", ".join(f"{key} = {value!r}" for key, value in scenario.engine_settings)
+        lines.append(f"Engine: {scenario.engine}" + (f" ({settings})" if settings else ""))
+    if any(workload.kind == "locustfile" for workload in scenario.workloads):
+        lines.append("workloads: from the locustfile (one per Locust request name, plus 'journey')")
     if scenario.thresholds:
         lines.append(f"Thresholds: {'; '.join(scenario.thresholds)}")
     width = max((len(trial.trial_id) for trial in plan.trials), default=0)

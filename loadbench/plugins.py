@@ -42,6 +42,7 @@ REPORT_FORMATS: Mapping[str, str] = {
 
 ENGINE_BACKENDS: Mapping[str, str] = {
     "native": "loadbench.engine.native.backend:NativeBackend",
+    "locust": "loadbench.engine.locust.backend:LocustBackend",
 }
 
 #: The server model (in SERVER_MODELS) of a scenario whose [app] runs its own server command.

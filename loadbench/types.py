@@ -29,13 +29,16 @@ __all__ = [
 
 
 class ErrorClass(StrEnum):
-    """Why a request got no HTTP response: the five transport failure classes (the record's `errors` keys)."""
+    """Why a request did not count as a response (the record's `errors` keys): the five transport failure
+    classes, and `check_failed`, a response that a check of the load script rejected (Locust's
+    `response.failure()`)."""
 
     CONNECT_REFUSED = "connect_refused"
     CONNECT_TIMEOUT = "connect_timeout"
     TIMEOUT = "timeout"
     RESET = "reset"
     PROTOCOL = "protocol"
+    CHECK_FAILED = "check_failed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -51,3 +51,13 @@ def repetition_note(max_repetitions: int, confidence: float) -> str | None:
             f"give {confidence:.0%} intervals."
         )
     return None
+
+
+def precision_note(precisions: Sequence[tuple[str, str]]) -> str | None:
+    """A note on latencies an engine rounded before loadbench saw them, given (backend, its stated
+    precision) of each trial (a Locust trial's `backend_extras.latency_precision`); None when none did."""
+    stated = dict(precisions)
+    if not stated:
+        return None
+    parts = "; ".join(f"{backend}: {precision}" for backend, precision in sorted(stated.items()))
+    return f"Latency percentiles of these engines are no finer than their own rounding ({parts})."

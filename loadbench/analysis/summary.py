@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loadbench.analysis.caveats import busy_note, is_busy, repetition_note
+from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
 from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
 from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
@@ -350,6 +350,10 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     if not trials:
         notes.append("The results file holds no trials yet: nothing was measured (or the run stopped early).")
     elif (note := repetition_note(max_reps, confidence)) is not None:
+        notes.append(note)
+    precisions = [(t.backend, str(t.backend_extras["latency_precision"])) for t in measured
+                  if t.backend_extras.get("latency_precision")]  # fmt: skip
+    if (note := precision_note(precisions)) is not None:
         notes.append(note)
     scenario = header.scenario
     return Summary(

@@ -13,6 +13,7 @@ from typing import Any
 
 from loadbench.app.data import CACHE_DIR_ENV
 from loadbench.app.endpoints import Endpoints, Sleep
+from loadbench.app.orders import ORDER_MAX_BYTES
 
 __all__ = ["ASGIApp", "application", "create_app"]
 
@@ -31,13 +32,15 @@ def create_app(data_dir: Path | None = None, *, delay_us: int | None = None) -> 
         kind = scope["type"]
         if kind == "http":
             method: str = scope["method"]
+            path: str = scope["path"]
+            body = b""
             if method != "GET" and method != "HEAD":
-                await _discard_body(receive)
+                body = await _read_body(receive, ORDER_MAX_BYTES + 1 if path == "/order" else 0)
             raw_query: bytes = scope["query_string"]
             # route() runs inline, /db's SQLite query included: a primary-key lookup in a 1000-row table
             # with a warm page cache takes a few microseconds, far less than a hop to a worker thread
             # (tens of microseconds), so blocking the loop for it costs less than avoiding the block.
-            result = route(method, scope["path"], raw_query.decode("latin-1") if raw_query else "")
+            result = route(method, path, raw_query.decode("latin-1") if raw_query else "", body)
             if isinstance(result, Sleep):
                 await asyncio.sleep(result.seconds)
                 result = result.response
@@ -54,11 +57,15 @@ def create_app(data_dir: Path | None = None, *, delay_us: int | None = None) -> 
     return application
 
 
-async def _discard_body(receive: Receive) -> None:
+async def _read_body(receive: Receive, keep: int) -> bytes:
+    """Receive the request body to its end, keeping its first `keep` bytes."""
+    kept = bytearray()
     while True:
         message = await receive()
+        if len(kept) < keep:
+            kept += message.get("body", b"")[: keep - len(kept)]
         if message["type"] != "http.request" or not message.get("more_body", False):
-            return
+            return bytes(kept)
 
 
 async def _lifespan(endpoints: Endpoints, receive: Receive, send: Send) -> None:

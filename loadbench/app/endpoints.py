@@ -13,6 +13,8 @@ Endpoints (GET and HEAD everywhere; POST too on /plaintext, /json and /health, w
     /io?ms=N              200 "slept N ms" after waiting N ms, 0 ≤ N ≤ 10000
     /cpu?n=N              200 "cpu n=N result=X", X from N rounds of an LCG holding the GIL, 0 ≤ N ≤ 10^7
     /db?id=N              200 {"id":N,"randomNumber":X} from SQLite, 1 ≤ N ≤ 1000
+    POST /order           201 {"order":ID,"item":N,"quantity":Q}: body {"item":N,"quantity":Q} inserted into
+                          the orders SQLite table (app/orders.py), 1 ≤ N ≤ 1000; 400 for a bad body
 
 Anything else is 404; a missing or bad parameter is 400 and a method not allowed is 405, each with a
 one-line text body saying why. ``LOADBENCH_APP_DELAY_US`` (read once at import) adds that many
@@ -37,6 +39,7 @@ from loadbench.app.data import (
     ensure_static_files,
     ensure_world_db,
 )
+from loadbench.app.orders import OrdersTable, orders_dir, parse_order
 from loadbench.errors import UsageError
 
 __all__ = [
@@ -139,7 +142,8 @@ _FIXED: dict[str, Response] = {
 _FIXED_HEAD = {path: r.head() for path, r in _FIXED.items()}
 _DYNAMIC_PATHS = frozenset({"/io", "/cpu", "/db"})
 _ENDPOINT_LIST = (
-    "/plaintext /json /health /static/<" + "|".join(STATIC_FILES) + "> /io?ms=N /cpu?n=N /db?id=N"
+    "/plaintext /json /health /static/<" + "|".join(STATIC_FILES)
+    + "> /io?ms=N /cpu?n=N /db?id=N, POST /order"
 )
 
 
@@ -155,6 +159,7 @@ class Endpoints:
         self._delay_ns = delay_us * 1000
         self._static: dict[str, Response] = {}
         self._world: WorldTable | None = None
+        self._orders: OrdersTable | None = None
         self._lock = threading.Lock()
 
     def prepare(self) -> None:
@@ -163,10 +168,13 @@ class Endpoints:
             self._static_response(name)
         self._world_table()
 
-    def route(self, method: str, path: str, query: str) -> Response | Sleep:
-        """The response to ``method path?query``; ``query`` is the raw query string without '?'."""
+    def route(self, method: str, path: str, query: str, body: bytes = b"") -> Response | Sleep:
+        """The response to ``method path?query``; ``query`` is the raw query string without '?', ``body``
+        the request body (only POST /order reads it)."""
         if self._delay_ns:
             _burn(self._delay_ns)
+        if path == "/order":
+            return self._order(body) if method == "POST" else _not_allowed(method, path, "POST")
         fixed = _FIXED.get(path)
         if fixed is not None:
             if method == "GET" or method == "POST":
@@ -208,6 +216,23 @@ class Endpoints:
             body = f'{{"id":{row_id},"randomNumber":{number}}}'.encode()
             return _respond(200, body, "application/json")
         return _not_found(path)
+
+    def _order(self, body: bytes) -> Response:
+        parsed = parse_order(body, WORLD_ROWS)
+        if isinstance(parsed, str):
+            return _text(400, f"bad order on /order: {parsed}")
+        item, quantity = parsed
+        order_id = self._orders_table().add(item, quantity)
+        reply = f'{{"order":{order_id},"item":{item},"quantity":{quantity}}}'.encode()
+        return _respond(201, reply, "application/json")
+
+    def _orders_table(self) -> OrdersTable:
+        orders = self._orders
+        if orders is None:
+            with self._lock:
+                orders = self._orders or OrdersTable(orders_dir(self.data_dir))
+                self._orders = orders
+        return orders
 
     @property
     def data_dir(self) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loadbench.app.endpoints import Endpoints, Sleep
+from loadbench.app.orders import ORDER_MAX_BYTES
 
 __all__ = ["WSGIApp", "application", "create_app"]
 
@@ -27,13 +28,14 @@ def create_app(data_dir: Path | None = None, *, delay_us: int | None = None) -> 
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method: str = environ["REQUEST_METHOD"]
-        if method != "GET" and method != "HEAD":
-            _discard_body(environ)
+        body = b""
         path: str = environ.get("PATH_INFO") or "/"
+        if method != "GET" and method != "HEAD":
+            body = _read_body(environ, ORDER_MAX_BYTES + 1 if path == "/order" else 0)
         if not path.isascii():
             # PEP 3333 hands the raw bytes over as latin-1; ASGI servers decode them as UTF-8. Match them.
             path = path.encode("latin-1").decode("utf-8", "replace")
-        result = route(method, path, environ.get("QUERY_STRING", ""))
+        result = route(method, path, environ.get("QUERY_STRING", ""), body)
         if isinstance(result, Sleep):
             time.sleep(result.seconds)
             result = result.response
@@ -43,22 +45,28 @@ def create_app(data_dir: Path | None = None, *, delay_us: int | None = None) -> 
     return application
 
 
-def _discard_body(environ: dict[str, Any]) -> None:
-    """Read the request body to its end, so the connection is ready for the next request."""
+def _read_body(environ: dict[str, Any], keep: int) -> bytes:
+    """Read the request body to its end (so the connection is ready for the next request), keeping its
+    first `keep` bytes."""
     stream = environ.get("wsgi.input")
     if stream is None:
-        return
+        return b""
+    kept = bytearray()
     length = environ.get("CONTENT_LENGTH") or ""
     if length.isdigit():
         remaining = int(length)
         while remaining > 0:
             chunk = stream.read(min(remaining, _CHUNK))
             if not chunk:
-                return
+                break
             remaining -= len(chunk)
+            if len(kept) < keep:
+                kept += chunk[: keep - len(kept)]
     elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        while stream.read(_CHUNK):
-            pass
+        while chunk := stream.read(_CHUNK):
+            if len(kept) < keep:
+                kept += chunk[: keep - len(kept)]
+    return bytes(kept)
 
 
 application = create_app()

@@ -25,6 +25,8 @@ Examples:
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
+  loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
 
 
@@ -104,11 +106,20 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               help="The load engine backend (`loadbench models` says which can run here).")
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
+@click.option("--locustfile", default=None, metavar="FILE", help="--engine locust: your locustfile (user "
+              "journeys); each request name is a workload. [default: a generated FastHttpUser, no wait]")
+@click.option("--locust-workers", default=None, type=click.IntRange(min=0), help="--engine locust: a master "
+              "plus N local worker processes (0: one process).")  # fmt: skip
+@click.option("--workers-timeout", default="30s", show_default=True, help="--engine locust: how long to wait "
+              "for every worker to connect.")  # fmt: skip
+@click.option("--locust-bind", default=None, metavar="HOST", help="--engine locust: the master's bind "
+              "address (workers on other machines: docs/distributed.md). [default: 127.0.0.1]")  # fmt: skip
 def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
     processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
+    locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
     from loadbench.engine.targets import check_target, parse_url
@@ -155,7 +166,40 @@ def command(
         cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
     )  # fmt: skip
     specs = _requests(path, mix, method, headers, body)
-    _run(url, target, specs, load, options, json_out, engine=engine, settings={})
+    settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
+    _run(url, target, specs, load, options, json_out, engine=engine, settings=settings)
+
+
+def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,
+                     workers: int | None, workers_timeout: str, bind: str | None,
+                     ) -> dict[str, Any]:  # fmt: skip
+    """The backend's own settings from the --locust* options; refuses what the engine cannot do."""
+    from pathlib import Path
+
+    from loadbench.errors import UsageError
+    from loadbench.units import parse_duration
+
+    given = [name for name, value in (("--locustfile", locustfile), ("--locust-workers", workers),
+                                      ("--locust-bind", bind)) if value is not None]  # fmt: skip
+    if engine != "locust":
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to --engine locust")
+        return {}
+    if load.loop == "open":
+        raise UsageError("--engine locust has no open loop: -r and rate stages are refused; use -c N users "
+                         "or connection stages (10s:64c)")  # fmt: skip
+    if limit is not None:
+        raise UsageError("--engine locust runs for a duration: give -d instead of -n")
+    settings: dict[str, Any] = {"workers_timeout": parse_duration(workers_timeout, what="--workers-timeout")}
+    if locustfile is not None:
+        if not Path(locustfile).is_file():
+            raise UsageError(f"--locustfile {locustfile}: no such file")
+        settings["file"] = str(Path(locustfile).resolve())
+    if workers:
+        settings["workers"] = workers
+    if bind is not None:
+        settings["bind"] = bind
+    return settings
 
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
@@ -179,7 +223,7 @@ def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options
         several = len(measured.recordings) > 1
         for name, recording in measured.recordings.items():
             heading = f"{url} [{name}]" if several else url
-            click.echo(summary_text(heading, recording, options), err=json_out == "-")
+            click.echo(summary_text(heading, recording, options, extras=measured.extras), err=json_out == "-")
         if json_out:
             records = [
                 bench_record(url, specs, recording, options, workload=name, started=started,
@@ -230,8 +274,9 @@ def _ms(ns: float) -> str:
     return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:,.0f}"
 
 
-def summary_text(url: str, rec: Recording, options: Any) -> str:
-    """The compact human summary; the verdict on the engine comes first."""
+def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) -> str:
+    """The compact human summary; the verdict on the engine comes first. A backend's `latency_precision`
+    extra (Locust's rounding) is printed under the percentiles."""
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
@@ -273,6 +318,9 @@ def summary_text(url: str, rec: Recording, options: Any) -> str:
         lines.append(f"{name:10} p50 {_ms(h.percentile(50))}  p90 {_ms(h.percentile(90))}  p99 "
                      f"{_ms(h.percentile(99))}  p99.9 {_ms(h.percentile(99.9))}  max {_ms(h.max_ns)} ms"
                      f"{note}")
+    precision = (extras or {}).get("latency_precision")
+    if precision:
+        lines.append(f"           ({precision})")
     if rec.schedule_lag is not None and rec.schedule_lag.count:
         lag = rec.schedule_lag
         lines.append(f"lag        p50 {_ms(lag.percentile(50))}  p99 {_ms(lag.percentile(99))} ms "

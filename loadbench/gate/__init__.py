@@ -1,13 +1,15 @@
 """The CI gate: thresholds on results and paired baseline-vs-candidate comparisons, with verdicts and
 exit codes.
 
-    thresholds.py  parse `p99{workload=/json} < 20ms` (grammar in its docstring)
-    check.py       evaluate thresholds on trials (median over repetitions per selection)
-    stats.py       median and its order-statistic confidence interval (exact binomial)
+    check.py       evaluate thresholds on TrialResults (median over repetitions per selection); the
+                   grammar of `p99{workload=/json} < 20ms` is loadbench.scenario.thresholds (scenarios
+                   validate it too), the statistics loadbench.analysis.stats (reports share them)
+    trials.py      what the gate reads of a TrialResult: rounds, exclusions, a latency figure by name
     compare.py     pairs → log ratios → verdict (regression, improvement, no change, inconclusive)
     paired.py      build comparisons: within a paired run, across two runs, or a calibration
     status.py      GateStatus and its exit code
     render.py      terminal text, Markdown and JUnit suites for check reports and comparisons
+    junit.py       JUnit XML serialization
 """
 
 from __future__ import annotations

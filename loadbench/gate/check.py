@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loadbench.analysis.stats import median
 from loadbench.errors import UsageError
@@ -17,31 +17,38 @@ from loadbench.gate import trials as tr
 from loadbench.gate.status import GateStatus, worst
 from loadbench.scenario.thresholds import METRICS, Threshold, caret_message, format_value
 
+if TYPE_CHECKING:
+    from loadbench.results.records import TrialResult
+
 _LATENCY_KEYS = {
     "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99.9": "p99_9", "max": "max"
 }
-_FILTER_ATTR = {"model": "model", "workload": "workload", "load": "load_label", "variant": "variant"}
 
 
-def metric_value(trial: Any, metric: str) -> float | None:
+def _filter_value(trial: TrialResult, key: str) -> str:
+    """Return the trial's value for a threshold filter key (`load` selects the load point's label)."""
+    values = {
+        "model": trial.model, "workload": trial.workload, "load": trial.load_label, "variant": trial.variant
+    }
+    return str(values[key])
+
+
+def metric_value(trial: TrialResult, metric: str) -> float | None:
     """Return a trial's figure for a threshold metric in its base unit (see thresholds.py), or None."""
+    value: float | None
     if metric == "rps":
-        value = tr.get(trial, "rps")
+        value = trial.rps
     elif metric in _LATENCY_KEYS:
-        value = tr.get(tr.get(trial, "latency_ms"), _LATENCY_KEYS[metric])
+        value = tr.latency_figure(trial, _LATENCY_KEYS[metric])
     elif metric == "error_rate":
-        value = tr.get(trial, "error_rate")
+        value = trial.error_rate
     elif metric == "errors":
         # transport errors plus non-2xx responses: the numerator of error_rate
-        transport = tr.get(trial, "errors") or {}
-        counts = transport.values() if hasattr(transport, "values") else []
-        requests, ok = tr.get(trial, "requests"), tr.get(trial, "ok")
-        non_2xx = (requests - ok) if requests is not None and ok is not None else 0
-        value = sum(int(c) for c in counts) + non_2xx
+        value = sum(int(c) for c in trial.errors.values()) + (trial.requests - trial.ok)
     elif metric == "server_cpu":
-        value = tr.get(tr.get(trial, "server"), "cpu_pct_mean")
+        value = (trial.server or {}).get("cpu_pct_mean")
     elif metric == "server_rss":
-        value = tr.get(tr.get(trial, "server"), "rss_mb_max")
+        value = (trial.server or {}).get("rss_mb_max")
     else:
         raise KeyError(metric)
     return None if value is None else float(value)
@@ -107,23 +114,18 @@ class CheckReport:
         return tuple(c for c in self.cases if c.status is GateStatus.FAIL)
 
 
-def _selects(threshold: Threshold, trial: Any) -> bool:
-    return all(str(tr.get(trial, _FILTER_ATTR[key])) == value for key, value in threshold.filters)
+def _selects(threshold: Threshold, trial: TrialResult) -> bool:
+    return all(_filter_value(trial, key) == value for key, value in threshold.filters)
 
 
-def _group_key(trial: Any) -> tuple[str, str | None, str, str]:
-    return (
-        str(tr.get(trial, "model")),
-        tr.get(trial, "variant"),
-        str(tr.get(trial, "workload")),
-        str(tr.get(trial, "load_label")),
-    )
+def _group_key(trial: TrialResult) -> tuple[str, str | None, str, str]:
+    return (trial.model, trial.variant, trial.workload, trial.load_label)
 
 
-def _no_selection_error(threshold: Threshold, trials: Sequence[Any]) -> UsageError:
+def _no_selection_error(threshold: Threshold, trials: Sequence[TrialResult]) -> UsageError:
     present = []
     for key, value in threshold.filters:
-        names = sorted({str(tr.get(t, _FILTER_ATTR[key])) for t in trials})
+        names = sorted({_filter_value(t, key) for t in trials})
         if value not in names:
             present.append(f"{key} '{value}' is not in the results; they have {key}: {', '.join(names)}")
     why = "; ".join(present) or "no trial matches all filters together"
@@ -133,11 +135,11 @@ def _no_selection_error(threshold: Threshold, trials: Sequence[Any]) -> UsageErr
     )
 
 
-def evaluate(threshold: Threshold, trials: Sequence[Any]) -> list[ThresholdCase]:
+def evaluate(threshold: Threshold, trials: Sequence[TrialResult]) -> list[ThresholdCase]:
     """Return one case per group the threshold selects; raise UsageError when it selects nothing."""
     if threshold.metric not in METRICS:
         raise KeyError(threshold.metric)
-    groups: dict[tuple[str, str | None, str, str], list[Any]] = {}
+    groups: dict[tuple[str, str | None, str, str], list[TrialResult]] = {}
     for trial in trials:
         if _selects(threshold, trial):
             groups.setdefault(_group_key(trial), []).append(trial)
@@ -157,7 +159,7 @@ def evaluate(threshold: Threshold, trials: Sequence[Any]) -> list[ThresholdCase]
                 excluded.append(f"{tr.describe(trial)}: {reason}")
                 continue
             values.append(value)
-            duration_s += float(tr.get(trial, "duration_s") or 0.0)
+            duration_s += float(trial.duration_s)
         median_value = median(values) if values else None
         if median_value is None:
             status = GateStatus.INVALID
@@ -182,7 +184,7 @@ def evaluate(threshold: Threshold, trials: Sequence[Any]) -> list[ThresholdCase]
     return cases
 
 
-def check(trials: Sequence[Any], thresholds: Iterable[Threshold]) -> CheckReport:
+def check(trials: Sequence[TrialResult], thresholds: Iterable[Threshold]) -> CheckReport:
     """Evaluate every threshold; UsageError when there is none or one selects no trial."""
     thresholds = tuple(thresholds)
     if not thresholds:

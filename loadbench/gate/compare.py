@@ -25,11 +25,14 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from loadbench.analysis.stats import MIN_PAIRS_95, MedianInterval, median_interval, pairs_to_decide
 from loadbench.gate import trials as tr
 from loadbench.gate.status import GateStatus
+
+if TYPE_CHECKING:
+    from loadbench.results.records import TrialResult
 
 CompareMetric = Literal["rps", "p50", "p99"]
 COMPARE_METRICS: tuple[CompareMetric, ...] = ("rps", "p50", "p99")
@@ -181,31 +184,31 @@ class Comparison:
         return self.verdict.status
 
 
-MatchKey = Callable[[Any], Hashable]
+MatchKey: TypeAlias = "Callable[[TrialResult], Hashable]"
 
 
-def _value(trial: Any, metric: str) -> float | None:
-    value = tr.get(trial, "rps") if metric == "rps" else tr.get(tr.get(trial, "latency_ms"), metric)
+def _value(trial: TrialResult, metric: str) -> float | None:
+    value = trial.rps if metric == "rps" else tr.latency_figure(trial, metric)
     return None if value is None else float(value)
 
 
-def _sorted(trials: Sequence[Any]) -> list[Any]:
-    return sorted(trials, key=lambda t: (tr.round_of(t), int(tr.get(t, "repetition") or 0), tr.index_of(t)))
+def _sorted(trials: Sequence[TrialResult]) -> list[TrialResult]:
+    return sorted(trials, key=lambda t: (tr.round_of(t), t.repetition, tr.index_of(t)))
 
 
 def make_pairs(
-    baseline: Sequence[Any], candidate: Sequence[Any], *, group: MatchKey, match: MatchKey
-) -> tuple[dict[Hashable, list[tuple[Any, Any]]], list[str]]:
+    baseline: Sequence[TrialResult], candidate: Sequence[TrialResult], *, group: MatchKey, match: MatchKey
+) -> tuple[dict[Hashable, list[tuple[TrialResult, TrialResult]]], list[str]]:
     """Pair trials with equal `group` and `match` keys, in run order within a key.
 
     Returns pairs per group (groups in the baseline's order) and warnings naming unmatched trials.
     """
-    buckets: dict[Hashable, dict[Hashable, tuple[list[Any], list[Any]]]] = {}
+    buckets: dict[Hashable, dict[Hashable, tuple[list[TrialResult], list[TrialResult]]]] = {}
     for side, trials in ((0, baseline), (1, candidate)):
         for trial in _sorted(trials):
             sides = buckets.setdefault(group(trial), {}).setdefault(match(trial), ([], []))
             sides[side].append(trial)
-    pairs: dict[Hashable, list[tuple[Any, Any]]] = {}
+    pairs: dict[Hashable, list[tuple[TrialResult, TrialResult]]] = {}
     warnings: list[str] = []
     for key, matches in buckets.items():
         for base, cand in matches.values():
@@ -220,13 +223,13 @@ def make_pairs(
     return {k: v for k, v in pairs.items() if v}, warnings
 
 
-def _attempt(trial: Any) -> int:
+def _attempt(trial: TrialResult) -> int:
     """Which measurement of its round a trial is: 1, or 2 for the runner's rerun after saturation."""
-    return int(tr.get(trial, "attempt") or 1)
+    return trial.attempt
 
 
 def compare_pairs(
-    pairs: dict[Hashable, list[tuple[Any, Any]]],
+    pairs: dict[Hashable, list[tuple[TrialResult, TrialResult]]],
     *,
     label: Callable[[Hashable], str],
     metric: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loadbench.errors import UsageError
 from loadbench.gate import trials as tr
@@ -21,6 +21,9 @@ from loadbench.gate.compare import (
     compare_pairs,
     make_pairs,
 )
+
+if TYPE_CHECKING:
+    from loadbench.results.records import TrialResult
 
 CROSS_RUN_WARNING = (
     "comparing two separate runs: nothing alternated between them, so any drift of the machine between "
@@ -39,16 +42,23 @@ def _check_metric(metric: str, tolerance: float | None) -> float:
     return tolerance
 
 
-def _names(trials: Sequence[Any], attr: str) -> list[str]:
+def _side_name(trial: TrialResult, attr: str) -> str | None:
+    """Return the trial's variant (`attr` "variant") or model (`attr` "model")."""
+    return trial.variant if attr == "variant" else trial.model
+
+
+def _names(trials: Sequence[TrialResult], attr: str) -> list[str]:
     seen: dict[str, None] = {}
     for trial in trials:
-        value = tr.get(trial, attr)
+        value = _side_name(trial, attr)
         if value:
             seen[str(value)] = None
     return list(seen)
 
 
-def resolve_sides(trials: Sequence[Any], baseline: str | None, candidate: str | None) -> tuple[str, str, str]:
+def resolve_sides(
+    trials: Sequence[TrialResult], baseline: str | None, candidate: str | None
+) -> tuple[str, str, str]:
     """Return (attribute, baseline, candidate): attribute "variant" or "model" that the names select.
 
     Without names a run whose variants include "baseline" and "candidate" compares those two.
@@ -80,7 +90,7 @@ def _label(key: Hashable) -> str:
 
 
 def compare_in_run(
-    trials: Sequence[Any],
+    trials: Sequence[TrialResult],
     *,
     baseline: str | None,
     candidate: str | None,
@@ -90,17 +100,17 @@ def compare_in_run(
     """Compare two variants (or two models) of one run, pair by pair (see the module docstring)."""
     tol = _check_metric(metric, tolerance)
     attr, base_name, cand_name = resolve_sides(trials, baseline, candidate)
-    base = [t for t in trials if tr.get(t, attr) == base_name]
-    cand = [t for t in trials if tr.get(t, attr) == cand_name]
+    base = [t for t in trials if _side_name(t, attr) == base_name]
+    cand = [t for t in trials if _side_name(t, attr) == cand_name]
     if attr == "variant":
 
-        def group(t: Any) -> Hashable:
-            return (tr.get(t, "model"), tr.get(t, "workload"), tr.get(t, "load_label"))
+        def group(t: TrialResult) -> Hashable:
+            return (t.model, t.workload, t.load_label)
 
     else:
 
-        def group(t: Any) -> Hashable:
-            return (tr.get(t, "workload"), tr.get(t, "load_label"))
+        def group(t: TrialResult) -> Hashable:
+            return (t.workload, t.load_label)
 
     pairs, warnings = make_pairs(base, cand, group=group, match=tr.round_of)
     groups = compare_pairs(pairs, label=_label, metric=metric, tolerance=tol)
@@ -115,8 +125,8 @@ def compare_in_run(
 
 
 def compare_runs(
-    base_trials: Sequence[Any],
-    cand_trials: Sequence[Any],
+    base_trials: Sequence[TrialResult],
+    cand_trials: Sequence[TrialResult],
     *,
     base_name: str,
     cand_name: str,
@@ -126,11 +136,11 @@ def compare_runs(
     """Compare two runs, pairing trials by model, variant, workload, load point and repetition."""
     tol = _check_metric(metric, tolerance)
 
-    def group(t: Any) -> Hashable:
-        return (tr.get(t, "model"), tr.get(t, "variant"), tr.get(t, "workload"), tr.get(t, "load_label"))
+    def group(t: TrialResult) -> Hashable:
+        return (t.model, t.variant, t.workload, t.load_label)
 
-    def match(t: Any) -> Hashable:
-        return int(tr.get(t, "repetition") or 0)
+    def match(t: TrialResult) -> Hashable:
+        return t.repetition
 
     pairs, warnings = make_pairs(base_trials, cand_trials, group=group, match=match)
     groups = compare_pairs(pairs, label=_label, metric=metric, tolerance=tol)
@@ -143,7 +153,11 @@ def compare_runs(
 
 
 def calibrate(
-    trials: Sequence[Any], *, baseline: str | None, metric: str = "rps", tolerance: float | None = None
+    trials: Sequence[TrialResult],
+    *,
+    baseline: str | None,
+    metric: str = "rps",
+    tolerance: float | None = None,
 ) -> Comparison:
     """Compare the baseline against itself to measure the noise floor.
 
@@ -166,10 +180,10 @@ def calibrate(
             f"--baseline {baseline!r} is not a {attr} in the results; its {attr}s are "
             f"{', '.join(_names(trials, attr)) or 'none'}"
         )
-    own = [t for t in trials if tr.get(t, attr) == baseline]
-    by_group: dict[Hashable, list[Any]] = {}
+    own = [t for t in trials if _side_name(t, attr) == baseline]
+    by_group: dict[Hashable, list[TrialResult]] = {}
     for t in sorted(own, key=tr.index_of):
-        key = (tr.get(t, "model"), tr.get(t, "workload"), tr.get(t, "load_label"))
+        key = (t.model, t.workload, t.load_label)
         by_group.setdefault(key, []).append(t)
     pairs = {key: list(zip(ts[0::2], ts[1::2], strict=False)) for key, ts in by_group.items()}
     groups = compare_pairs(pairs, label=_label, metric=metric, tolerance=tol)

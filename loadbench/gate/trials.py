@@ -1,71 +1,56 @@
-"""Read the figures the gate needs from trial records, whatever their concrete class.
+"""Small helpers over trial records (loadbench.results.records.TrialResult) that the gate shares.
 
-The gate works on loadbench.results.records.TrialResult, whose attributes are the JSON keys of
-docs/results-format.md; nested records (`latency_ms`, `server`, `errors`) may be mappings or objects.
-Keeping the access here lets the gate's tests use small stand-in records.
+The gate reads TrialResult attributes directly; their names and units are the JSON keys of
+docs/results-format.md. These helpers name a trial in messages (`describe`), say why a trial cannot be
+used (`exclusion_reason`), give its place in the run (`round_of`, `index_of`) and read one figure of its
+latency summary by name (`latency_figure`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from loadbench.results.records import TrialResult
+
+LatencyKey = Literal["min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max"]
+_LATENCY_KEYS: dict[str, LatencyKey] = {
+    "min": "min", "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99_9": "p99_9",
+    "max": "max",
+}
 
 
-class TrialLike(Protocol):
-    """The attributes of a trial record the gate reads (see docs/results-format.md)."""
-
-    model: str
-    variant: str | None
-    workload: str
-    load_label: str
-    repetition: int
-    round: int
-    rps: float
-    error_rate: float
-    saturated: bool
-    status_ok: bool
+def index_of(trial: TrialResult) -> int:
+    """Return the trial's position in the run (its `index`)."""
+    return trial.index
 
 
-def get(record: Any, key: str, default: Any = None) -> Any:
-    """Return `record[key]` for a mapping or `record.key` for an object, else `default`."""
-    if record is None:
-        return default
-    if isinstance(record, Mapping):
-        return record.get(key, default)
-    return getattr(record, key, default)
+def round_of(trial: TrialResult) -> int:
+    """Return the trial's paired round (1 in a run without rounds)."""
+    return trial.round
 
 
-def index_of(trial: Any) -> int:
-    """Return the trial's position in the run (its `index`), 0 when absent."""
-    value = get(trial, "index", 0)
-    return int(value) if value is not None else 0
+def latency_figure(trial: TrialResult, key: str) -> float | None:
+    """Return the figure `key` (`p50`, `p99_9`, ...; see LatencySummary) of the trial's `latency_ms`, in ms.
+
+    None when the trial has no latency summary, lacks that figure, or `key` names no figure.
+    """
+    name = _LATENCY_KEYS.get(key)
+    return None if name is None else (trial.latency_ms or {}).get(name)
 
 
-def round_of(trial: Any) -> int:
-    """Return the trial's paired round, falling back to its repetition when the run had no rounds."""
-    value = get(trial, "round")
-    if value is None:
-        value = get(trial, "repetition", 1)
-    return int(value)
-
-
-def exclusion_reason(trial: Any) -> str | None:
+def exclusion_reason(trial: TrialResult) -> str | None:
     """Return why a trial cannot be used by the gate (server failed, generator saturated), else None."""
-    if not get(trial, "status_ok", True):
-        failure = get(trial, "failure")
-        reason = get(failure, "reason") if failure is not None else None
+    if not trial.status_ok:
+        reason = (trial.failure or {}).get("reason")
         return f"server failed ({reason})" if reason else "server failed"
-    if get(trial, "saturated", False):
-        reasons = get(trial, "saturation_reasons") or []
+    if trial.saturated:
+        reasons = trial.saturation_reasons
         return f"saturated ({'; '.join(str(r) for r in reasons)})" if reasons else "saturated"
     return None
 
 
-def describe(trial: Any) -> str:
+def describe(trial: TrialResult) -> str:
     """Return a short name of a trial for messages: model[/variant] workload load rep N round M."""
-    variant = get(trial, "variant")
-    who = f"{get(trial, 'model')}/{variant}" if variant else str(get(trial, "model"))
-    return (
-        f"{who} {get(trial, 'workload')} {get(trial, 'load_label')} "
-        f"rep {get(trial, 'repetition')} round {round_of(trial)}"
-    )
+    who = f"{trial.model}/{trial.variant}" if trial.variant else trial.model
+    return f"{who} {trial.workload} {trial.load_label} rep {trial.repetition} round {round_of(trial)}"

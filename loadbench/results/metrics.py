@@ -381,5 +381,5 @@ class Recording(Tally):
 
 
 def empty_errors() -> dict[str, int]:
-    """A fresh {error class: 0} dict with all five keys."""
+    """A fresh {error class: 0} dict with every class (ErrorClass)."""
     return {cls.value: 0 for cls in ErrorClass}

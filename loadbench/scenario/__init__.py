@@ -19,6 +19,7 @@ from pathlib import Path
 
 from loadbench.errors import ScenarioError
 from loadbench.plugins import ENGINE_BACKENDS, SERVER_MODELS
+from loadbench.scenario.engine_table import check_engine_load, locustfile_workload, parse_locust
 from loadbench.scenario.load import (
     default_cpu_split,
     parse_cpus_table,
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 TOP_LEVEL_KEYS = ("name", "description", "engine", "app", "servers", "endpoints", "mixes", "load", "cpus",
-                  "thresholds", "variants", "paired")
+                  "thresholds", "variants", "paired", "locust")
 DEFAULT_ENGINE = "native"
 
 #: apply_quick caps: each measured window, each warm-up, and the paired rounds (two keep one A B / B A).
@@ -119,8 +120,15 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     # Variants cannot change the kind of app (parse_variants checks), so the base app decides the servers.
     servers = parse_servers(problems, raw.get("servers"), app,
                             known_models if known_models is not None else known_model_names())
-    endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
+    engine_settings = parse_locust(problems, raw.get("locust"), engine, base)
+    endpoints: tuple[Endpoint, ...]
+    workloads: tuple[Workload, ...]
+    if dict(engine_settings).get("file") and raw.get("endpoints") is None and raw.get("mixes") is None:
+        endpoints, workloads = (), (locustfile_workload(),)  # the locustfile says what to send
+    else:
+        endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
     load = parse_load(problems, raw.get("load"), paired=bool(variants))
+    check_engine_load(problems, engine, load)
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
     if problems.items:
@@ -128,7 +136,7 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     return Scenario(name=name, description=description, path=path, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
-                    variants=variants, paired=paired, engine=engine)
+                    variants=variants, paired=paired, engine=engine, engine_settings=engine_settings)
 
 
 def _engine(problems: Problems, raw: dict[str, object]) -> str:

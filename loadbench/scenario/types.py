@@ -67,7 +67,7 @@ class AppSpec:
             raise UsageError(f"ready_path {self.ready_path!r} must start with '/'")
 
 
-WorkloadKind = Literal["endpoint", "mix"]
+WorkloadKind = Literal["endpoint", "mix", "locustfile"]
 PairedOrder = Literal["ABBA", "ABAB"]
 
 

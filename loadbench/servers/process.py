@@ -15,12 +15,10 @@ import errno
 import http.client
 import os
 import re
-import select
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,12 +27,12 @@ from typing import TYPE_CHECKING
 
 from loadbench.errors import ServerStartError, ServerUnavailableError
 from loadbench.launch.guard import group_alive, signal_group
+from loadbench.launch.spawn import GUARD_GRACE_S, guard_argv
+from loadbench.launch.spawn import read_pid as _read_pid
 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
 
-GUARD_PATH = Path(__file__).resolve().parents[1] / "launch" / "guard.py"
-GUARD_GRACE_S = 3.0  # the guard's own SIGTERM -> SIGKILL delay
 _PROBE_EVERY_S = 0.01
 _FIRST_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): .+$", re.MULTILINE)
 _ADDRESS_IN_USE = re.compile(r"address already in use|errno 98|eaddrinuse|connection in use", re.IGNORECASE)
@@ -286,23 +284,6 @@ def child_env(app: AppSpec) -> dict[str, str]:
     return env
 
 
-def guard_argv(
-    command: list[str], lifeline_fd: int, cpus: tuple[int, ...] | None, stop_signal: int = signal.SIGTERM,
-    remove_dir: Path | None = None, run_dir: Path | None = None,
-) -> list[str]:
-    """The guard's command line wrapping `command` (see guard.py)."""
-    argv = [
-        sys.executable, "-S", str(GUARD_PATH), "--lifeline", str(lifeline_fd), "--parent", str(os.getpid()),
-        "--grace", str(GUARD_GRACE_S), "--stop-signal", str(int(stop_signal)),
-    ]
-    if cpus:
-        argv += ["--cpus", ",".join(str(c) for c in cpus)]
-    for directory in (remove_dir, run_dir):
-        if directory is not None:
-            argv += ["--remove-dir", str(directory)]
-    return [*argv, "--", *command]
-
-
 def _check_port_free(name: str, host: str, port: int, command: list[str]) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Same flag the servers set, so a port in TIME_WAIT counts as free, as it will be for them.
@@ -347,27 +328,3 @@ def _spawn(
         server.stop()
         raise server._error(f"the guard could not start {model.name} (exit code {guard.returncode})")
     return server
-
-
-def _read_pid(guard: subprocess.Popen[bytes], deadline: float) -> int | None:
-    """CMD's pid as the guard reports it on its stdout; None when the guard ends or stalls first."""
-    assert guard.stdout is not None
-    fd = guard.stdout.fileno()
-    data = b""
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            break
-        chunk = os.read(fd, 64)
-        if not chunk:
-            break
-        data += chunk
-    try:
-        return int(data.split(b"\n", 1)[0])
-    except ValueError:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            guard.wait(timeout=1.0)
-        return None

@@ -125,7 +125,7 @@ def test_json_file_holds_the_trial_record_and_the_summary_leads_with_the_verdict
     assert record["status"] == {"200": record["ok"]}
     assert set(record["latency_ms"]) == {"min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max"}
     assert record["errors"] == dict.fromkeys(
-        ("connect_refused", "connect_timeout", "timeout", "reset", "protocol"), 0)  # fmt: skip
+        ("connect_refused", "connect_timeout", "timeout", "reset", "protocol", "check_failed"), 0)  # fmt: skip  # noqa: E501
 
 
 def test_json_to_stdout_moves_the_summary_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:

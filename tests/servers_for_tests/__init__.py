@@ -27,10 +27,12 @@ class TestServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def count(self) -> int:
-        """Requests the server has seen (excluding these count queries)."""
+    def count(self, window: tuple[float, float] | None = None) -> int:
+        """Requests the server has seen (excluding these count queries), or those that arrived inside a
+        time.monotonic() `window` [start, end)."""
+        query = "" if window is None else f"?from={window[0]!r}&to={window[1]!r}"
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(b"GET /__count HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /__count%s HTTP/1.1\r\nHost: x\r\n\r\n" % query.encode())
             data = b""
             while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
                 chunk = sock.recv(4096)

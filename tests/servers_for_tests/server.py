@@ -3,7 +3,10 @@
 Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N]; it binds 127.0.0.1 on
 --port (default: a free port), prints "PORT <n>" on stdout and serves until killed. Every request except
 GET /__count is counted; GET /__count answers the count so far (the test's ground truth for "requests
-the server saw"). The bytes of every hostile answer are written as they are: no HTTP library between.
+the server saw"); GET /__count?from=T0&to=T1 counts only the requests whose head arrived with
+T0 <= time.monotonic() < T1 (CLOCK_MONOTONIC is shared by every process of a Linux machine, so a load
+generator's window can be checked against it). The bytes of every hostile answer are written as they
+are: no HTTP library between.
 
 Well-behaved modes:
   ok        200 with a 2-byte body at once
@@ -41,6 +44,7 @@ import asyncio
 import socket
 import struct
 import sys
+import time
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 BLOCK = b"x" * 65536
@@ -54,6 +58,18 @@ class Server:
         self.slots = asyncio.Semaphore(slots)
         self.status = status
         self.count = 0
+        self.arrivals: list[float] = []  # time.monotonic() of each counted request, ascending
+
+    def count_between(self, head: bytes) -> int:
+        """The count, or with ?from=T0&to=T1 the requests that arrived within [T0, T1)."""
+        import bisect
+        from urllib.parse import parse_qs, urlsplit
+
+        query = parse_qs(urlsplit(head.split(b" ", 2)[1].decode()).query)
+        if "from" not in query:
+            return self.count
+        low, high = float(query["from"][0]), float(query["to"][0])
+        return bisect.bisect_left(self.arrivals, high) - bisect.bisect_left(self.arrivals, low)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -69,11 +85,12 @@ class Server:
                         length = int(line.split(b":", 1)[1])
                 if length:
                     await reader.readexactly(length)
-                if head.startswith(b"GET /__count "):
-                    body = str(self.count).encode()
+                if head.startswith((b"GET /__count ", b"GET /__count?")):
+                    body = str(self.count_between(head)).encode()
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
                     continue
                 self.count += 1
+                self.arrivals.append(time.monotonic())
                 mode = self.mode
                 if mode == "bypath":
                     mode = head.split(b" ", 2)[1].split(b"/")[1].split(b"?")[0].decode() or "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -340,3 +341,64 @@ def test_importing_the_faces_makes_no_files(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
                    env={"LOADBENCH_CACHE_DIR": str(target), "PATH": "/usr/bin:/bin"})
     assert not target.exists()
+
+
+# -- POST /order: the journey's write, the same in both faces ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        (b'{"item": 12, "quantity": 2}', 201, b'"item":12,"quantity":2'),
+        (b'{"item": 1000}', 201, b'"quantity":1'),
+        (b'{"item": 0, "quantity": 1}', 400, b"item must be an integer in 1..1000"),
+        (b'{"item": true}', 400, b"item must be an integer"),
+        (b'{"item": 3, "quantity": 1001}', 400, b"quantity must be an integer in 1..1000"),
+        (b"not json", 400, b"the body must be JSON"),
+        (b"[1, 2]", 400, b"must be a JSON object"),
+        (b'{"item": 1, "pad": "' + b"x" * 5000 + b'"}', 400, b"at most 4096 bytes"),
+    ],
+    ids=["ok", "default-quantity", "item-0", "item-bool", "quantity-big", "not-json", "list", "too-big"],
+)
+def test_order_post_answers_the_same_in_both_faces(
+    faces: tuple[wsgi.WSGIApp, asgi.ASGIApp], body: bytes, status: int, says: bytes
+) -> None:
+    wsgi_app, asgi_app = faces
+    replies = (call_wsgi(wsgi_app, "POST", "/order", body=body),
+               call_asgi(asgi_app, "POST", "/order", body=body))
+    for reply in replies:
+        assert reply.status == status, reply.body
+        assert says in reply.body
+        assert reply.headers["content-length"] == str(len(reply.body))
+
+
+def test_orders_are_written_to_sqlite_by_both_faces(
+    faces: tuple[wsgi.WSGIApp, asgi.ASGIApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOADBENCH_ORDERS_DIR", str(tmp_path / "orders"))
+    wsgi_app, asgi_app = wsgi.create_app(delay_us=0), asgi.create_app(delay_us=0)
+    first = json.loads(call_wsgi(wsgi_app, "POST", "/order", body=b'{"item": 5, "quantity": 3}').body)
+    second = json.loads(call_asgi(asgi_app, "POST", "/order", body=b'{"item": 6}').body)
+    assert second["order"] > first["order"] >= 1
+    con = sqlite3.connect(tmp_path / "orders" / "orders.sqlite3")
+    try:
+        rows = con.execute("SELECT item, quantity FROM orders ORDER BY id").fetchall()
+    finally:
+        con.close()
+    assert rows == [(5, 3), (6, 1)]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "HEAD"])
+def test_order_is_post_only(faces: tuple[wsgi.WSGIApp, asgi.ASGIApp], method: str) -> None:
+    for reply in (call_wsgi(faces[0], method, "/order"), call_asgi(faces[1], method, "/order")):
+        assert reply.status == 405 and reply.headers["allow"] == "POST"
+
+
+def test_orders_dir_falls_back_when_the_data_dir_is_read_only(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadbench.app.orders import orders_dir
+
+    monkeypatch.delenv("LOADBENCH_ORDERS_DIR", raising=False)
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    assert orders_dir(tmp_path / "data") == tmp_path / f"loadbench-orders-{os.getuid()}"

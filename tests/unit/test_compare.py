@@ -22,6 +22,7 @@ from loadbench.errors import ExitCode, UsageError
 from loadbench.gate.compare import Verdict, decide, make_pairs
 from loadbench.gate.paired import CROSS_RUN_WARNING, calibrate, compare_in_run, compare_runs
 from loadbench.gate.status import GateStatus
+from loadbench.results.records import TrialResult
 
 # 95 % ranks k of [d_(k), d_(n+1-k)] for the median, as tabulated (e.g. Conover 1999, Table A3;
 # Altman et al., Statistics with Confidence, Table 18.4).
@@ -130,7 +131,9 @@ def test_swapping_baseline_and_candidate_inverts_the_verdict(
 # ---- pairing and whole comparisons on stand-in trials --------------------------------------------------
 
 
-def _paired_run(factors: list[float], *, base_rps: float = 1000.0, model: str = "uvicorn") -> list[FakeTrial]:
+def _paired_run(
+    factors: list[float], *, base_rps: float = 1000.0, model: str = "uvicorn"
+) -> list[TrialResult]:
     """A paired run: round r has a baseline trial and a candidate trial `factors[r]` times as fast."""
     trials = []
     for r, factor in enumerate(factors, start=1):

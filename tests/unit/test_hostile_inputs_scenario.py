@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from loadbench.cli import main
 from loadbench.errors import ExitCode, ScenarioError
 from loadbench.scenario import TOP_LEVEL_KEYS, load_scenario
+from loadbench.scenario.engine_table import LOCUST_KEYS
 from loadbench.scenario.schema import (
     APP_KEYS,
     CPU_KEYS,
@@ -152,6 +153,7 @@ SECTIONS: dict[str, st.SearchStrategy[Any]] = {
     "thresholds": st.one_of(table(THRESHOLD_KEYS), VALUES),
     "variants": st.one_of(array_of_tables(VARIANT_KEYS), VALUES),
     "paired": st.one_of(table(PAIRED_KEYS), VALUES),
+    "locust": st.one_of(table(LOCUST_KEYS), VALUES),
 }
 assert set(SECTIONS) == set(TOP_LEVEL_KEYS), "a new top-level scenario key needs a strategy here"
 

@@ -192,7 +192,7 @@ def test_error_class_names_have_one_source() -> None:
     from loadbench.results import records as results
 
     names = [cls.value for cls in base.ErrorClass]
-    assert names == ["connect_refused", "connect_timeout", "timeout", "reset", "protocol"]
+    assert names == ["connect_refused", "connect_timeout", "timeout", "reset", "protocol", "check_failed"]
     assert metrics.ErrorClass is base.ErrorClass
     assert list(trialtable.ERROR_CLASSES) == names
     assert dict(results._NO_ERRORS) == dict.fromkeys(names, 0)

@@ -10,6 +10,7 @@ from gate_fakes import FakeTrial
 
 from loadbench.gate.compare import make_pairs
 from loadbench.plan import build_plan
+from loadbench.results.records import TrialResult
 from loadbench.runner import _rounds
 from loadbench.scenario import find_scenario, load_scenario
 
@@ -29,11 +30,11 @@ def test_rounds_without_variants_are_single_blocks() -> None:
     assert _rounds(list(plan.blocks), paired=False) == [[block] for block in plan.blocks]
 
 
-def _key(trial: FakeTrial) -> tuple[str, str, str]:
+def _key(trial: TrialResult) -> tuple[str, str, str]:
     return (trial.model, trial.workload, trial.load_label)
 
 
-def _match(trial: FakeTrial) -> int:
+def _match(trial: TrialResult) -> int:
     return trial.round
 
 
@@ -52,20 +53,9 @@ def test_compare_uses_the_last_attempt_of_a_rerun_round() -> None:
     assert any("measured again" in w for w in warnings)
 
 
-def _attempt(trial: FakeTrial) -> _Attempted:
-    return _Attempted(trial)
-
-
-class _Attempted:
-    """A FakeTrial marked as the runner's second attempt of its round."""
-
-    attempt = 2
-
-    def __init__(self, trial: FakeTrial) -> None:
-        self._trial = trial
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._trial, name)
+def _attempt(trial: TrialResult) -> TrialResult:
+    """The trial marked as the runner's second attempt of its round."""
+    return replace(trial, attempt=2)
 
 
 def test_latest_attempts_drops_the_saturated_first_measurement(tmp_path: Path) -> None:

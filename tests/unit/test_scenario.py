@@ -626,3 +626,47 @@ def test_app_spec_fields_match_the_server_layer() -> None:
     scenario = load_scenario(find_scenario("paired-example"), cpus=(0, 1))
     converted = servers_base.AppSpec(**{name: getattr(scenario.variants[1].app, name) for name in ours})
     assert converted.env == (("LOADBENCH_APP_DELAY_US", "200"),)
+
+
+# -- [locust]: the Locust backend's own table ----------------------------------------------------------
+
+
+def _locust_scenario(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "locust").mkdir(exist_ok=True)
+    (tmp_path / "locust" / "shop.py").write_text("# a locustfile\n")
+    path = tmp_path / "s.toml"
+    path.write_text(body)
+    return path
+
+
+def test_locust_table_resolves_the_file_and_makes_the_locustfile_workload(tmp_path: Path) -> None:
+    from loadbench.scenario import load_scenario
+
+    path = _locust_scenario(tmp_path, 'engine = "locust"\n[[servers]]\nmodel = "waitress"\n'
+                                      '[locust]\nfile = "locust/shop.py"\nspawn_rate = 20\nworkers = 2\n'
+                                      'workers_timeout = "10s"\n[load]\nconnections = [8]\n')  # fmt: skip
+    scenario = load_scenario(path)
+    assert dict(scenario.engine_settings) == {"file": str((tmp_path / "locust" / "shop.py").resolve()),
+                                              "spawn_rate": 20.0, "workers": 2, "workers_timeout": 10.0}
+    assert [(w.name, w.kind) for w in scenario.workloads] == [("locustfile", "locustfile")]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('engine = "locust"\n[locust]\nfile = "locust/nope.py"\n', r"s\.toml:3: \[locust\] file: 'locust/nope.py': no such file"),  # noqa: E501
+        ('[locust]\nfile = "locust/shop.py"\n', r"s\.toml:1: \[locust\]: \[locust\] only applies with engine = \"locust\""),  # noqa: E501
+        ('engine = "locust"\n[locust]\nfile = "locust/shop.py"\nspawn_rate = -1\n', "spawn_rate: -1 must be a positive"),  # noqa: E501
+        ('engine = "locust"\n[locust]\nfile = "locust/shop.py"\nwrokers = 2\n', "did you mean 'workers'"),
+        ('engine = "locust"\n[locust]\nfile = "locust/shop.py"\n[load]\nrates = [100]\n', "Locust has no open loop"),  # noqa: E501
+    ],
+    ids=["missing-file", "wrong-engine", "bad-spawn-rate", "typo", "rates"],
+)
+def test_locust_table_problems_have_file_and_line(tmp_path: Path, body: str, problem: str) -> None:
+    from loadbench.errors import ScenarioError
+    from loadbench.scenario import load_scenario
+
+    path = _locust_scenario(tmp_path, body + ('' if "[[servers]]" in body else '[[servers]]\nmodel = "waitress"\n'))  # noqa: E501
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert re.search(problem, str(caught.value)), str(caught.value)

@@ -11,6 +11,7 @@ from gate_fakes import FakeTrial
 from loadbench.errors import ExitCode, UsageError
 from loadbench.gate.check import check, evaluate, metric_value
 from loadbench.gate.status import GateStatus
+from loadbench.results.records import TrialResult
 from loadbench.scenario.thresholds import MetricKind, Op, format_value, parse_threshold
 
 
@@ -129,7 +130,7 @@ def test_format_value(kind: MetricKind, value: float, text: str) -> None:
 # ---- evaluation ----------------------------------------------------------------------------------------
 
 
-def _reps(values: list[float], **kwargs: Any) -> list[FakeTrial]:
+def _reps(values: list[float], **kwargs: Any) -> list[TrialResult]:
     return [
         FakeTrial(repetition=i, round=i, index=i, latency_ms={"p99": v}, **kwargs)
         for i, v in enumerate(values, start=1)

@@ -1,0 +1,133 @@
+"""Locust command lines, the harness's environment and a load shape for connection stages; pure, no locust.
+
+Locust always runs as a subprocess (importing it monkey-patches the process with gevent), one process per
+command line here: `locust --headless` alone, or a master plus N `--worker` processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["HARNESS_PATH", "LocustRun", "commands", "harness_env", "stages_shape_source"]
+
+#: The Locust plugin that measures the window and writes the JSON (package data, loaded by path).
+HARNESS_PATH = Path(__file__).resolve().parent / "_loadbench_harness.py"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocustRun:
+    """What loadbench asks of one Locust run (times in seconds).
+
+    `files` are the locustfiles after the harness (the user's or the generated one, and a load shape).
+    `workers` 0 runs one process; N > 0 a master bound to `bind_host`:`master_port` plus N local workers;
+    the master waits for those and `remote_workers` more (started by hand on other machines), all within
+    `workers_timeout_s`. `hard_timeout_s` is Locust's own -t, a safety net only
+    (the harness stops the run after warm-up + window; -t counts from the start, spawning included).
+    """
+
+    files: tuple[str, ...]
+    host: str
+    users: int
+    spawn_rate: float
+    out_json: str
+    duration_s: float
+    warmup_s: float = 0.0
+    workers: int = 0
+    remote_workers: int = 0
+    master_port: int = 5557
+    bind_host: str = "127.0.0.1"
+    workers_timeout_s: float = 30.0
+    python: str = "python"
+    window_from: str = "spawned"
+    hard_timeout_s: float | None = None
+
+
+def _base(run: LocustRun, loglevel: str) -> list[str]:
+    # "-m locust" with an explicit interpreter: no reliance on a `locust` script on PATH. The harness comes
+    # first in -f so its listeners are registered before the runner's own (the worker_report filter).
+    files = ",".join((str(HARNESS_PATH), *run.files))
+    return [run.python, "-m", "locust", "-f", files, "--loglevel", loglevel]
+
+
+def _driver_flags(run: LocustRun) -> list[str]:
+    flags = [
+        "--headless", "-H", run.host, "-u", str(run.users), "-r", f"{run.spawn_rate:g}",
+        "--only-summary",  # no periodic stats table
+        # Failed requests are data, not a failed run: exit 0 for them, so non-zero means real trouble.
+        "--exit-code-on-error", "0", "--stop-timeout", "0",
+    ]  # fmt: skip
+    if run.hard_timeout_s is not None:
+        flags += ["-t", f"{max(1, int(run.hard_timeout_s + 0.999))}s"]
+    return flags
+
+
+def commands(run: LocustRun) -> list[list[str]]:
+    """Every command line of the run: [local] or [master, worker, worker, ...]."""
+    if run.workers + run.remote_workers <= 0:
+        return [[*_base(run, "WARNING"), *_driver_flags(run)]]
+    master = [
+        *_base(run, "INFO"), *_driver_flags(run), "--master", "--master-bind-host", run.bind_host,
+        "--master-bind-port", str(run.master_port), "--expect-workers", str(run.workers + run.remote_workers),
+        "--expect-workers-max-wait", f"{max(1, int(run.workers_timeout_s + 0.999))}",
+    ]  # fmt: skip
+    connect = "127.0.0.1" if run.bind_host in ("0.0.0.0", "", "*") else run.bind_host
+    worker = [*_base(run, "WARNING"), "--worker", "--master-host", connect,
+              "--master-port", str(run.master_port)]  # fmt: skip
+    return [master] + [list(worker) for _ in range(run.workers)]
+
+
+def harness_env(run: LocustRun, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every Locust process of the run (workers ignore the window settings)."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        LOADBENCH_OUT=run.out_json, LOADBENCH_WARMUP_S=repr(float(run.warmup_s)),
+        LOADBENCH_DURATION_S=repr(float(run.duration_s)), LOADBENCH_USERS=str(run.users),
+        LOADBENCH_WINDOW_FROM=run.window_from, PYTHONUNBUFFERED="1",
+    )  # fmt: skip
+    return env
+
+
+def stages_shape_source(stages: Sequence[tuple[float, float]], warmup_s: float, spawn_rate: float) -> str:
+    """Locustfile text of a LoadTestShape walking connection `stages` [(duration_s, users), ...].
+
+    Like the native engine's stages: the warm-up holds the first stage's target, then each stage ramps
+    linearly from the previous target (0 before the first) to its own, one user-count step per Locust
+    tick (1 s). Values go in as repr() literals; after the last stage the shape returns None.
+    """
+    if not stages:
+        raise ValueError("at least one stage is needed")
+    table = [(float(d), float(u)) for d, u in stages]
+    for duration, users in table:
+        if duration <= 0 or users < 0:
+            raise ValueError(f"bad stage ({duration!r}, {users!r})")
+    return (
+        '"""Generated by loadbench: connection stages as a Locust LoadTestShape."""\n'
+        "from locust import LoadTestShape\n\n"
+        f"STAGES = {table!r}\n"
+        f"WARMUP_S = {float(warmup_s)!r}\n"
+        f"SPAWN_RATE = {float(spawn_rate)!r}\n\n\n"
+        "class LoadbenchStages(LoadTestShape):\n"
+        "    def tick(self):\n"
+        "        elapsed = self.get_run_time()\n"
+        "        if elapsed < WARMUP_S:\n"
+        "            return (round(STAGES[0][1]), SPAWN_RATE)\n"
+        "        elapsed -= WARMUP_S\n"
+        "        previous = 0.0\n"
+        "        for duration, users in STAGES:\n"
+        "            if elapsed < duration:\n"
+        "                now = previous + (users - previous) * elapsed / duration\n"
+        "                return (round(now), SPAWN_RATE)\n"
+        "            elapsed -= duration\n"
+        "            previous = users\n"
+        "        return None\n"
+    )
+
+
+def local_python() -> str:
+    """The interpreter Locust runs under: this one (Locust is an extra of the same environment)."""
+    import sys
+
+    return sys.executable
