@@ -317,7 +317,7 @@ def _measure(
             on_tick=lambda info: sink.tick(trial, info),
         )  # fmt: skip
     summary = monitor.stop() if monitor_started.is_set() else None
-    identity = _identity(trial, model, scenario, started=started, attempt=attempt)
+    identity = _identity(trial, model, scenario, started=started, attempt=attempt, adapter=server.adapter)
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
         return [failed_trial(identity, reason=reason, log_tail=server.log_tail(), backend=scenario.engine)]
@@ -352,14 +352,18 @@ def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threa
 
 
 def _identity(
-    trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None, attempt: int = 1
+    trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None,
+    attempt: int = 1, adapter: str | None = None,
 ) -> TrialIdentity:
     from loadbench.results.build import TrialIdentity
 
+    server_options: dict[str, object] = {"workers": trial.server.workers, "threads": trial.server.threads}
+    if adapter is not None:  # the app of the other face ran through this middleware
+        server_options["adapter"] = adapter
     return TrialIdentity(
         trial_id=trial.trial_id, index=trial.index, model=trial.server.name, server_model=trial.server.model,
         family=model.family,
-        server_options={"workers": trial.server.workers, "threads": trial.server.threads},
+        server_options=server_options,
         variant=trial.variant, workload=trial.workload.name, requests_spec=trial.workload.requests,
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),

@@ -177,15 +177,26 @@ class ModelBase:
         )
 
     def start(self, app: AppSpec, opts: ServerOptions) -> ServerProcess:
+        """Launch the server; an app of a face it does not speak is served through a2wsgi (recorded as
+        ServerProcess.adapter), see loadbench.servers.adapter."""
+        from loadbench.servers.adapter import adapt, adapter_name
         from loadbench.servers.appref import detect_interface
         from loadbench.servers.process import launch
 
-        self.app_target(app)  # refuses a command app or a declared face this server cannot speak
-        if app.kind == "import" and app.interface == "auto":
-            face = detect_interface(str(app.target), cwd=app.cwd, env=app.env, timeout_s=opts.ready_timeout_s)
+        adapter = None
+        if app.kind == "import":
+            face: str | None = app.interface
+            if face == "auto":
+                face = detect_interface(
+                    str(app.target), cwd=app.cwd, env=app.env, timeout_s=opts.ready_timeout_s
+                )
             if face is not None and face not in self.interfaces:
-                raise UsageError(_face_mismatch(self.name, self.interfaces, str(app.target), face))
-        return launch(self, app, opts)
+                app = adapt(app, self.name, self.interfaces[0])
+                adapter = adapter_name(self.interfaces[0])
+        self.app_target(app)  # refuses a command app
+        server = launch(self, app, opts)
+        server.adapter = adapter
+        return server
 
 
 def _face_mismatch(model: str, faces: tuple[str, ...], target: str, face: str) -> str:

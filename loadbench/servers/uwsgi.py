@@ -46,7 +46,8 @@ def uwsgi_argv(app: AppSpec, target: str, opts: ServerOptions, sockets: list[str
     """uWSGI's command line serving WSGI `target` on `sockets` (e.g. ["--socket", "/run/app.sock"]).
 
     --die-on-term: SIGTERM (launch's stop, the guard's) shuts down rather than reloads; the mercy
-    options keep that shutdown within the guard's grace; --disable-logging drops the per-request log
+    options keep that shutdown within the guard's grace; --lazy-apps imports the app in each worker;
+    --disable-logging drops the per-request log
     line (as uvicorn's --no-access-log); --need-app and --strict turn a bad app or option into an exit.
     """
     argv = [
@@ -63,6 +64,9 @@ def uwsgi_argv(app: AppSpec, target: str, opts: ServerOptions, sockets: list[str
         "--disable-logging",
         "--listen", str(listen_backlog()),
         "--single-interpreter",
+        # Load the app in each worker after the fork, as gunicorn does without --preload: threads an app
+        # starts at import (a2wsgi's event-loop thread, a DB pool) would not survive a fork.
+        "--lazy-apps",
         "--vacuum",
         "--no-orphans",
     ]
