@@ -96,9 +96,11 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
-    from loadbench.results.env import collect_env
+    from loadbench.results.env import collect_env, measure_python_startup_ms
+    from loadbench.results.family import Family
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
+    from loadbench.servers.registry import get_model
 
     sink: RunEvents = events or QuietEvents()
     scenario = plan.scenario
@@ -112,10 +114,14 @@ def run_plan(
     blocks = [block for block in plan.blocks if block.server.name not in missing]
 
     results_path = run_dir / "results.jsonl"
+    env = collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client)
+    if any(get_model(block.server.model).family == Family.PROCESS_PER_REQUEST for block in blocks):
+        # What a CGI request pays before the app runs, measured here and now, for the report to set beside
+        # its latency (analysis/explain.py, family_notes).
+        env["python_startup_ms"] = measure_python_startup_ms()
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick,
-        env=collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client),
+        thresholds=scenario.thresholds, quick=scenario.quick, env=env,
     )
     interrupted = False
     paired = bool(scenario.variants)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
-from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
+from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, family_notes, workload_kind
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
 from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
 
@@ -182,6 +182,9 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    #: A sentence or two per server family with its measured figure (explain.family_notes); empty unless
+    #: the run has a family of the history models.
+    families: tuple[str, ...] = ()
 
 
 def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
@@ -376,4 +379,16 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        families=family_notes(
+            [p for w in workloads for p in w.points], {w.workload: w.kind for w in workloads},
+            _startup_ms(header.env),
+        ),
     )
+
+
+def _startup_ms(env: Mapping[str, Any]) -> dict[str, float] | None:
+    """The run's measured Python start-up times (results/env.py), when it has them."""
+    value = (env or {}).get("python_startup_ms")
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}

@@ -78,6 +78,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
         if w.verdict is not None:
             console.print(Text(w.verdict.sentence), soft_wrap=False)
         console.print()
+    for note in summary.families:
+        console.print(Text(note), soft_wrap=False)
     console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
     if summary.saturated:
         console.print(

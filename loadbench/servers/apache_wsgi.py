@@ -32,8 +32,16 @@ from loadbench.servers.gunicorn import default_workers
 DEFAULT_THREADS = 16
 SYSTEM_PYTHON = "/usr/bin/python3"
 INSTALL_HINT = "apt-get install apache2 libapache2-mod-wsgi-py3"
-#: The bundled app's modules, relative to the loadbench package: all the system Python needs to serve it.
-_APP_FILES = ("__init__.py", "errors.py", "app/__init__.py", "app/data.py", "app/endpoints.py", "app/wsgi.py")
+#: Outside loadbench/app/, the modules the bundled app imports (it is otherwise stdlib-only).
+_APP_EXTRAS = ("__init__.py", "errors.py")
+
+
+def app_files(package: Path) -> list[Path]:
+    """The bundled app's modules, relative to the loadbench package: all the system Python needs to
+    serve it (every module of loadbench/app/, so a new one is never left behind, plus _APP_EXTRAS)."""
+    return [Path(name) for name in _APP_EXTRAS] + sorted(
+        path.relative_to(package) for path in (package / "app").glob("*.py")
+    )
 
 
 def wsgi_script(data_dir: Path) -> str:
@@ -139,7 +147,7 @@ class ApacheWsgiModel(ApacheModel):
         module_dir = find_module_dir(self.mpm)
         assert module_dir is not None, "launch() checks available() first"
         package = Path(__file__).resolve().parents[1]
-        for relative in _APP_FILES:
+        for relative in app_files(package):
             target = run_dir / "py" / "loadbench" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(package / relative, target)
