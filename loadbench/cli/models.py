@@ -30,9 +30,11 @@ def command() -> None:
     """List the server models and whether each can run here (and how to install it if not)."""
     from loadbench.servers.registry import all_models
 
-    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION")]
+    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "TO MAKE IT AVAILABLE", "DESCRIPTION")]
     for model in all_models():
-        rows.append((model.name, str(model.family), _status(model.available()), model.description))
+        why_not = model.available()
+        install = "-" if why_not is None else (model.install_command or "see AVAILABLE")
+        rows.append((model.name, str(model.family), _status(why_not), install, model.description))
     _table(rows)
 
 

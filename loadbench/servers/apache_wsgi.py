@@ -113,6 +113,7 @@ class ApacheWsgiModel(ApacheModel):
     family = Family.EMBEDDED
     description = "Apache + mod_wsgi (embedded mode): CPython inside each Apache child, system Python"
     install_hint = INSTALL_HINT
+    install = "apt-get install apache2 libapache2-mod-wsgi-py3"
     interfaces = ("wsgi",)
     mpm = "event"
 

@@ -105,6 +105,10 @@ class ServerModel(Protocol):
     def available(self) -> str | None:
         """None when the model can run here, else why not and how to install what is missing."""
 
+    @property
+    def install_command(self) -> str:
+        """The exact command that makes the model available here (`loadbench models` prints it)."""
+
     def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
         """The server's command line for `app` on 127.0.0.1:`port` (pure: no I/O)."""
 
@@ -146,6 +150,14 @@ class ModelBase:
     stop_signal: int = signal.SIGTERM  # what the launcher and the guard send first; SIGKILL follows
     not_ready_statuses: frozenset[int] = frozenset()  # answers from a front end while the app is not up
     needs_run_dir: bool = False  # True: launch() makes a private run dir and calls prepare()
+    install: str = ""  # the exact command that makes the model available here ("" = from `requires`)
+
+    @property
+    def install_command(self) -> str:
+        """The exact command that makes this model available (`loadbench models` prints it when not)."""
+        if self.install:
+            return self.install
+        return " && ".join(hint.split("  (")[0] for _, hint in self.requires)
 
     def available(self) -> str | None:
         """None when every required module can be found (found, never imported: that is slow)."""

@@ -60,6 +60,7 @@ class CgiModel(NginxModel):
     description = "CGI: nginx → fcgiwrap, a fresh Python interpreter (wsgiref CGIHandler) per request"
     binaries = ("nginx",)
     install_hint = INSTALL_HINT
+    install = "apt-get install nginx fcgiwrap"
     interfaces = ("wsgi",)
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, fcgiwrap not yet

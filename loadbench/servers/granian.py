@@ -25,6 +25,7 @@ class GranianModel(ModelBase):
     family = Family.RUST_CORE
     description = "granian --interface asgi: Rust (hyper/tokio) HTTP core, the app on an asyncio loop"
     requires = (("granian", INSTALL_HINT),)
+    install = "pip install 'loadbench[models]'"
     interfaces = ("asgi",)
 
     def interface_args(self, opts: ServerOptions) -> list[str]:

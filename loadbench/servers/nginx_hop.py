@@ -42,6 +42,7 @@ class NginxUwsgiModel(NginxModel):
     family = Family.PROTOCOL_HOP
     description = "nginx uwsgi_pass → uWSGI workers over the uwsgi binary protocol (unix socket)"
     requires: tuple[tuple[str, str], ...] = (("pyuwsgi", INSTALL_HINT),)
+    install = "apt-get install nginx && pip install 'loadbench[models]'"
     interfaces = ("wsgi",)
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, the app server not yet

@@ -84,6 +84,7 @@ class UwsgiModel(ModelBase):
     family = Family.PRE_FORK
     description = "uWSGI --http-socket: master + pre-forked sync workers, each parsing HTTP (no router)"
     requires = (("pyuwsgi", INSTALL_HINT),)
+    install = "pip install 'loadbench[models]'"
     interfaces = ("wsgi",)
 
     def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:

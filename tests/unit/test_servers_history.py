@@ -178,3 +178,26 @@ def test_family_notes_stay_out_of_reports_of_the_older_families() -> None:
 def test_dataclass_replace_keeps_the_app_spec_valid() -> None:
     app = AppSpec(kind="import", target="a:b")
     assert dataclasses.replace(app, target=ADAPTED_TARGET).kind == "import"
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [("uwsgi", "pip install 'loadbench[models]'"), ("granian", "pip install 'loadbench[models]'"),
+     ("nginx-scgi", "apt-get install nginx && pip install 'loadbench[models]'"),
+     ("cgi", "apt-get install nginx fcgiwrap"),
+     ("apache-wsgi", "apt-get install apache2 libapache2-mod-wsgi-py3"),
+     ("nginx", "apt-get install nginx"), ("gunicorn-gevent", "pip install 'loadbench[gevent]'")],
+)
+def test_models_prints_the_command_that_makes_an_unavailable_model_available(
+    name: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from loadbench.cli import cli
+
+    model_class = type(get_model(name))
+    monkeypatch.setattr(model_class, "available", lambda self: "missing here")
+    assert get_model(name).install_command == command
+    output = CliRunner().invoke(cli, ["models"]).output
+    (row,) = [line for line in output.splitlines() if line.split()[0] == name]
+    assert "no: missing here" in row and command in row
