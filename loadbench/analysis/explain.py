@@ -153,6 +153,11 @@ def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
             return "a native server sends the files without running any Python"
         return f"serving files is per-request overhead plus copying, and {winner.model} spends less on both"
     if kind == "plain":
+        if lo == "process-per-request":
+            return "starting a Python interpreter and importing the app for every request costs far more " \
+                "than the request's own work"
+        if w == "rust-core":
+            return "with almost no work per request the HTTP handling decides, and it runs in Rust here"
         if w == "event-loop" and lo in ("threaded", "pre-fork"):
             return (
                 "with almost no work per request the per-request overhead decides, and the event loop "
