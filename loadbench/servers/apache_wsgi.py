@@ -14,7 +14,8 @@ model serves the bundled app only (the PyPI `mod-wsgi` package's mod_wsgi-expres
 against a virtual environment's Python, where that Python is readable: see `loadbench models`).
 
 Options: mpm_event; workers = Apache child processes, each with its own interpreter (default: one per
-pinned CPU, else 2); threads = ThreadsPerChild (default 16), Python threads sharing that child's GIL.
+pinned CPU, else 2); threads = ThreadsPerChild (default 64: with fewer threads than the connections a
+child holds, mpm_event resets keep-alive connections), Python threads sharing that child's GIL.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.external import RUN_USER, run_user
 from loadbench.servers.gunicorn import default_workers
 
-DEFAULT_THREADS = 16
+DEFAULT_THREADS = 64  # ≥ the connections one child may hold, else mpm_event resets keep-alive ones
 SYSTEM_PYTHON = "/usr/bin/python3"
 INSTALL_HINT = "apt-get install apache2 libapache2-mod-wsgi-py3"
 #: Outside loadbench/app/, the modules the bundled app imports (it is otherwise stdlib-only).
