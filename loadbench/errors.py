@@ -8,7 +8,8 @@
     ├── ServerStartError           a server that did not become ready (command line + its log tail)
     ├── EngineError                the load generator could not run (fd limit, ...)
     │   └── EngineUnavailableError an engine backend that cannot run here (not installed, ...)
-    └── ResultsFormatError         a results file that is not loadbench results, or of an unknown version
+    ├── ResultsFormatError         a results file that is not loadbench results, or of an unknown version
+    └── OutputError                an output path that cannot be written (full, read-only, a link, ...)
 
 Only the CLI turns these into messages and exit codes; library code raises and never prints.
 """
@@ -87,3 +88,7 @@ class EngineUnavailableError(EngineError):
 
 class ResultsFormatError(LoadbenchError):
     """A results file that is not loadbench results, is corrupt, or has an unknown version."""
+
+
+class OutputError(LoadbenchError):
+    """An output that cannot be written: the message names the option, the path, the reason and the fix."""

@@ -145,6 +145,8 @@ def describe_plan(plan: Plan) -> list[str]:
     ]
     if scenario.description:
         lines.append(f"  {scenario.description.strip().splitlines()[0]}")
+    if scenario.overrides:
+        lines.append(f"Overrides (--set): {'; '.join(scenario.overrides)}")
     lines.append(f"App: {scenario.app.describe()}")
     for variant in scenario.variants:
         lines.append(f"Variant {variant.name}: {variant.app.describe()}")

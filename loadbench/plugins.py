@@ -17,8 +17,10 @@ SERVER_MODELS: Mapping[str, str] = {
     "gunicorn-gthread": "loadbench.servers.gunicorn:GunicornGthreadModel",
     "gunicorn-gevent": "loadbench.servers.gunicorn:GunicornGeventModel",
     "uvicorn": "loadbench.servers.uvicorn:UvicornModel",
+    "hypercorn": "loadbench.servers.hypercorn:HypercornModel",
     "nginx": "loadbench.servers.nginx:NginxModel",
     "nginx-gunicorn": "loadbench.servers.nginx:NginxGunicornModel",
+    "nginx-uvicorn": "loadbench.servers.nginx:NginxUvicornModel",
     "apache": "loadbench.servers.apache:ApacheModel",
     "apache-worker": "loadbench.servers.apache:ApacheWorkerModel",
     "apache-prefork": "loadbench.servers.apache:ApachePreforkModel",
@@ -38,11 +40,13 @@ REPORT_FORMATS: Mapping[str, str] = {
     "md": "loadbench.report.markdown:MARKDOWN",
     "csv": "loadbench.report.csv_export:CSV",
     "json": "loadbench.report.json_export:JSON",
+    "hgrm": "loadbench.report.hgrm:HGRM",
 }
 
 ENGINE_BACKENDS: Mapping[str, str] = {
     "native": "loadbench.engine.native.backend:NativeBackend",
     "locust": "loadbench.engine.locust.backend:LocustBackend",
+    "httpx": "loadbench.engine.httpx_backend:HttpxBackend",
 }
 
 #: The server model (in SERVER_MODELS) of a scenario whose [app] runs its own server command.

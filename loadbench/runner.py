@@ -121,7 +121,7 @@ def run_plan(
         env["python_startup_ms"] = measure_python_startup_ms()
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
-        thresholds=scenario.thresholds, quick=scenario.quick, env=env,
+        thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides, env=env,
     )
     interrupted = False
     paired = bool(scenario.variants)
@@ -275,6 +275,15 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                     start_failure = ServerStartError(str(exc))
                     fail(trial, str(exc), "")
                     continue
+                problems = _preflight(block, scenario, server)
+                if problems:  # wrong answers: no trial of this block is measured, the run goes on
+                    reason = "preflight failed before any load: " + "; ".join(problems)
+                    log_tail = server.log_tail()
+                    start_failure = ServerStartError(reason)
+                    server.stop()
+                    server = None
+                    fail(trial, reason, log_tail)
+                    continue
             if server is None:
                 assert start_failure is not None
                 fail(trial, str(start_failure), start_failure.log_tail)
@@ -293,7 +302,8 @@ def _start(
     from loadbench.servers.base import ServerOptions
 
     options = ServerOptions(
-        workers=block.server.workers, threads=block.server.threads, cpus=scenario.cpus.server, log_dir=log_dir
+        workers=block.server.workers, threads=block.server.threads, cpus=scenario.cpus.server,
+        log_dir=log_dir, tls=block.server.tls, http2=block.server.http2,
     )
     return model.start(app, options)
 
@@ -312,14 +322,14 @@ def _measure(
     started = datetime.now(UTC)
     options = DriveOptions(
         duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
-        cpus=scenario.cpus.client,
-    )
-    target = Target(host="127.0.0.1", port=server.port)
+        cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
+    )  # the run trusts its own throwaway CA: no --insecure
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     monitor = ProcessMonitor(server.pids)
     with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
         measured = run_backend(
             scenario.engine, target, trial.workload.requests, trial.load, options,
-            workload=trial.workload.name, settings=dict(scenario.engine_settings),
+            workload=trial.workload.name, settings=engine_settings(scenario, server),
             on_tick=lambda info: sink.tick(trial, info),
         )  # fmt: skip
     summary = monitor.stop() if monitor_started.is_set() else None
@@ -333,6 +343,29 @@ def _measure(
                        monitor=summary, backend_extras=measured.extras)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
+
+
+def _preflight(block: Block, scenario: Scenario, server: ServerProcess) -> list[str]:
+    """One request per distinct endpoint of the block, checked (loadbench.engine.preflight); [] when off."""
+    if not scenario.load.preflight or not scenario.endpoints:
+        return []
+    from loadbench.engine.preflight import preflight
+    from loadbench.types import DriveOptions, Target
+
+    requests = list(dict.fromkeys(r for trial in block.trials for r in trial.workload.requests))
+    options = DriveOptions(timeout_s=scenario.load.timeout_s,
+                           cacert=str(server.tls.ca) if server.tls is not None else None)  # fmt: skip
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
+    return preflight(target, requests, options, bundled=block.app.kind == "bundled")
+
+
+def engine_settings(scenario: Scenario, server: ServerProcess) -> dict[str, object]:
+    """The backend's settings for one server: the scenario's own, plus HTTP/2 (engine httpx) where the
+    scenario asks for it and this server offers it; elsewhere the client offers HTTP/1.1 only."""
+    settings: dict[str, object] = dict(scenario.engine_settings)
+    if scenario.load.http2 and server.http2:
+        settings |= {"http2": True, "streams": scenario.load.streams}
+    return settings
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ __all__ = [
     "LoadShape",
     "Open",
     "RequestSpec",
+    "ResponseCheck",
     "Stage",
     "Stages",
     "Target",
@@ -42,14 +43,35 @@ class ErrorClass(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseCheck:
+    """What a response must be to count as one (`--expect-status`, `--expect-body`, `--expect-body-re`,
+    a scenario endpoint's `expect_status` / `expect_body`); one that is not is a `check_failed` error.
+
+    `status` lists the accepted codes (empty: any status is a response, and 2xx is `ok`, the default);
+    `body` is text the body must contain and `body_re` a regular expression it must match (re.search),
+    both on the first MAX_CHECKED_BYTES of the body (a chunked body is checked de-chunked).
+    """
+
+    status: tuple[int, ...] = ()
+    body: bytes = b""
+    body_re: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.body or self.body_re)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSpec:
-    """One kind of request; `weight` sets its share in a weighted mix (relative to the others)."""
+    """One kind of request; `weight` sets its share in a weighted mix (relative to the others); `check`
+    what its response must be (None: any response counts, 2xx as ok)."""
 
     method: str = "GET"
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     weight: float = 1.0
+    check: ResponseCheck | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +98,11 @@ class Target:
 class DriveOptions:
     """Bounds of one run: measured `duration_s` and/or `max_requests`, a `warmup_s` before the measured
     window (excluded from every figure), a total per-request `timeout_s` (connect + send + whole
-    response), keep-alive, and the CPUs the engine process(es) may use."""
+    response), keep-alive, and the CPUs the engine process(es) may use.
+
+    TLS (https targets, every engine): the server's certificate is verified against the system's trust
+    store, or against `cacert` (a PEM file of CA certificates) when given; `insecure` skips verification
+    (self-signed certificates)."""
 
     duration_s: float | None = 10.0
     max_requests: int | None = None
@@ -86,5 +112,9 @@ class DriveOptions:
     processes: int = 1
     cpus: tuple[int, ...] | None = None
     seed: int = 0  # seeds the Poisson arrivals and the weighted mix: equal seeds, equal schedules
+    pipeline: int = 1  # HTTP/1.1 requests in flight per connection (1: no pipelining)
+    unix_socket: str | None = None  # connect to this Unix socket path instead of the target's host:port
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set
+    insecure: bool = False  # https: do not verify the server's certificate
+    cacert: str | None = None  # https: trust these CA certificates (PEM file) instead of the system's
     extra: dict[str, str] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """Parse the unit-suffixed values users type: durations, rates, counts, CPU lists, load stages.
 
-Durations: "250ms", "10s", "2m", "1h", "500us" or a bare number of seconds. Rates: "500/s", "1k/s",
+Durations: "250ms", "10s", "2m", "1h", "500us", compounds as Go writes them ("1m30s", "1h2m3.5s") or a
+bare number of seconds. Rates: "500/s", "1k/s",
 "30/m" or a bare number per second. Counts: "64", "1k", "2M". Stages: "10s:500/s" or "10s:64c", where
 the target always carries its unit (see parse_stages). Every parser raises UsageError naming the value
 and the expected form; values come back in base units (seconds, per second, integers).
@@ -8,6 +9,7 @@ and the expected form; values come back in base units (seconds, per second, inte
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -22,6 +24,9 @@ _RATE_PER_S = {"s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
 _MAX_CPU = 1 << 16
 _NUMBER = r"(?P<num>\d+(?:\.\d*)?|\.\d+)"
 _DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|m|h)?\s*$")
+_DURATION_PART = r"(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)"
+_COMPOUND_RE = re.compile(rf"^\s*(?:{_DURATION_PART}){{2,}}\s*$")
+_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _COUNT_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*$")
 _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<suffix>[kKmM]?)\s*(?:/\s*(?P<per>s|sec|m|min|h))?\s*$")
 _ZERO = r"\s*(?:0+(?:\.0*)?|\.0+)\s*"
@@ -32,11 +37,17 @@ _STAGE_FORM = "write it like 10s:500/s for a rate or 10s:64c for connections"
 
 
 def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
-    """Return the duration in seconds; `text` is "10s", "250ms", "2m" or a bare number of seconds."""
+    """Return the duration in seconds; `text` is "10s", "250ms", "2m", "1m30s" or a bare number of seconds.
+
+    A compound ("1m30s", "1h2m") is the sum of its parts, each with a unit, largest first as in Go's
+    time.ParseDuration and k6 (a unit repeated or out of order, "30s1m", is refused).
+    """
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise UsageError(f"{what}: {text!r} is not a duration; use a form like 10s, 250ms or 2m")
     if isinstance(text, int | float):
         value = _as_float(text)
+    elif _COMPOUND_RE.match(text):
+        value = _compound_s(text, what)
     else:
         match = _DURATION_RE.match(text)
         if not match:
@@ -45,6 +56,16 @@ def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"{what}: {text!r} must be a finite, non-negative duration")
     return value
+
+
+def _compound_s(text: str, what: str) -> float:
+    """The seconds of "1m30s": every part's unit strictly smaller than the one before."""
+    parts = _PART_RE.findall(text)
+    scales = [_DURATION_UNITS_S[unit] for _, unit in parts]
+    if any(later >= earlier for earlier, later in itertools.pairwise(scales)):
+        raise UsageError(f"{what}: {text!r} is not a duration; in a compound each unit comes once, largest "
+                         "first, like 1h2m3s or 1m30s")  # fmt: skip
+    return sum(float(number) * _DURATION_UNITS_S[unit] for number, unit in parts)
 
 
 def _as_float(number: int | float) -> float:
@@ -181,3 +202,26 @@ def _parse_stage(item: object, what: str) -> tuple[Literal["rate", "connections"
         raise UsageError(f"{what}: stage target {target!r} has no unit; write {target}/s for a rate "
                          f"(requests per second) or {target}c for connections")  # fmt: skip
     raise UsageError(f"{what}: stage target {target!r} is neither a rate nor connections; {_STAGE_FORM}")
+
+
+_STATUS_ITEM_RE = re.compile(r"^(?:(?P<code>[1-5]\d\d)(?:-(?P<to>[1-5]\d\d))?|(?P<cls>[1-5])xx)$")
+
+
+def parse_statuses(text: str, *, what: str = "--expect-status") -> tuple[int, ...]:
+    """Return the sorted status codes of "200,204", "2xx,3xx", "200-299" or a mix ("2xx,404")."""
+    codes: set[int] = set()
+    items = [item.strip() for item in str(text).split(",")]
+    for item in items:
+        match = _STATUS_ITEM_RE.match(item.lower())
+        if not match:
+            raise UsageError(f"{what}: {item!r} in {text!r} is not a status; write codes and classes "
+                             "like 200,204 or 2xx,3xx (or a range 200-299)")  # fmt: skip
+        if match["cls"]:
+            start = int(match["cls"]) * 100
+            codes.update(range(start, start + 100))
+        else:
+            low, high = int(match["code"]), int(match["to"] or match["code"])
+            if high < low:
+                raise UsageError(f"{what}: range {item!r} runs backwards; write it low-high, like 200-299")
+            codes.update(range(low, high + 1))
+    return tuple(sorted(codes))

@@ -182,6 +182,7 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
     #: A sentence or two per server family with its measured figure (explain.family_notes); empty unless
     #: the run has a family of the history models.
     families: tuple[str, ...] = ()
@@ -379,6 +380,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        trials=tuple(trials),
         families=family_notes(
             [p for w in workloads for p in w.points], {w.workload: w.kind for w in workloads},
             _startup_ms(header.env),

@@ -14,6 +14,7 @@ import click
 
 from loadbench import __version__
 from loadbench.errors import ExitCode, LoadbenchError
+from loadbench.safe.escape import terminal
 
 # name -> "module[:attribute]" under loadbench.cli; the attribute defaults to `command`.
 _COMMANDS: dict[str, str] = {
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="loadbench", standalone_mode=False)
     except LoadbenchError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {terminal(str(exc), multiline=True)}", err=True)
         sys.exit(int(exc.exit_code))
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.UsageError as exc:
         # One line, like every other loadbench error, instead of click's usage block.
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"Error: {terminal(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.ClickException as exc:
         exc.show()

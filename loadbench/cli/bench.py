@@ -6,7 +6,7 @@ built from its Recording. The saturation verdict is printed first, in plain word
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,16 +15,21 @@ from loadbench.engine.registry import backend_names
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
-    from loadbench.types import Load, RequestSpec, Target
+    from loadbench.results.records import TrialResult
+    from loadbench.types import Load, RequestSpec, ResponseCheck, Target
 
 EPILOG = """\b
 Examples:
   loadbench bench http://127.0.0.1:8000/plaintext -c 64 -d 10s --warmup 1s
+  loadbench bench http://127.0.0.1:8000/plaintext -t 2 -c 64 -d 1m30s --latency   # wrk's spelling
+  loadbench bench http://127.0.0.1:8000/json -R 2000 -z 30s --threshold 'p(99)<20'  # wrk2, oha, k6
   loadbench bench http://127.0.0.1:8000/json -r 500/s -d 30s --arrival poisson
   loadbench bench http://127.0.0.1:8000/ --stages 10s:100/s,30s:500/s,10s:0
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench https://127.0.0.1:8443/plaintext --cacert ca.pem -c 16      # native engine over TLS
+  loadbench bench https://127.0.0.1:8443/json --engine httpx --http2 --streams 10 -c 4 --insecure
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
   loadbench bench http://127.0.0.1:8000/ --engine locust --locustfile shop.py -c 50 --locust-workers 2
 """
@@ -72,17 +77,17 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.argument("url")
 @click.option("-c", "--connections", default=None, help="Closed loop: N connections, each sending its next "
               "request when the last completes. [default: 10 when no -r or --stages]")  # fmt: skip
-@click.option("-r", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); latency "
-              "counts from each request's scheduled send time.")  # fmt: skip
+@click.option("-r", "-R", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); "
+              "latency counts from each request's scheduled send time. -R as in wrk2.")  # fmt: skip
 @click.option("--stages", default=None, help="Ramps from 0, k6 style: 10s:100/s,30s:500/s (rates) or "
               "10s:16c,20s:64c (connections); every target but 0 needs its unit (/s or c). Warm-up runs at "
               "the first stage's target.")  # fmt: skip
-@click.option("-d", "--duration", default=None, help="Measured duration (after warm-up); --stages sets its "
-              "own. [default: 10s unless -n is given]")  # fmt: skip
+@click.option("-d", "-z", "--duration", default=None, help="Measured duration (after warm-up): 30s, 1m30s; "
+              "--stages sets its own. -z as in hey/oha. [default: 10s unless -n is given]")  # fmt: skip
 @click.option("-n", "--requests", "max_requests", default=None,
               help="Stop after N measured requests (1k, 2M).")
 @click.option("--warmup", default="0s", show_default=True, help="Load before the measured window, excluded "
-              "from every figure.")  # fmt: skip
+              "from every figure. A duration: a bare 3 is 3 s (not 3 runs, as in hyperfine).")  # fmt: skip
 @click.option("--timeout", default="2s", show_default=True, help="Total deadline per request: connect, send "
               "and the whole response.")  # fmt: skip
 @click.option("-m", "--method", default="GET", show_default=True)
@@ -96,14 +101,41 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               help="Open loop: evenly spaced sends, or Poisson arrivals (seeded by --seed).")  # fmt: skip
 @click.option("--max-connections", default="1024", show_default=True, help="Open loop: connections opened "
               "on demand up to this; beyond it requests are dropped (and counted).")  # fmt: skip
-@click.option("--processes", default="1", show_default=True, help="Engine processes; the load is split "
-              "between them and their histograms merged exactly.")  # fmt: skip
+@click.option("--processes", default=None, help="Engine processes; the load is split between them and "
+              "their histograms merged exactly. [default: 1]")  # fmt: skip
+@click.option("-t", "--threads", default=None, help="wrk's -t: engine processes (same as --processes); more "
+              "than the client CPUs is clamped to them, with a warning.")  # fmt: skip
+@click.option("--latency", is_flag=True, help="Accepted for wrk users; latency percentiles are always shown.")
+@click.option("-q", "hey_rate", default=None, hidden=True, expose_value=True)
+@click.option("--threshold", "thresholds", multiple=True, metavar="EXPR", help="Fail (exit 10) unless it "
+              "holds, e.g. 'p99 < 50ms' or k6's 'p(95)<200' (repeatable; grammar: loadbench check --help).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors and failed thresholds.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print every error message and the engine's extras.")
 @click.option("--cpus", default=None, help="Pin the engine process(es) to these CPUs, e.g. 1 or 2-3.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of Poisson arrivals and the mix.")
 @click.option("--json", "json_out", default=None, metavar="FILE", help="Write the trial record as JSON "
               "(- for stdout; the summary then goes to stderr).")  # fmt: skip
+@click.option("--expect-status", default=None, metavar="CODES", help="Statuses a response must have, e.g. "
+              "200,204 or 2xx,3xx; any other is a check_failed error. [default: any status counts, 2xx as "
+              "ok]")
+@click.option("--expect-body", default=None, metavar="TEXT", help="Text every response body must contain "
+              "(else check_failed).")  # fmt: skip
+@click.option("--expect-body-re", default=None, metavar="REGEX", help="A regular expression every response "
+              "body must match (Python re.search; else check_failed).")  # fmt: skip
+@click.option("--pipeline", default="1", show_default=True, help="HTTP/1.1 pipelining: requests in flight "
+              "per connection (TechEmpower's plaintext uses 16); a server that closes after one response "
+              "is a counted downgrade to 1.")  # fmt: skip
+@click.option("--unix-socket", default=None, metavar="PATH", help="Connect to this Unix socket instead of "
+              "the URL's host:port (the URL still gives the path and Host header).")  # fmt: skip
 @click.option("--engine", "engine", type=click.Choice(backend_names()), default="native", show_default=True,
               help="The load engine backend (`loadbench models` says which can run here).")
+@click.option("--http2", is_flag=True, help="Offer HTTP/2 (engine httpx): ALPN h2 over https://, prior "
+              "knowledge over http://; the record says which version was negotiated.")  # fmt: skip
+@click.option("--streams", default=None, help="Concurrent streams per HTTP/2 connection (engine httpx, like "
+              "h2load -m). [default: 1]")  # fmt: skip
+@click.option("--insecure", is_flag=True, help="https: do not verify the server's certificate (self-signed).")
+@click.option("--cacert", default=None, metavar="FILE", help="https: trust the CA certificates in this PEM "
+              "file (e.g. the one `loadbench serve --tls` prints).")  # fmt: skip
 @click.option("--allow-remote", is_flag=True, help="Allow a target other than localhost/127.0.0.0/8/::1 "
               "(only servers you own).")  # fmt: skip
 @click.option("--locustfile", default=None, metavar="FILE", help="--engine locust: your locustfile (user "
@@ -118,15 +150,25 @@ def command(
     url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
-    processes: str, cpus: str | None, seed: int, json_out: str | None, engine: str, allow_remote: bool,
-    locustfile: str | None, locust_workers: int | None, workers_timeout: str, locust_bind: str | None,
+    processes: str | None, threads: str | None, latency: bool, hey_rate: str | None,
+    thresholds: tuple[str, ...], quiet: bool, verbose: bool, cpus: str | None, seed: int,
+    json_out: str | None, expect_status: str | None, expect_body: str | None, expect_body_re: str | None,
+    pipeline: str, unix_socket: str | None, engine: str, http2: bool, streams: str | None, insecure: bool,
+    cacert: str | None, allow_remote: bool, locustfile: str | None, locust_workers: int | None,
+    workers_timeout: str, locust_bind: str | None,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
+    from loadbench.cli._habits import engine_processes, refuse_hey_rate
     from loadbench.engine.targets import check_target, parse_url
     from loadbench.errors import UsageError
+    from loadbench.scenario.thresholds import parse_thresholds
     from loadbench.types import Closed, DriveOptions, Open
     from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate, parse_stages
 
+    refuse_hey_rate(hey_rate)
+    if quiet and verbose:
+        raise UsageError("--quiet and -v exclude each other: choose one")
+    checks = parse_thresholds(thresholds, source="--threshold")
     target, path = parse_url(url)
     check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
     if sum(x is not None for x in (connections, rate, stages)) > 1:
@@ -157,17 +199,70 @@ def command(
     timeout_s = parse_duration(timeout, what="--timeout")
     if timeout_s <= 0:
         raise UsageError(f"--timeout {timeout}: must be longer than 0 s")
-    n_processes = parse_count(processes, what="--processes")
-    if n_processes < 1:
-        raise UsageError(f"--processes {processes}: must be at least 1")
+    cpu_list = parse_cpus(cpus, what="--cpus") if cpus else None
+    n_processes = engine_processes(processes, threads, cpu_list)
+    depth = parse_count(pipeline, what="--pipeline")
+    if not 1 <= depth <= MAX_PIPELINE:
+        raise UsageError(f"--pipeline {pipeline}: must be 1 (no pipelining) to {MAX_PIPELINE}")
+    if unix_socket is not None:
+        _check_unix_socket(unix_socket)
     options = DriveOptions(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
-        cpus=parse_cpus(cpus, what="--cpus") if cpus else None, seed=seed, allow_remote=allow_remote,
+        cpus=cpu_list, seed=seed, allow_remote=allow_remote, insecure=insecure, cacert=cacert,
+        pipeline=depth, unix_socket=unix_socket,
     )  # fmt: skip
-    specs = _requests(path, mix, method, headers, body)
+    check = _check(expect_status, expect_body, expect_body_re)
+    specs = [dataclasses.replace(s, check=check) for s in _requests(path, mix, method, headers, body)]
+    if engine != "native" and (check is not None or depth > 1 or unix_socket is not None):
+        raise UsageError("--expect-*, --pipeline and --unix-socket need --engine native")
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
-    _run(url, target, specs, load, options, json_out, engine=engine, settings=settings)
+    settings |= _http_settings(engine, http2, streams)
+    trials = _run(url, target, specs, load, options, json_out, engine=engine, settings=settings,
+                  quiet=quiet, verbose=verbose)
+    if checks:
+        from loadbench.cli._habits import hold_thresholds
+
+        hold_thresholds(trials, checks, quiet=quiet)
+
+
+MAX_PIPELINE = 1024
+
+
+def _check(status: str | None, body: str | None, body_re: str | None) -> ResponseCheck | None:
+    """The response check of --expect-status/--expect-body/--expect-body-re (None: none asked)."""
+    import re
+
+    from loadbench.errors import UsageError
+    from loadbench.types import ResponseCheck
+    from loadbench.units import parse_statuses
+
+    if status is None and body is None and body_re is None:
+        return None
+    if body == "":
+        raise UsageError("--expect-body '': give the text every body must contain")
+    if body_re is not None:
+        try:
+            re.compile(body_re.encode())
+        except re.error as exc:
+            raise UsageError(f"--expect-body-re {body_re!r}: not a regular expression ({exc})") from None
+    return ResponseCheck(status=parse_statuses(status) if status is not None else (),
+                         body=(body or "").encode(), body_re=body_re or "")  # fmt: skip
+
+
+def _check_unix_socket(path: str) -> None:
+    import os
+    import stat
+
+    from loadbench.errors import UsageError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UsageError(f"--unix-socket {path}: {exc.strerror}; start the server on that socket "
+                         "first") from None
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"--unix-socket {path}: not a socket")
 
 
 def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,
@@ -202,44 +297,55 @@ def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str
     return settings
 
 
+def _http_settings(engine: str, http2: bool, streams: str | None) -> dict[str, Any]:
+    """The httpx backend's settings from --http2 / --streams (UsageError for another engine)."""
+    from loadbench.errors import UsageError
+    from loadbench.units import parse_count
+
+    if not http2 and streams is None:
+        return {}
+    if engine != "httpx":
+        flag = "--http2" if http2 else f"--streams {streams}"
+        raise UsageError(f"{flag}: the {engine} engine speaks HTTP/1.1 only; add --engine httpx for HTTP/2")
+    settings: dict[str, Any] = {"http2": http2}
+    if streams is not None:
+        settings["streams"] = parse_count(streams, what="--streams")
+    return settings
+
+
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
-         *, engine: str, settings: dict[str, Any]) -> None:  # fmt: skip
+         *, engine: str, settings: dict[str, Any], quiet: bool = False, verbose: bool = False,
+         ) -> list[TrialResult]:  # fmt: skip
+    """Run the load, print the summary (unless quiet), write --json; return the trials measured."""
     import json
-    from pathlib import Path
 
     from loadbench.engine import run_backend
-    from loadbench.errors import UsageError
+    from loadbench.safe.escape import terminal
+    from loadbench.safe.write import check_output, write_output
 
-    out_file = None
-    if json_out and json_out != "-":
-        try:  # open the export target before running, so a bad path fails in a second, not after the run
-            out_file = Path(json_out).open("w", encoding="utf-8")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise UsageError(f"--json {json_out}: cannot write there ({exc.strerror})") from exc
-    try:
-        workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
-        started = _now()
-        measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
-        several = len(measured.recordings) > 1
-        for name, recording in measured.recordings.items():
-            heading = f"{url} [{name}]" if several else url
-            click.echo(summary_text(heading, recording, options, extras=measured.extras), err=json_out == "-")
-        if json_out:
-            records = [
-                bench_record(url, specs, recording, options, workload=name, started=started,
-                             extras=measured.extras, suffix=name if several else "")
-                for name, recording in measured.recordings.items()
-            ]  # fmt: skip
-            # one pretty object for one workload; JSON lines (one trial each) for several
-            payload = (json.dumps(records[0], indent=2) if len(records) == 1
-                       else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
-            if out_file is not None:
-                out_file.write(payload)
-            else:
-                sys.stdout.write(payload)
-    finally:
-        if out_file is not None:
-            out_file.close()
+    if json_out:  # refuse a bad export path in a second, not after the run; nothing is truncated yet
+        check_output(json_out, what="--json")
+    workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
+    started = _now()
+    measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+    several = len(measured.recordings) > 1
+    for name, recording in measured.recordings.items():
+        heading = f"{url} [{name}]" if several else url
+        if not quiet:
+            text = summary_text(heading, recording, options, extras=measured.extras, verbose=verbose)
+            click.echo(terminal(text, multiline=True), err=json_out == "-")
+    trials = [
+        bench_trial(url, specs, recording, options, workload=name, started=started,
+                    extras=measured.extras, suffix=name if several else "")
+        for name, recording in measured.recordings.items()
+    ]  # fmt: skip
+    if json_out:
+        records = [trial.to_json() for trial in trials]
+        # one pretty object for one workload; JSON lines (one trial each) for several
+        payload = (json.dumps(records[0], indent=2) if len(records) == 1
+                   else "\n".join(json.dumps(r) for r in records)) + "\n"  # fmt: skip
+        write_output(json_out, payload, what="--json")
+    return trials
 
 
 def _now() -> Any:
@@ -248,10 +354,10 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def bench_record(
+def bench_trial(
     url: str, specs: list[RequestSpec], recording: Recording, options: Any, *, workload: str, started: Any,
     extras: Any = None, suffix: str = "",
-) -> dict[str, Any]:  # fmt: skip
+) -> TrialResult:  # fmt: skip
     """The trial record of docs/results-format.md for a bench run, built like a run's (results.build).
 
     There is no server model: `model` names the target (host:port) so reports and checks can label it,
@@ -266,7 +372,7 @@ def bench_record(
         load=recording.load, started=started, url=url,
         cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
     ).for_workload(workload, suffix)
-    return measured_trial(identity, recording, backend_extras=extras).to_json()
+    return measured_trial(identity, recording, backend_extras=extras)
 
 
 def _ms(ns: float) -> str:
@@ -274,9 +380,14 @@ def _ms(ns: float) -> str:
     return f"{ms:.3f}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:,.0f}"
 
 
-def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) -> str:
-    """The compact human summary; the verdict on the engine comes first. A backend's `latency_precision`
-    extra (Locust's rounding) is printed under the percentiles."""
+_NOTES = {"ttfb": " (time to first byte, from the send)",
+          "connect": " (per new connection)"}
+
+
+def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, verbose: bool = False) -> str:
+    """The compact human summary; the verdict on the engine comes first. `extras` are the backend's: Locust's
+    `latency_precision` (printed under the percentiles), the negotiated HTTP version, the client's
+    capacity, connect and TLS handshake times; `verbose` prints every error message and every extra."""
     lines = [f"loadbench bench {url}"]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
@@ -305,16 +416,21 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) 
     target = ""
     if rec.target_rps:
         target = f" of {rec.target_rps:,.1f}/s asked (sent {rec.sent:,}, dropped {rec.dropped:,})"
-    lines.append(f"throughput {rec.rps:,.1f} req/s{target}; {rec.requests:,} responses, {rec.ok:,} 2xx"
+    if rec.pipeline > 1:
+        downgrades = (f"; {rec.pipeline_downgrades:,} connection(s) closed after one response: downgraded "
+                      "to 1" if rec.pipeline_downgrades else "")  # fmt: skip
+        lines.append(f"pipeline   {rec.pipeline} requests in flight per connection{downgrades}")
+    lines.append(f"throughput {rec.rps:,.1f} req/s{target}; {rec.requests:,} responses, {rec.ok:,} ok"
                  + (f", {rec.drained:,} finished after sending stopped" if rec.drained else ""))  # fmt: skip
-    for name, h in (("latency", rec.latency), ("service", rec.service)):
-        if h is None:
+    for name, h in (("latency", rec.latency), ("service", rec.service), ("ttfb", rec.ttfb),
+                    ("connect", rec.connect)):
+        if h is None or (name in ("ttfb", "connect") and not h.count):
             continue
         if not h.count:
             lines.append(f"{name:10} no responses")
             continue
         note = " (from the scheduled send)" if name == "latency" and rec.service is not None else (
-            " (from the actual send)" if name == "service" else "")  # fmt: skip
+            " (from the actual send)" if name == "service" else _NOTES.get(name, ""))  # fmt: skip
         lines.append(f"{name:10} p50 {_ms(h.percentile(50))}  p90 {_ms(h.percentile(90))}  p99 "
                      f"{_ms(h.percentile(99))}  p99.9 {_ms(h.percentile(99.9))}  max {_ms(h.max_ns)} ms"
                      f"{note}")
@@ -328,7 +444,32 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None) 
     errors = ", ".join(f"{k} {v:,}" for k, v in rec.errors.items() if v) or "none"
     lines.append(f"errors     {errors}")
     lines.append("status     " + ("  ".join(f"{code}: {n:,}" for code, n in rec.status.items()) or "none"))
-    for message, n in sorted(rec.error_messages.items(), key=lambda kv: -kv[1])[:5]:
+    messages = sorted(rec.error_messages.items(), key=lambda kv: -kv[1])
+    for message, n in messages if verbose else messages[:5]:
         lines.append(f"           {n:,} × {message}")
+    if verbose and extras:
+        lines.append("extras     " + ", ".join(f"{k}={v}" for k, v in sorted(dict(extras).items())))
     lines.append(f"bytes      in {rec.bytes_in:,}, out {rec.bytes_out:,}")
+    connect_shown = rec.connect is not None and rec.connect.count > 0
+    lines.extend(_extras_lines(extras or {}, connect_shown=connect_shown))
     return "\n".join(lines)
+
+
+def _extras_lines(extras: dict[str, Any], *, connect_shown: bool = False) -> list[str]:
+    """The backend's facts worth a line: protocol, TLS, connect times (unless the connect histogram was
+    printed already), the client's own capacity."""
+    lines = []
+    if extras.get("http_version"):
+        streams = f", {extras['streams']} streams per connection" if extras.get("streams", 1) > 1 else ""
+        lines.append(f"protocol   {extras['http_version']} negotiated{streams}")
+    connect = None if connect_shown else extras.get("connect_ms")
+    if connect:
+        what = "TCP connect + TLS handshake" if extras.get("tls") else "TCP connect"
+        lines.append(f"connect    p50 {connect['p50']:.3f}  p99 {connect['p99']:.3f} ms ({what}, "
+                     f"{extras['connections_measured']:,} connections)")
+    elif extras.get("tls_handshake_ms") is not None:
+        lines.append(f"tls        handshake {extras['tls_handshake_ms']:.3f} ms (one check before the run)")
+    if extras.get("requests_per_client_cpu_s"):
+        lines.append(f"capacity   {extras['requests_per_client_cpu_s']:,.0f} requests per client CPU-second "
+                     "(the client's own cost: above 90 % of a core it, not the server, is the limit)")
+    return lines

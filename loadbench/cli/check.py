@@ -11,8 +11,10 @@ trial (server failed or generator saturated), 2 a bad expression, 1 any other er
 \b
 Threshold grammar (units are mandatory, except for counts):
   METRIC[{model=NAME,workload=PATH,load=LABEL,variant=NAME}] OP NUMBER[UNIT]
-  metrics: rps (/s, k/s), mean p50 p90 p95 p99 p99.9 max (us, ms, s),
+  metrics: rps (/s, k/s), mean min max and any percentile pNN, pNN.N (us, ms, s),
            error_rate (%), errors (a count), server_cpu (%), server_rss (MB)
+  k6 spellings: p(95) avg med min max rate; only p(N) and rate take a bare number:
+           p(95)<200 is 200 ms, rate<0.01 is an error fraction of 1 %
   OP: <  <=  >  >=  ==
 
 \b
@@ -20,6 +22,7 @@ Examples:
   loadbench check reports/run/results.jsonl --threshold 'p99 < 50ms' --threshold 'error_rate < 1%'
   loadbench check results.jsonl -t 'p99{model=uvicorn,workload=/json} < 20ms' -t 'errors == 0'
   loadbench check results.jsonl --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"
+  loadbench check results.jsonl -t 'p(95)<200' -t 'rate<0.01' --json - | jq .status   # k6 spellings
 """
 
 
@@ -35,6 +38,8 @@ Examples:
 )
 @click.option("--markdown", metavar="FILE", help="Also write a Markdown summary ('-' = stdout).")
 @click.option("--junit", metavar="FILE", help="Also write JUnit XML, a test case per threshold × selection.")
+@click.option("--json", "json_out", metavar="FILE|-", help="Also write the verdicts as JSON ('-' = stdout; "
+              "the text then goes to stderr).")  # fmt: skip
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -43,15 +48,18 @@ def command(
     no_scenario_thresholds: bool,
     markdown: str | None,
     junit: str | None,
+    json_out: str | None,
 ) -> None:
     """Check RESULTS against thresholds; each must hold on the median over repetitions of every
     (model, workload, load point) it selects. A threshold that selects nothing is an error."""
-    from loadbench.cli._gate_output import echo_warnings, finish, write_text
+    from loadbench.cli._gate_output import echo_warnings, finish, write_json, write_text
     from loadbench.gate.check import check
+    from loadbench.gate.json_out import check_json
     from loadbench.gate.junit import render_junit
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.results.file import read_results
     from loadbench.results.records import latest_attempts
+    from loadbench.safe.escape import terminal
     from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
@@ -61,11 +69,14 @@ def command(
         stored = data.header.scenario.get("thresholds") or ()
         parsed += parse_thresholds(tuple(str(t) for t in stored), source="scenario [thresholds] checks")
     report = check(latest_attempts(data.trials), parsed)
-    click.echo(check_text(report))
+    to_stderr = json_out == "-"
+    click.echo(terminal(check_text(report), multiline=True), err=to_stderr)
     if markdown:
-        write_text(markdown, check_markdown(report))
+        write_text(markdown, check_markdown(report), what="--markdown")
     if junit:
-        write_text(junit, render_junit([check_junit(report)]))
+        write_text(junit, render_junit([check_junit(report)]), what="--junit")
+    if json_out:
+        write_json(json_out, check_json(report))
     status = report.status
     outcome = {"pass": "PASSED", "fail": "FAILED"}.get(status.value, status.value.upper())
-    finish(ctx, status.exit_code(), outcome)
+    finish(ctx, status.exit_code(), outcome, err=to_stderr)

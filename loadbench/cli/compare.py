@@ -46,6 +46,8 @@ Examples:
 @click.option("--fail-on-inconclusive", is_flag=True, help="Exit 11 on an inconclusive verdict instead of 0.")
 @click.option("--markdown", metavar="FILE", help="Also write a Markdown summary ('-' = stdout).")
 @click.option("--junit", metavar="FILE", help="Also write JUnit XML: one test case per verdict.")
+@click.option("--json", "json_out", metavar="FILE|-", help="Also write the verdicts as JSON ('-' = stdout; "
+              "the text then goes to stderr).")  # fmt: skip
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -59,18 +61,21 @@ def command(
     fail_on_inconclusive: bool,
     markdown: str | None,
     junit: str | None,
+    json_out: str | None,
 ) -> None:
     """Compare a candidate with a baseline: per pair the ratio candidate/baseline, then the median ratio
     and its distribution-free 95 % interval decide. RESULTS is a paired run (variants alternated ABBA),
     or give two files, BASE and CAND, to compare two runs."""
-    from loadbench.cli._gate_output import echo_warnings, finish, parse_percent, write_text
+    from loadbench.cli._gate_output import echo_warnings, finish, parse_percent, write_json, write_text
     from loadbench.errors import ExitCode, UsageError
     from loadbench.gate import paired
     from loadbench.gate.compare import Comparison
+    from loadbench.gate.json_out import comparison_json
     from loadbench.gate.junit import render_junit
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
     from loadbench.results.file import read_results
+    from loadbench.safe.escape import terminal
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
     if candidate_results is not None and (baseline or candidate or calibrate):
@@ -100,19 +105,27 @@ def command(
     if main is not None:
         comparisons.append(main)
 
-    click.echo("\n\n".join(comparison_text(c) for c in comparisons))
+    to_stderr = json_out == "-"
+    click.echo(terminal("\n\n".join(comparison_text(c) for c in comparisons), multiline=True), err=to_stderr)
     if markdown:
-        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons))
+        write_text(markdown, "\n".join(comparison_markdown(c) for c in comparisons), what="--markdown")
     if junit:
         suites = [comparison_junit(c, fail_on_inconclusive=fail_on_inconclusive) for c in comparisons]
-        write_text(junit, render_junit(suites))
+        write_text(junit, render_junit(suites), what="--junit")
 
     if main is None:  # calibration only: it fails only when it could not measure the noise at all
         status = GateStatus.INVALID if comparisons[0].status is GateStatus.INVALID else GateStatus.PASS
         code = status.exit_code()
-        finish(ctx, code, "calibration: too few pairs" if status is GateStatus.INVALID else "calibrated")
+        if json_out:
+            verdicts = [comparison_json(c, exit_code=int(code)) for c in comparisons]
+            write_json(json_out, {"comparisons": verdicts, "exit_code": int(code)})
+        finish(ctx, code, "calibration: too few pairs" if status is GateStatus.INVALID else "calibrated",
+               err=to_stderr)  # fmt: skip
         return
     code = main.status.exit_code(fail_on_inconclusive=fail_on_inconclusive)
     if main.status is GateStatus.INCONCLUSIVE and code is ExitCode.OK:
         echo_warnings(["the comparison is inconclusive; pass --fail-on-inconclusive to fail the job on it"])
-    finish(ctx, code, main.verdict.value)
+    if json_out:
+        write_json(json_out, {"comparisons": [comparison_json(c, exit_code=int(code)) for c in comparisons],
+                              "exit_code": int(code)})  # fmt: skip
+    finish(ctx, code, main.verdict.value, err=to_stderr)

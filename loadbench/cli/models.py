@@ -8,6 +8,7 @@ import click
 EPILOG = """\b
 Examples:
   loadbench models
+  loadbench models --json - | jq -r '.[] | select(.available) | .name'
   loadbench serve waitress     # then run one of the models listed as "yes"
   loadbench engines            # the load engines, likewise
 """
@@ -26,10 +27,20 @@ def _status(why_not: str | None) -> str:
 
 
 @click.command(epilog=EPILOG)
-def command() -> None:
+@click.option("--json", "json_out", metavar="FILE|-", help="Write the list as JSON instead ('-' = stdout).")
+def command(json_out: str | None) -> None:
     """List the server models and whether each can run here (and how to install it if not)."""
     from loadbench.servers.registry import all_models
 
+    if json_out:
+        from loadbench.cli._gate_output import write_json
+
+        write_json(json_out, [
+            {"name": m.name, "family": str(m.family), "available": (why := m.available()) is None,
+             "reason": why, "description": m.description}
+            for m in all_models()
+        ])  # fmt: skip
+        return
     rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "TO MAKE IT AVAILABLE", "DESCRIPTION")]
     for model in all_models():
         why_not = model.available()

@@ -17,6 +17,7 @@ Examples:
   loadbench report results.jsonl -o /tmp/report.html
   loadbench report results.jsonl --format md >> "$GITHUB_STEP_SUMMARY"
   loadbench report results.jsonl --format csv -o trials.csv
+  loadbench report results.jsonl --format hgrm -o latency.hgrm   # wrk2 / HdrHistogram plotter
 """
 
 
@@ -32,6 +33,7 @@ def command(results: str, output: str | None, fmt: str | None) -> None:
     from loadbench.analysis.summary import summarize
     from loadbench.report import default_report_path, format_for_path, render_report, write_report
     from loadbench.results.file import read_results
+    from loadbench.safe.escape import terminal
 
     chosen = fmt or (format_for_path(output) if output and output != "-" else "html")
     if output is None and chosen != "html":
@@ -39,8 +41,8 @@ def command(results: str, output: str | None, fmt: str | None) -> None:
     if output == "-":
         data = read_results(results)
         for warning in data.warnings:
-            click.echo(f"Warning: {warning}", err=True)
+            click.echo(f"Warning: {terminal(warning)}", err=True)
         click.echo(render_report(summarize(data), chosen), nl=False)
         return
     target = write_report(results, output or default_report_path(results, chosen), fmt=chosen)
-    click.echo(f"Report written to {target}")
+    click.echo(f"Report written to {terminal(str(target))}")

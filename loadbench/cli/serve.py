@@ -18,6 +18,8 @@ Examples:
   loadbench serve waitress --threads 16
   loadbench serve uvicorn --app myproject.asgi:application
   loadbench serve command --command 'python -m http.server {port} --bind {host}'
+  loadbench serve hypercorn --tls --http2          # https with a throwaway CA; prints the CA file
+  loadbench serve nginx-uvicorn --tls --http2 --port 8443
 """
 
 
@@ -35,9 +37,13 @@ Examples:
 @click.option("--ready-timeout", default="15s", show_default=True, help="How long to wait for ready.")
 @click.option("--log-dir", type=click.Path(file_okay=False), default=None,
               help="Keep the server's log there (default: a private temp dir, removed on exit).")
+@click.option("--tls", is_flag=True, help="Serve https with a throwaway certificate made now (its CA file is "
+              "printed; pass it to clients, e.g. bench --cacert FILE). Models that can: see the error.")
+@click.option("--http2", is_flag=True, help="Offer HTTP/2 too (ALPN h2; needs --tls).")
 def command(
     model: str, port: int, workers: int | None, threads: int | None, cpus: str | None, app_target: str | None,
-    interface: str, command_template: str | None, ready_timeout: str, log_dir: str | None,
+    interface: str, command_template: str | None, ready_timeout: str, log_dir: str | None, tls: bool,
+    http2: bool,
 ) -> None:
     """Run MODEL in the foreground until Ctrl-C or SIGTERM; the server listens on 127.0.0.1 only."""
     from pathlib import Path
@@ -49,6 +55,12 @@ def command(
     from loadbench.units import parse_cpus, parse_duration
 
     server_model = get_model(model)
+    if tls or http2:  # before anything starts: one line listing the models that can
+        from loadbench.servers.registry import check_tls_support
+
+        if http2 and not tls:
+            raise UsageError("--http2 needs --tls: HTTP/2 is negotiated over TLS (ALPN h2)")
+        check_tls_support(server_model, tls=tls, http2=http2)
     if app_target and command_template:
         raise UsageError("--app and --command exclude each other: serve a Python app or run a command")
     if command_template:
@@ -60,7 +72,7 @@ def command(
     opts = ServerOptions(
         port=port, workers=workers, threads=threads, cpus=parse_cpus(cpus, what="--cpus") if cpus else None,
         ready_timeout_s=parse_duration(ready_timeout, what="--ready-timeout"),
-        log_dir=Path(log_dir) if log_dir else None,
+        log_dir=Path(log_dir) if log_dir else None, tls=tls, http2=http2,
     )
 
     with interrupt_on_signals():
@@ -85,6 +97,10 @@ def _serve(server_model: ServerModel, app: AppSpec, opts: ServerOptions) -> None
             f"{server_model.name} ({server_model.family}) ready at {server.url}, pid {server.pid}, "
             f"in {ready_ms:.0f} ms; Ctrl-C stops it"
         )
+        if server.tls is not None:
+            protocols = "HTTP/2 and HTTP/1.1" if server.http2 else "HTTP/1.1"
+            click.echo(f"TLS ({protocols}) with a throwaway CA: {server.tls.ca} (removed when the server "
+                       f"stops); e.g. loadbench bench {server.url}/plaintext --cacert {server.tls.ca}")
         click.echo(f"server log: {server.log_path}", err=True)
         while server.alive():
             time.sleep(0.2)
@@ -97,17 +113,5 @@ def _serve(server_model: ServerModel, app: AppSpec, opts: ServerOptions) -> None
         server.stop()
 
 
-def _model_list(width: int = 76) -> str:
-    """"MODEL is one of:" and the names, as a click \\b paragraph wrapped by us between names (click's
-    own wrapping would break a name such as granian-wsgi at its hyphen)."""
-    lines, line = [], "MODEL is one of:"
-    for name in model_names():
-        if len(line) + len(name) + 2 > width:
-            lines.append(line)
-            line = " "
-        line += f" {name},"
-    lines.append(line.rstrip(",") + ".")
-    return "\b\n" + "\n".join(lines)
-
-
-command.help = (command.help or "") + "\n\n" + _model_list()
+# \b keeps click from re-wrapping the list (it would break "apache-worker" at its hyphen).
+command.help = (command.help or "") + "\n\n\b\nMODEL is one of: " + ", ".join(model_names()) + "."

@@ -39,6 +39,21 @@ def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions
         raise UsageError(f"warm-up: {options.warmup_s:g} s must not be negative")
     if options.processes < 1:
         raise UsageError(f"processes: {options.processes} must be at least 1")
+    if not 1 <= options.pipeline <= 1024:
+        raise UsageError(f"pipeline: {options.pipeline} must be 1 (no pipelining) to 1024")
+    if options.pipeline > 1 and (load.loop == "open" or not options.keepalive):
+        raise UsageError(f"pipeline {options.pipeline}: pipelining needs keep-alive and a closed loop "
+                         "(-c N or connection stages); drop the rate or --no-keepalive")
+
+
+def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOptions) -> None:
+    """Refuse what only the native engine does, rather than ignore it."""
+    asked = [what for what, on in (
+        ("response checks (expect_status / expect_body)", any(r.check is not None for r in requests)),
+        ("pipelining", options.pipeline > 1), ("a Unix socket", options.unix_socket is not None),
+    ) if on]  # fmt: skip
+    if backend != DEFAULT_BACKEND and asked:
+        raise UsageError(f"engine {backend!r} does not do {' or '.join(asked)}; use engine \"native\"")
 
 
 def run_backend(
@@ -60,6 +75,7 @@ def run_backend(
     check_target(target, allow_remote=options.allow_remote)
     engine = get_backend(backend, settings)
     _validate(load, requests, options)
+    _native_only(backend, requests, options)
     reason = engine.available()
     if reason is not None:
         raise EngineUnavailableError(f"engine {backend!r} cannot run here: {reason}")

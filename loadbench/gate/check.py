@@ -7,22 +7,33 @@ group left with no usable trial is an invalid measurement, not a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from loadbench.analysis.stats import median
 from loadbench.errors import UsageError
 from loadbench.gate import trials as tr
 from loadbench.gate.status import GateStatus, worst
-from loadbench.scenario.thresholds import METRICS, Threshold, caret_message, format_value
+from loadbench.scenario.thresholds import (
+    BREAKDOWN_PARTS,
+    Threshold,
+    caret_message,
+    format_value,
+    metric_kind,
+    percentile_of,
+)
 
 if TYPE_CHECKING:
     from loadbench.results.records import TrialResult
 
 _LATENCY_KEYS = {
-    "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99.9": "p99_9", "max": "max"
+    "min": "min", "mean": "mean", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "p99.9": "p99_9",
+    "max": "max",
 }
+
+
+BREAKDOWN_PREFIXES = tuple(f"{part}_" for part in BREAKDOWN_PARTS)
 
 
 def _filter_value(trial: TrialResult, key: str) -> str:
@@ -40,11 +51,20 @@ def metric_value(trial: TrialResult, metric: str) -> float | None:
         value = trial.rps
     elif metric in _LATENCY_KEYS:
         value = tr.latency_figure(trial, _LATENCY_KEYS[metric])
+    elif (quantile := percentile_of(metric)) is not None:
+        value = _histogram_percentile_ms(trial, quantile)
     elif metric == "error_rate":
         value = trial.error_rate
     elif metric == "errors":
         # transport errors plus non-2xx responses: the numerator of error_rate
         value = sum(int(c) for c in trial.errors.values()) + (trial.requests - trial.ok)
+    elif metric == "check_failed":
+        value = trial.errors.get("check_failed", 0)
+    elif metric.startswith(BREAKDOWN_PREFIXES):
+        part, _, key = metric.partition("_")
+        summary = trial.connect_ms if part == "connect" else trial.ttfb_ms
+        figure = None if summary is None else cast(Mapping[str, Any], summary).get(_LATENCY_KEYS[key])
+        value = None if figure is None else float(figure)
     elif metric == "server_cpu":
         value = (trial.server or {}).get("cpu_pct_mean")
     elif metric == "server_rss":
@@ -52,6 +72,14 @@ def metric_value(trial: TrialResult, metric: str) -> float | None:
     else:
         raise KeyError(metric)
     return None if value is None else float(value)
+
+
+def _histogram_percentile_ms(trial: TrialResult, quantile: float) -> float | None:
+    """Any percentile of the trial's latency in ms, from its stored histogram (None without one)."""
+    histogram = trial.latency_histogram()
+    if histogram is None or not histogram.count:
+        return None
+    return histogram.percentile(quantile) / 1e6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,7 +165,7 @@ def _no_selection_error(threshold: Threshold, trials: Sequence[TrialResult]) -> 
 
 def evaluate(threshold: Threshold, trials: Sequence[TrialResult]) -> list[ThresholdCase]:
     """Return one case per group the threshold selects; raise UsageError when it selects nothing."""
-    if threshold.metric not in METRICS:
+    if metric_kind(threshold.metric) is None:
         raise KeyError(threshold.metric)
     groups: dict[tuple[str, str | None, str, str], list[TrialResult]] = {}
     for trial in trials:

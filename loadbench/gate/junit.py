@@ -13,7 +13,8 @@ The shape follows the common subset every consumer reads (the Ant/Jenkins JUnit 
       </testsuite>
     </testsuites>
 
-Times are seconds. The caller builds JUnitSuite values; this module only serializes (xml.etree escapes).
+Times are seconds. The caller builds JUnitSuite values; this module only serializes: every string goes
+through loadbench.safe.escape.xml (characters XML 1.0 cannot carry), then xml.etree escapes & < > and quotes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from loadbench.safe.escape import xml
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,21 +76,23 @@ def _seconds(value: float) -> str:
 def render_junit(suites: Sequence[JUnitSuite], *, name: str = "loadbench") -> str:
     """Return the JUnit XML document (with an XML declaration) for `suites`."""
     all_cases = [case for suite in suites for case in suite.cases]
-    root = ET.Element("testsuites", {"name": name, **_counts(all_cases)})
+    root = ET.Element("testsuites", {"name": xml(name), **_counts(all_cases)})
     root.set("time", _seconds(sum(s.time_s for s in suites)))
     for suite in suites:
-        suite_el = ET.SubElement(root, "testsuite", {"name": suite.name, **_counts(suite.cases)})
+        suite_el = ET.SubElement(root, "testsuite", {"name": xml(suite.name), **_counts(suite.cases)})
         suite_el.set("time", _seconds(suite.time_s))
         for case in suite.cases:
-            attributes = {"classname": case.classname, "name": case.name, "time": _seconds(case.time_s)}
+            attributes = {"classname": xml(case.classname), "name": xml(case.name),
+                          "time": _seconds(case.time_s)}
             case_el = ET.SubElement(suite_el, "testcase", attributes)
             for tag, problem in (("failure", case.failure), ("error", case.error)):
                 if problem is not None:
-                    el = ET.SubElement(case_el, tag, {"message": problem.message, "type": problem.type})
-                    el.text = problem.text or None
+                    attrs = {"message": xml(problem.message), "type": xml(problem.type)}
+                    el = ET.SubElement(case_el, tag, attrs)
+                    el.text = xml(problem.text) or None
             if case.skipped is not None:
-                ET.SubElement(case_el, "skipped", {"message": case.skipped})
+                ET.SubElement(case_el, "skipped", {"message": xml(case.skipped)})
             if case.system_out:
-                ET.SubElement(case_el, "system-out").text = case.system_out
+                ET.SubElement(case_el, "system-out").text = xml(case.system_out)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

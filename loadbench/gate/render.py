@@ -10,6 +10,7 @@ from loadbench.gate.check import CheckReport, ThresholdCase
 from loadbench.gate.compare import Comparison, GroupComparison, Verdict
 from loadbench.gate.junit import JUnitCase, JUnitProblem, JUnitSuite
 from loadbench.gate.status import GateStatus
+from loadbench.safe.escape import markdown, markdown_table_code
 
 _CASE_WORD = {GateStatus.PASS: "ok", GateStatus.FAIL: "FAIL", GateStatus.INVALID: "INVALID"}
 _MD_MARK = {
@@ -38,8 +39,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozense
     return "\n".join([line(header), *(line(r) for r in rows)])
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+_md_escape = markdown  # the one markdown escaper (loadbench.safe.escape)
 
 
 # ---- thresholds --------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def check_markdown(report: CheckReport) -> str:
     ]
     for c in report.cases:
         lines.append(
-            f"| {_MD_MARK[c.status]} | `{_md_escape(c.threshold.text)}` | {_md_escape(c.selection)} | "
+            f"| {_MD_MARK[c.status]} | {markdown_table_code(c.threshold.text)} | {_md_escape(c.selection)} | "
             f"{c.value_text} | {c.trials} |"
         )
     lines += _md_warnings(report.warnings)

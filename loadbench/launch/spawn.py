@@ -28,16 +28,16 @@ GUARD_GRACE_S = 3.0  # the guard's own SIGTERM -> SIGKILL delay
 
 def guard_argv(
     command: Sequence[str], lifeline_fd: int, cpus: tuple[int, ...] | None, stop_signal: int = signal.SIGTERM,
-    remove_dir: Path | None = None, run_dir: Path | None = None,
+    remove_dir: Path | None = None, run_dir: Path | None = None, tls_dir: Path | None = None,
 ) -> list[str]:
-    """The guard's command line wrapping `command` (see guard.py)."""
+    """The guard's command line wrapping `command` (see guard.py); every dir given is removed with it."""
     argv = [
         sys.executable, "-S", str(GUARD_PATH), "--lifeline", str(lifeline_fd), "--parent", str(os.getpid()),
         "--grace", str(GUARD_GRACE_S), "--stop-signal", str(int(stop_signal)),
     ]
     if cpus:
         argv += ["--cpus", ",".join(str(c) for c in cpus)]
-    for directory in (remove_dir, run_dir):
+    for directory in (remove_dir, run_dir, tls_dir):
         if directory is not None:
             argv += ["--remove-dir", str(directory)]
     return [*argv, "--", *command]

@@ -66,18 +66,12 @@ def write_report(
 ) -> Path:
     """Build the report of `results_path` and write it to `out_path` (default: report.<ext> beside it).
 
-    The file is replaced atomically, so a reader never sees half a report. Returns the path written.
+    Written by the one output writer (loadbench.safe.write): a regular file is replaced atomically, a device
+    or FIFO is written in place, a symbolic link is refused. Returns the path written.
     """
-    text = build_report(results_path, fmt)
+    from loadbench.safe.write import write_output
+
     target = Path(out_path) if out_path is not None else default_report_path(results_path, fmt)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A sibling temporary file (ordinary permissions, same file system) renamed over the target.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    text = build_report(results_path, fmt)
+    write_output(target, text, what="report")
     return target

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis import format as fmt
+from loadbench.safe.escape import chart_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,6 +44,8 @@ _RC: dict[str, Any] = {
     "axes.spines.right": False,
     "legend.fontsize": 8.0,
     "legend.frameon": False,
+    # Names come from users: "$x$" must stay text, never mathtext (which can also fail to parse and crash).
+    "text.parse_math": False,
 }
 
 
@@ -96,11 +99,20 @@ def _figure(
 
 
 def _svg(fig: Figure) -> str:
+    import warnings
+
     buffer = io.StringIO()
-    # No date (determinism) and no RDF block: its http:// URIs would only look like fetches.
-    fig.savefig(buffer, format="svg", metadata=dict.fromkeys(("Date", "Creator", "Format", "Type")))
+    with warnings.catch_warnings():
+        # A name in a script the font lacks (emoji, CJK) is drawn as a box; that is no reason to fail.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from (current )?font")
+        _save(fig, buffer)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
+
+
+def _save(fig: Figure, buffer: io.StringIO) -> None:
+    # No date (determinism) and no RDF block: its http:// URIs would only look like fetches.
+    fig.savefig(buffer, format="svg", metadata=dict.fromkeys(("Date", "Creator", "Format", "Type")))
 
 
 def _chart(chart_id: str, title: str, caption: str, fig: Figure) -> Chart:
@@ -157,7 +169,7 @@ def _figure_legend(fig: Figure, ax: Axes) -> None:
 
 def throughput_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -> Chart | None:
     """Median throughput against load, one line per model, with its confidence band."""
-    title = f"Throughput vs load — {w.workload}"
+    title = f"Throughput vs load — {chart_label(w.workload)}"
     with _figure(chart_id) as (fig, (ax,)):
         for model in w.models:
             pts = [p for p in w.points if p.model == model and p.repetitions]
@@ -165,7 +177,8 @@ def throughput_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str
                 continue
             x = [p.load_value for p in pts]
             style = styles[model]
-            ax.plot(x, [p.rps.median for p in pts], color=style.color, marker=style.marker, label=model)
+            ax.plot(x, [p.rps.median for p in pts], color=style.color, marker=style.marker,
+                    label=chart_label(model))
             if any(p.rps.coverage > 0 for p in pts):
                 ax.fill_between(x, [p.rps.low for p in pts], [p.rps.high for p in pts], color=style.color,
                                 alpha=0.18, linewidth=0)
@@ -187,7 +200,7 @@ def _load_axis(ax: Axes, w: WorkloadSummary) -> None:
     values = sorted({p.load_value for p in w.points if p.load_value > 0})
     if len(values) > 1 and values[-1] / values[0] >= 8:
         ax.set_xscale("log", base=2)
-    ax.set_xticks(values, [p for p in dict.fromkeys(
+    ax.set_xticks(values, [chart_label(p) for p in dict.fromkeys(
         p.load_label for p in sorted(w.points, key=lambda p: p.load_value) if p.load_value > 0)])
     ax.minorticks_off()
     ax.set_xlabel(w.load_axis)
@@ -195,7 +208,7 @@ def _load_axis(ax: Axes, w: WorkloadSummary) -> None:
 
 def latency_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -> Chart | None:
     """Median p50 (solid) and p99 (dashed) latency against load, log scale."""
-    title = f"Latency p50 and p99 vs load — {w.workload}"
+    title = f"Latency p50 and p99 vs load — {chart_label(w.workload)}"
     with _figure(chart_id, legend_below=True) as (fig, (ax,)):
         for model in w.models:
             pts = [p for p in w.points if p.model == model and p.repetitions]
@@ -203,7 +216,7 @@ def latency_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -
             style = styles[model]
             if _finite([p.p50_ms.median for p in pts]):
                 ax.plot(x, [p.p50_ms.median for p in pts], color=style.color, marker=style.marker,
-                        label=model)
+                        label=chart_label(model))
             if _finite([p.p99_ms.median for p in pts]):
                 ax.plot(x, [p.p99_ms.median for p in pts], color=style.color, marker=style.marker,
                         linestyle="--", fillstyle="none")
@@ -227,11 +240,12 @@ def spectrum_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) 
     details = [d for d in w.details if d.spectrum_pct]
     if not details:
         return None
-    title = f"Latency by percentile at {details[0].load_label} — {w.workload}"
+    title = f"Latency by percentile at {chart_label(details[0].load_label)} — {chart_label(w.workload)}"
     with _figure(chart_id, legend_below=True) as (fig, (ax,)):
         for d in details:
             x = [-math.log10(max(1.0 - p / 100.0, 1e-12)) for p in d.spectrum_pct]
-            ax.plot(x, d.spectrum_ms, color=styles[d.model].color, label=d.model, drawstyle="steps-post")
+            ax.plot(x, d.spectrum_ms, color=styles[d.model].color, label=chart_label(d.model),
+                    drawstyle="steps-post")
         ax.set_xticks([t for t, _ in _SPECTRUM_TICKS], [label for _, label in _SPECTRUM_TICKS])
         ax.set_xlim(0, 4)
         ax.set_yscale("log")
@@ -274,13 +288,14 @@ def timeline_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) 
     details = [d for d in w.details if d.timeline_s]
     if not details or timeline_note(w) is not None:
         return None
-    title = f"Over time at {details[0].load_label} — {w.workload}"
+    title = f"Over time at {chart_label(details[0].load_label)} — {chart_label(w.workload)}"
     with _figure(chart_id, rows=2, height_in=4.4, legend_below=True) as (fig, (top, bottom)):
         for d in details:
             style, x = styles[d.model], [s + 0.5 for s in d.timeline_s]
             marker = _marker(style, len(x))
-            top.plot(x, d.timeline_rps, color=style.color, marker=marker, markersize=4, label=d.model)
-            bottom.plot(x, d.timeline_p99_ms, color=style.color, marker=marker, markersize=4, label=d.model)
+            name = chart_label(d.model)
+            top.plot(x, d.timeline_rps, color=style.color, marker=marker, markersize=4, label=name)
+            bottom.plot(x, d.timeline_p99_ms, color=style.color, marker=marker, markersize=4, label=name)
         window = max(max(d.window_s, d.timeline_s[-1] + 1) for d in details)
         top.set_xlim(0, window)
         top.set_ylabel("requests/s")
@@ -315,15 +330,15 @@ def resources_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str)
     details = [d for d in w.details if d.monitor_s]
     if not details:
         return None
-    title = f"Server CPU and memory at {details[0].load_label} — {w.workload}"
+    title = f"Server CPU and memory at {chart_label(details[0].load_label)} — {chart_label(w.workload)}"
     with _figure(chart_id, rows=2, height_in=4.4, legend_below=True) as (fig, (top, bottom)):
         for d in details:
             style = styles[d.model]
             marker = _marker(style, len(d.monitor_s))
             cpu_s, cpu = _cpu_points(d)
-            top.plot(cpu_s, cpu, color=style.color, marker=marker, markersize=4, label=d.model)
+            top.plot(cpu_s, cpu, color=style.color, marker=marker, markersize=4, label=chart_label(d.model))
             bottom.plot(d.monitor_s, d.monitor_rss_mb, color=style.color, marker=marker, markersize=4,
-                        label=d.model)
+                        label=chart_label(d.model))
         window = max(d.window_s for d in details)
         for ax in (top, bottom):
             _window_end(ax, window)

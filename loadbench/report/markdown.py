@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
 from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
+from loadbench.safe.escape import markdown, markdown_code
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Summary
     from loadbench.report.registry import Renderer
 
-_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
-
-
-def md_escape(text: str) -> str:
-    """Make user text inert in markdown and in the HTML GitHub allows inside it."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", text).replace("\n", " ")
-
-
-def _code(text: str) -> str:
-    """Inline code that survives backticks and pipes inside `text` (pipes would split a table cell)."""
-    return "<code>" + md_escape(text).replace("\\|", "&#124;") + "</code>"
+# The one markdown escaper (loadbench.safe.escape), under the name the renderers here use.
+md_escape = markdown
+_code = markdown_code
 
 
 def _count(n: int, noun: str) -> str:

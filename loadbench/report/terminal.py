@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
+from loadbench.safe.escape import terminal
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -48,13 +49,14 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
 
     summary = results if isinstance(results, Summary) else summarize(results)
     if summary.busy_note:
-        console.print(Text("Busy machine. ", style="bold magenta") + Text(summary.busy_note))
+        console.print(Text("Busy machine. ", style="bold magenta") + Text(terminal(summary.busy_note)))
         console.print()
     if not summary.workloads:
         console.print("No trials were recorded.")
     for w in summary.workloads:
         flags = {id(p): fmt.flags(p) for p in w.points}
-        table = Table(title=Text(w.key), title_justify="left", title_style="bold", header_style="bold",
+        title = Text(terminal(w.key))
+        table = Table(title=title, title_justify="left", title_style="bold", header_style="bold",
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         table.add_column("model", overflow="fold", min_width=8)
         table.add_column("load", justify="right", no_wrap=True)
@@ -65,10 +67,12 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
         previous: str | None = None
         for p in w.points:
             winner = w.verdict is not None and p.model == w.verdict.winner
-            label = Text(p.model if p.model != previous else "", style="bold green" if winner else "")
+            shown = terminal(p.model) if p.model != previous else ""
+            label = Text(shown, style="bold green" if winner else "")
             previous = p.model
             cells: list[RenderableType] = [
-                label, p.load_label, fmt.num(p.rps.median), fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median),
+                label, Text(terminal(p.load_label)), fmt.num(p.rps.median), fmt.ms(p.p50_ms.median),
+                fmt.ms(p.p99_ms.median),
                 _errors(p), fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
             ]
             if any(flags.values()):
@@ -76,7 +80,7 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             table.add_row(*cells)
         console.print(table)
         if w.verdict is not None:
-            console.print(Text(w.verdict.sentence), soft_wrap=False)
+            console.print(Text(terminal(w.verdict.sentence)), soft_wrap=False)
         console.print()
     for note in summary.families:
         console.print(Text(note), soft_wrap=False)
@@ -89,4 +93,4 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
     if summary.failed:
         console.print(f"[bold red]{len(summary.failed)} trial(s) failed[/] and are left out of the medians.")
     for note in summary.notes:
-        console.print(Text(note, style="dim"))
+        console.print(Text(terminal(note), style="dim"))

@@ -192,7 +192,8 @@ def load_from_json(data: Mapping[str, Any]) -> Load:
 
 
 def request_spec_to_json(spec: RequestSpec | Mapping[str, Any]) -> JsonDict:
-    """{"method", "path", "weight"} plus "headers" and "body" when set (body as text, or body_b64)."""
+    """{"method", "path", "weight"} plus "headers" and "body" when set (body as text, or body_b64), and
+    "expect" ({"status", "body", "body_re"}, the response check) when one is set."""
     if isinstance(spec, Mapping):
         return dict(spec)
     out: JsonDict = {"method": spec.method, "path": spec.path, "weight": spec.weight}
@@ -203,6 +204,28 @@ def request_spec_to_json(spec: RequestSpec | Mapping[str, Any]) -> JsonDict:
             out["body"] = spec.body.decode("utf-8")
         except UnicodeDecodeError:
             out["body_b64"] = base64.b64encode(spec.body).decode("ascii")
+    check = spec.check
+    if check is not None and check.active:
+        expect: JsonDict = {}
+        if check.status:
+            expect["status"] = list(check.status) if len(check.status) <= 8 else _status_ranges(check.status)
+        if check.body:
+            expect["body"] = check.body.decode("utf-8", errors="replace")
+        if check.body_re:
+            expect["body_re"] = check.body_re
+        out["expect"] = expect
     return out
+
+
+def _status_ranges(codes: tuple[int, ...]) -> str:
+    """Sorted codes as "200-299,404" (compact for whole classes)."""
+    parts: list[str] = []
+    start = prev = codes[0]
+    for code in (*codes[1:], -1):
+        if code != prev + 1:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = code
+        prev = code
+    return ",".join(parts)
 
 

@@ -18,9 +18,10 @@ from types import TracebackType
 from typing import Any
 
 from loadbench import __version__
-from loadbench.errors import LoadbenchError, ResultsFormatError
+from loadbench.errors import LoadbenchError, OutputError, ResultsFormatError
 from loadbench.results.codec import describe, dumps_line
 from loadbench.results.records import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
+from loadbench.safe.write import output_error
 
 __all__ = ["ResultsWriter", "default_run_dir", "read_results"]
 
@@ -54,7 +55,8 @@ class ResultsWriter:
         self._fd: int | None = None
 
     def open(self) -> ResultsWriter:
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.overwrite else os.O_EXCL)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        flags |= os.O_TRUNC if self.overwrite else os.O_EXCL
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, flags, 0o644)
@@ -93,11 +95,17 @@ class ResultsWriter:
         try:
             while view:
                 view = view[os.write(self._fd, view):]
-        except BaseException:
+        except BaseException as exc:
             os.ftruncate(self._fd, start)  # never leave a half line for the next append to follow
+            if isinstance(exc, OSError):  # a full or read-only disk: one line, and what is kept
+                kept = f"the {self.trials_written} trial(s) written before it are kept"
+                raise OutputError(f"{output_error(exc, self.path, 'results')} ({kept})") from None
             raise
         # The line is whole on disk from here: an interrupt during fsync must not take it back.
-        os.fsync(self._fd)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise output_error(exc, self.path, "results") from None
 
     def close(self) -> None:
         if self._fd is not None:

@@ -91,6 +91,22 @@ class LatencyHistogram:
         if values_ns.size:
             self._add_slots(dense, values_ns)
 
+    def record_counts(self, dense: npt.NDArray[np.int64], sum_ns: int) -> None:
+        """Add per-slot counts whose values are not at hand (a histogram derived by adding and removing
+        counts, like the engine's time to first byte): min and max come from the occupied slots' bounds,
+        so they are exact to the bucket's precision; `sum_ns` is the values' exact sum."""
+        slots = np.flatnonzero(dense)
+        if not slots.size:
+            return
+        low, width = _slot_bounds(slots.astype(np.int64))
+        lowest, highest = int(low[0]), int(low[-1] + width[-1] - 1)
+        self.min_ns = lowest if self.count == 0 else min(self.min_ns, lowest)
+        self.max_ns = max(self.max_ns, highest)
+        self.count += int(dense.sum())
+        self.sum_ns += sum_ns
+        self._counts += dense
+        self._cum = None
+
     def _add_slots(self, dense: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> None:
         low, high = int(values.min()), int(values.max())
         self.min_ns = low if self.count == 0 else min(self.min_ns, low)
@@ -155,6 +171,25 @@ class LatencyHistogram:
         slot = int(np.searchsorted(self._cum, rank))
         low, width = _slot_bounds(np.array([slot], dtype=np.int64))
         return min(max(int(low[0] + width[0] - 1), self.min_ns), self.max_ns)
+
+    def count_at_percentile(self, p: float) -> int:
+        """How many values lie at or below the bucket that holds percentile p (HdrHistogram's TotalCount)."""
+        if not self.count:
+            return 0
+        if self._cum is None:
+            self._cum = np.cumsum(self._counts)
+        rank = max(1, math.ceil(round(min(max(p, 0.0), 100.0) * self.count / 100.0, 6)))
+        return int(self._cum[int(np.searchsorted(self._cum, rank))])
+
+    def stdev_ns(self) -> float:
+        """The population standard deviation (ns), each value taken at its bucket's middle."""
+        slots, counts = self.nonzero()
+        if not self.count:
+            return 0.0
+        low, width = _slot_bounds(slots)
+        middle = low + (width - 1) / 2.0
+        mean = float(np.sum(middle * counts)) / self.count
+        return math.sqrt(float(np.sum(counts * (middle - mean) ** 2)) / self.count)
 
     def spectrum(self, ticks_per_decade: int = 10) -> list[tuple[float, int]]:
         """(percentile, ns) points for an HDR percentile chart: evenly spaced in log(1/(1−p)), from
@@ -264,8 +299,10 @@ class Tally:
     """The counts every measurement is made of, whichever engine took it (warm-up excluded).
 
     `requests` counts responses of any status received in the window, including the `drained` ones that
-    finished after sending stopped; `errors` are transport failures by error class (every class present,
-    see ErrorClass), non-2xx responses are in `status`. `latency` runs from the scheduled send time in an
+    finished after sending stopped; `errors` are transport failures and failed response checks by error
+    class (every class present, see ErrorClass), non-2xx responses are in `status`. `connect` holds the
+    time to connect of each new connection (TCP, and TLS when on) and `ttfb` each response's time to first
+    byte from its send, where the engine measures them. `latency` runs from the scheduled send time in an
     open loop and from the send in a closed loop; `service` (open loop) from the actual send. The fields
     with defaults are what not every engine measures (schedule lag, drained, sent and dropped requests,
     connections opened): an engine that has no such notion leaves them at their default.
@@ -286,6 +323,8 @@ class Tally:
     sent: int = 0
     dropped: int = 0
     connections_opened: int = 0
+    connect: LatencyHistogram | None = None
+    ttfb: LatencyHistogram | None = None
 
 
 def tally_of(measurement: Tally) -> dict[str, Any]:
@@ -298,9 +337,10 @@ class Recording(Tally):
     """Everything one engine run measured for one workload in its window: the backend-neutral record.
 
     Besides the Tally: which `backend` (the registry name, e.g. "native", "locust") and `engine` (the
-    implementation, e.g. "loadbench/uvloop") measured it, the load, `ok` (2xx responses), the per-second
-    timeline, the engine's own CPU, and whether it saturated (then the figures are the generator's limit,
-    not the server's). `target_rps` is the mean rate asked (open loop), None in a closed loop.
+    implementation, e.g. "loadbench/uvloop") measured it, the load, `ok` (2xx responses and those a check
+    expects), the per-second timeline, the engine's own CPU, and whether it saturated (then the figures are
+    the generator's limit, not the server's). `target_rps` is the mean rate asked (open loop), None in a
+    closed loop.
     """
 
     engine: str
@@ -317,6 +357,8 @@ class Recording(Tally):
     processes: int = 1
     cpus: tuple[int, ...] | None = None
     keepalive: bool = True
+    pipeline: int = 1
+    pipeline_downgrades: int = 0
 
     @property
     def rps(self) -> float:
@@ -375,9 +417,20 @@ class Recording(Tally):
             ],
             "histogram": self.latency.encode(),
             "service_histogram": self.service.encode() if self.service is not None else None,
+            **_breakdown(self.connect, "connect"),
+            **_breakdown(self.ttfb, "ttfb"),
+            **({"pipeline": self.pipeline, "pipeline_downgrades": self.pipeline_downgrades}
+               if self.pipeline > 1 else {}),
             "load": self.load.to_json(),
             "load_label": self.load.label,
         }
+
+
+def _breakdown(h: LatencyHistogram | None, name: str) -> dict[str, Any]:
+    """`{name}_ms` and `{name}_histogram` of a timing-breakdown histogram (nothing when not measured)."""
+    if h is None:
+        return {}
+    return {f"{name}_ms": percentile_summary_ms(h), f"{name}_histogram": h.encode()}
 
 
 def empty_errors() -> dict[str, int]:

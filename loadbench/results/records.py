@@ -59,7 +59,7 @@ JsonDict = dict[str, Any]
 
 class LatencySummary(TypedDict, total=False):
     """Latency figures of a trial in milliseconds (None when nothing was measured): `latency_ms`,
-    `service_ms`; `schedule_lag_ms` holds p50 and p99 only."""
+    `service_ms`, `connect_ms`, `ttfb_ms`; `schedule_lag_ms` holds p50 and p99 only."""
 
     min: float | None
     mean: float | None
@@ -194,6 +194,12 @@ class TrialResult:
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None
     service_histogram: str | None = None
+    connect_ms: LatencySummary | None = None  # time to connect, per new connection
+    ttfb_ms: LatencySummary | None = None  # time to first byte, per response, from its send
+    connect_histogram: str | None = None
+    ttfb_histogram: str | None = None
+    pipeline: int = 1  # HTTP/1.1 requests in flight per connection
+    pipeline_downgrades: int = 0  # connections whose server closed after one response (no pipelining)
     cpus: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -255,16 +261,20 @@ def make_header(
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
     quick: bool = False,
+    overrides: Sequence[str] = (),
 ) -> ResultsHeader:
     """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
 
-    `quick` records that `--quick` shortened every duration (a smoke run, not a measurement to quote).
+    `quick` records that `--quick` shortened every duration (a smoke run, not a measurement to quote);
+    `overrides` the `run --set` values applied over `scenario_text` (the key is left out when there are none).
     """
     if created is None:
         created = datetime.now(UTC)
     sha = hashlib.sha256(scenario_text.encode("utf-8")).hexdigest() if scenario_text is not None else None
     scenario = {"name": scenario_name, "path": None if scenario_path is None else os.fspath(scenario_path),
                 "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
+    if overrides:
+        scenario["overrides"] = list(overrides)
     return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
 
 

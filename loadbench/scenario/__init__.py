@@ -27,6 +27,7 @@ from loadbench.scenario.load import (
     parse_thresholds,
     parse_workloads,
 )
+from loadbench.scenario.overrides import Override, apply_overrides
 from loadbench.scenario.schema import parse_app, parse_paired, parse_servers, parse_variants
 from loadbench.scenario.text import Problems, find_key_line, syntax_problem
 from loadbench.scenario.types import (
@@ -94,12 +95,14 @@ def available_cpus() -> tuple[int, ...]:
 
 
 def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None = None,
-                   cpus: Sequence[int] | None = None, known_models: Sequence[str] | None = None) -> Scenario:
+                   cpus: Sequence[int] | None = None, known_models: Sequence[str] | None = None,
+                   overrides: Sequence[Override] = ()) -> Scenario:
     """Validate scenario TOML `text` into a Scenario, or raise one ScenarioError listing every problem.
 
     `path` names the file in messages; `base_dir` resolves relative `cwd` values (default: the current
     directory); `cpus` are the CPUs to split (default: this process's affinity); `known_models` the valid
-    server model names (default: known_model_names()).
+    server model names (default: known_model_names()); `overrides` are `run --set` values, applied to the
+    parsed TOML before validation and kept in Scenario.overrides.
     """
     try:
         raw = tomllib.loads(text)
@@ -108,6 +111,8 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     except ValueError as exc:  # tomllib lets int()'s digit limit through (a number of 4300+ digits)
         reason = str(exc).split(";")[0]
         raise ScenarioError(path, [f"{path}: a value cannot be read ({reason}); shorten it"]) from None
+    if overrides:
+        raw = apply_overrides(raw, overrides, where=path)
     problems = Problems(path, text)
     problems.check_keys(raw, TOP_LEVEL_KEYS)
     name = _top_string(problems, raw, "name", Path(path).stem)
@@ -129,6 +134,9 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
         endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
     load = parse_load(problems, raw.get("load"), paired=bool(variants))
     check_engine_load(problems, engine, load)
+    if load.http2 and engine != "httpx":
+        problems.add(f"http2 = true needs engine = \"httpx\" (the {engine} engine speaks HTTP/1.1 only)",
+                     section="load", key="http2")
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
     if problems.items:
@@ -136,7 +144,8 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     return Scenario(name=name, description=description, path=path, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
-                    variants=variants, paired=paired, engine=engine, engine_settings=engine_settings)
+                    variants=variants, paired=paired, engine=engine, engine_settings=engine_settings,
+                    overrides=tuple(o.text for o in overrides))
 
 
 def _engine(problems: Problems, raw: dict[str, object]) -> str:
@@ -160,7 +169,7 @@ def _top_string(problems: Problems, raw: dict[str, object], key: str, default: s
 
 
 def load_scenario(path: str | os.PathLike[str], *, cpus: Sequence[int] | None = None,
-                  known_models: Sequence[str] | None = None) -> Scenario:
+                  known_models: Sequence[str] | None = None, overrides: Sequence[Override] = ()) -> Scenario:
     """Read and validate the scenario file at `path` (relative `cwd` values resolve from its directory)."""
     where = str(path)
     try:
@@ -174,7 +183,7 @@ def load_scenario(path: str | os.PathLike[str], *, cpus: Sequence[int] | None = 
         problem = f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
         raise ScenarioError(where, [problem]) from None
     return parse_scenario(text, path=where, base_dir=Path(path).resolve().parent, cpus=cpus,
-                          known_models=known_models)
+                          known_models=known_models, overrides=overrides)
 
 
 def _shipped_dirs() -> list[Path]:
@@ -225,8 +234,8 @@ def apply_quick(scenario: Scenario) -> Scenario:
     points = tuple(point.shortened(QUICK_DURATION_S) for point in load.points)
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else min(load.duration_s, QUICK_DURATION_S)
-    quick_load = LoadSpec(points=points, duration_s=duration, warmup_s=min(load.warmup_s, QUICK_WARMUP_S),
-                          repeat=1, timeout_s=load.timeout_s)
+    quick_load = dataclasses.replace(load, points=points, duration_s=duration,
+                                     warmup_s=min(load.warmup_s, QUICK_WARMUP_S), repeat=1)
     paired = scenario.paired
     if paired is not None:
         paired = Paired(rounds=min(paired.rounds, QUICK_ROUNDS), order=paired.order)

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from loadbench.errors import UsageError
 from loadbench.scenario.schema import (
+    CHECK_KEYS,
     CPU_KEYS,
     ENDPOINT_KEYS,
     LOAD_KEYS,
@@ -26,12 +27,38 @@ from loadbench.scenario.schema import (
 )
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import CpuSplit, Endpoint, LoadSpec, Workload
-from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, Stages
-from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages
+from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, ResponseCheck, Stages
+from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages, parse_statuses
 
 __all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
 
 _METHOD_RE = re.compile(r"^[A-Z]+$")
+
+
+def _check(reader: Reader) -> ResponseCheck | None:
+    """`expect_status` ("2xx,404", 200 or a list of either), `expect_body` and `expect_body_re`."""
+    table = reader.table
+    statuses: tuple[int, ...] = ()
+    raw = table.get("expect_status")
+    if raw is not None:
+        items = raw if isinstance(raw, list) else [raw]
+        if not items or any(isinstance(i, bool) or not isinstance(i, int | str) for i in items):
+            reader.report("expect_status", f"{raw!r} must be a status, a string like \"2xx,404\" or a list")
+        else:
+            try:
+                statuses = parse_statuses(",".join(str(i) for i in items), what="expect_status")
+            except UsageError as exc:
+                reader.report("expect_status", str(exc).removeprefix("expect_status: "))
+    body = reader.string("expect_body") or ""
+    body_re = reader.string("expect_body_re") or ""
+    if body_re:
+        try:
+            re.compile(body_re.encode())
+        except re.error as exc:
+            reader.report("expect_body_re", f"{body_re!r} is not a regular expression ({exc})")
+            body_re = ""
+    check = ResponseCheck(status=statuses, body=body.encode(), body_re=body_re)
+    return check if check.active else None
 
 
 def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
@@ -68,7 +95,8 @@ def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
                           f"{name!r} is used twice; give one of them name = \"...\"")
         if "standalone" in table:
             explicit_standalone[name] = reader.boolean("standalone", True)
-        endpoints.append(Endpoint(name=name, method=method, path=path, headers=headers, body=body))
+        endpoints.append(Endpoint(name=name, method=method, path=path, headers=headers, body=body,
+                                  check=_check(reader)))
     by_name = {endpoint.name: endpoint for endpoint in endpoints}
     mixes: list[Workload] = []
     used: set[str] = set()
@@ -81,7 +109,8 @@ def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
             reader.report("name", f"{name!r} is already the name of an endpoint or mix; names must be unique")
         mixes.append(Workload(name=name, kind="mix", requests=requests))
     final = tuple(Endpoint(name=e.name, method=e.method, path=e.path, headers=e.headers, body=e.body,
-                           standalone=explicit_standalone.get(e.name, e.name not in used)) for e in endpoints)
+                           check=e.check, standalone=explicit_standalone.get(e.name, e.name not in used))
+                  for e in endpoints)
     workloads = tuple(Workload(name=e.name, kind="endpoint", requests=(e.request(),))
                       for e in final if e.standalone) + tuple(mixes)
     for workload in workloads:
@@ -124,7 +153,7 @@ def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) 
             sub.report("weight", f"{weight!r} must be a positive number (finite)")
             weight = 1
         if "endpoint" in entry:
-            clash = [key for key in ("path", "method", "headers", "body") if key in entry]
+            clash = [key for key in ("path", "method", "headers", "body", *CHECK_KEYS) if key in entry]
             ref = entry["endpoint"]
             if clash:
                 sub.report(clash[0], "either refer to an endpoint by name or describe the request, not both")
@@ -137,7 +166,7 @@ def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) 
         else:
             method, path, headers, body = _request_fields(sub)
             requests.append(RequestSpec(method=method, path=path, headers=headers, body=body,
-                                        weight=float(weight)))
+                                        weight=float(weight), check=_check(sub)))
     return tuple(requests)
 
 
@@ -198,8 +227,14 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else reader.duration("duration", 10.0)
     warmup = reader.duration("warmup", 1.0, positive=False)
+    http2 = reader.boolean("http2", False)
+    streams = reader.count("streams", 1) or 1
+    if streams > 1 and not http2:
+        reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
+                                 "request at a time per connection)")
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
-                    timeout_s=reader.duration("timeout", 2.0))
+                    timeout_s=reader.duration("timeout", 2.0), http2=http2, streams=streams,
+                    preflight=reader.boolean("preflight", True))
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

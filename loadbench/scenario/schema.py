@@ -29,12 +29,13 @@ from loadbench.scenario.types import (
 from loadbench.units import parse_count, parse_duration
 
 APP_KEYS = ("kind", "module", "interface", "command", "ready_path", "env", "cwd")
-SERVER_KEYS = ("model", "name", "workers", "threads")
-ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone")
+SERVER_KEYS = ("model", "name", "workers", "threads", "tls", "http2")
+CHECK_KEYS = ("expect_status", "expect_body", "expect_body_re")
+ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone", *CHECK_KEYS)
 MIX_KEYS = ("name", "endpoints")
-MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight")
+MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight", *CHECK_KEYS)
 LOAD_KEYS = ("connections", "rates", "stages", "arrival", "max_connections", "duration", "warmup", "repeat",
-             "timeout")
+             "timeout", "http2", "streams", "preflight")
 CPU_KEYS = ("server", "client")
 THRESHOLD_KEYS = ("checks",)
 VARIANT_KEYS = ("name", "app", "command", "env", "cwd")
@@ -354,8 +355,11 @@ def parse_servers(problems: Problems, raw: object, app: AppSpec, known_models: S
         if any(entry.name == name for entry in entries):
             reader.report("name" if "name" in table else "model",
                           f"{name!r} is used twice; give each [[servers]] entry its own name = \"...\"")
+        tls, http2 = reader.boolean("tls", False), reader.boolean("http2", False)
+        if http2 and not tls:
+            reader.report("http2", "HTTP/2 is negotiated over TLS (ALPN h2); add tls = true")
         entries.append(ServerEntry(name=name, model=model or "", workers=reader.count("workers"),
-                                   threads=reader.count("threads")))
+                                   threads=reader.count("threads"), tls=tls, http2=http2))
     return tuple(entries)
 
 

@@ -3,21 +3,33 @@
 Grammar (whitespace is allowed between tokens)::
 
     threshold ::= metric [ "{" filter { "," filter } "}" ] op number [ unit ]
-    metric    ::= "rps" | "mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max"
-                | "error_rate" | "errors" | "server_cpu" | "server_rss"
+    metric    ::= "rps" | "mean" | "min" | "max" | percentile
+                | "error_rate" | "errors" | "server_cpu" | "server_rss" | "check_failed"
+                | ("connect_" | "ttfb_") ("mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max")
+                | k6_metric
+    percentile::= "p" digits [ "." digits ]           any percentile above 0 and below 100: p50, p75, p99.99
+    k6_metric ::= "p(" digits [ "." digits ] ")"      k6's spelling of a percentile: p(95) = p95
+                | "avg" | "med"                       k6's names of mean and p50
+                | "rate"                              k6's http_req_failed rate: error_rate as a fraction
     filter    ::= key "=" value
     key       ::= "model" | "workload" | "load" | "variant"
     value     ::= any characters except "," and "}" (surrounding spaces dropped)
     op        ::= "<" | "<=" | ">" | ">=" | "=="
     number    ::= digits [ "." digits ] | "." digits
-    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max
+    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, connect_*, ttfb_*
                 | "/s" | "k/s"                   for rps (requests per second)
                 | "%"                            for error_rate (of requests) and server_cpu (100 % = 1 core)
                 | "MB"                           for server_rss (the server's peak resident memory)
                 | (none)                         for errors (a count: transport errors + non-2xx responses)
+                                                 and check_failed (responses a check rejected)
 
+`connect_*` is the time to connect of each new connection and `ttfb_*` each response's time to first byte
+from its send (the native engine's timing breakdown); a trial without them has no figure for these.
 The unit is mandatory wherever the grammar lists one and forbidden for counts, so `p99 < 50` (50 what?)
-is an error. Filters select trials: `model` (the server's name in the scenario), `workload`, `load` (the
+is an error. There are exactly two unit-less forms, both k6's: `p(95) < 200` means 200 ms (k6's
+http_req_duration is in milliseconds), and `rate < 0.01` is a fraction of requests (0.01 = 1 %).
+`p(95)<200ms`, `avg`, `med`, `min` and `max` take units as above.
+ Filters select trials: `model` (the server's name in the scenario), `workload`, `load` (the
 load point's label, e.g. `64c` or `500/s`) and `variant` (baseline/candidate in a paired run). Every bad
 expression raises one UsageError that prints the expression with a caret under the offending column.
 """
@@ -69,8 +81,39 @@ METRICS: dict[str, MetricKind] = {
     "errors": MetricKind.COUNT,
     "server_cpu": MetricKind.PERCENT,
     "server_rss": MetricKind.SIZE,
+    "check_failed": MetricKind.COUNT,
+    **{f"{part}_{key}": MetricKind.TIME for part in ("connect", "ttfb")
+       for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max")},
 }
+# The timing breakdown's metrics: `connect_p99` reads the trial's connect_ms, `ttfb_p50` its ttfb_ms.
+BREAKDOWN_PARTS = ("connect", "ttfb")
+# The names an unknown-metric message lists (the breakdown's families are named in the docs; a near miss
+# such as 'ttfb_p98' still gets its "did you mean" from every metric).
+LISTED_METRICS = [m for m in METRICS if not m.startswith(("connect_", "ttfb_")) and m != "check_failed"]
 FILTER_KEYS = ("model", "workload", "load", "variant")
+#: k6's metric names -> ours (k6 docs, "Thresholds": avg, min, med, max, p(N); http_req_failed's rate).
+K6_ALIASES = {"avg": "mean", "med": "p50", "rate": "error_rate"}
+#: Time metrics beyond METRICS' list (which error messages name): the fastest response.
+EXTRA_METRICS: dict[str, MetricKind] = {"min": MetricKind.TIME}
+#: The metric spellings after which a bare number is accepted (k6's): p(N) in ms, rate as a fraction.
+UNITLESS_SPELLINGS = ("p(N)", "rate")
+_PERCENTILE_RE = re.compile(r"p(\d+(?:\.\d+)?)")
+_K6_PERCENTILE_RE = re.compile(r"p\(\s*(\d+(?:\.\d+)?)\s*\)")
+
+
+def percentile_of(metric: str) -> float | None:
+    """The percentile a metric name stands for (p99.9 -> 99.9, p50 -> 50), None for other metrics."""
+    match = _PERCENTILE_RE.fullmatch(metric)
+    return float(match.group(1)) if match else None
+
+
+def metric_kind(metric: str) -> MetricKind | None:
+    """The kind of a canonical metric name: one of METRICS or any pNN; None when it is not a metric."""
+    if metric in METRICS:
+        return METRICS[metric]
+    if metric in EXTRA_METRICS:
+        return EXTRA_METRICS[metric]
+    return MetricKind.TIME if percentile_of(metric) is not None else None
 
 
 class Op(Enum):
@@ -162,6 +205,7 @@ class _Parser:
         self.text = text
         self.source = source
         self.pos = 0
+        self.bare_number_ok = False  # set by k6's spellings p(N) and rate
 
     def _skip_ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -193,17 +237,37 @@ class _Parser:
         )
 
     def _metric(self) -> tuple[str, MetricKind]:
+        k6 = _K6_PERCENTILE_RE.match(self.text, self.pos)
+        if k6:  # p(95): k6's percentile, in ms when the number has no unit
+            canonical = self._percentile(k6.group(1), self.pos)
+            self.pos, self.bare_number_ok = k6.end(), True
+            return canonical, MetricKind.TIME
+        if self.text.startswith("p(", self.pos):
+            raise _Syntax(self.pos, "write k6's percentile as p(N), N between 0 and 100, like p(95)")
         match = _NAME_RE.match(self.text, self.pos)
         if not match:
-            raise _Syntax(self.pos, f"expected a metric name ({', '.join(METRICS)})")
+            raise _Syntax(self.pos, f"expected a metric name ({_metric_list()})")
         name = match.group()
-        canonical = "p99.9" if name in ("p99_9", "p999") else name
-        if canonical not in METRICS:
+        canonical = "p99.9" if name in ("p99_9", "p999") else K6_ALIASES.get(name, name)
+        known = canonical in METRICS or canonical in EXTRA_METRICS
+        if not known and _PERCENTILE_RE.fullmatch(canonical):
+            canonical = self._percentile(canonical[1:], self.pos)
+        elif not known:
             close = difflib.get_close_matches(name, list(METRICS), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise _Syntax(self.pos, f"unknown metric '{name}'; use one of {', '.join(METRICS)}{hint}")
+            raise _Syntax(self.pos, f"unknown metric '{name}'; use one of {_metric_list()}{hint}")
         self.pos = match.end()
-        return canonical, METRICS[canonical]
+        self.bare_number_ok = name == "rate"
+        return canonical, metric_kind(canonical) or MetricKind.TIME
+
+    @staticmethod
+    def _percentile(number: str, column: int) -> str:
+        """The canonical name of percentile `number` ("95" -> "p95", "99.90" -> "p99.9")."""
+        value = float(number)
+        if not 0 < value < 100:
+            other = "max" if value >= 100 else "min"
+            raise _Syntax(column, f"percentile {number} is outside (0, 100); use {other} for the extreme")
+        return f"p{value:g}"
 
     def _filters(self) -> tuple[tuple[str, str], ...]:
         opening = self.pos
@@ -265,7 +329,7 @@ class _Parser:
         rest = self.text[self.pos :].rstrip()
         units = _UNITS[kind]
         if not rest:
-            if units:
+            if units and not self.bare_number_ok:
                 raise _Syntax(
                     unit_at,
                     f"missing unit: {metric} is {kind.value}; write one of {_unit_list(kind)} "
@@ -285,6 +349,11 @@ class _Parser:
                 unit_start, f"unit '{rest}' does not fit {metric} ({kind.value}); use {_unit_list(kind)}"
             )
         return number * units[rest], self.text[number_at : unit_start + len(rest)].replace(" ", "")
+
+
+def _metric_list() -> str:
+    """The metrics error messages name (the grammar in the module docstring has every spelling)."""
+    return ", ".join(LISTED_METRICS)
 
 
 def _unit_list(kind: MetricKind) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from loadbench.errors import UsageError
 from loadbench.plugins import COMMAND_MODEL
-from loadbench.types import Load, RequestSpec
+from loadbench.types import Load, RequestSpec, ResponseCheck
 
 AppKind = Literal["bundled", "import", "command"]
 Interface = Literal["auto", "wsgi", "asgi"]
@@ -94,17 +94,22 @@ class ServerEntry:
     """One server to measure: `name` (unique in the scenario, used in results) runs the registered `model`.
 
     `workers` (processes) and `threads` (per process) are None when the model's own default applies.
+    `tls`: the server terminates TLS with a throwaway certificate (the run trusts its CA); `http2`: it
+    offers HTTP/2 too (ALPN h2; needs tls).
     """
 
     name: str
     model: str
     workers: int | None = None
     threads: int | None = None
+    tls: bool = False
+    http2: bool = False
 
     def describe(self) -> str:
         """"gunicorn-4w (gunicorn, workers=4)" or just "uvicorn" when there is nothing to add."""
         options = [f"{key}={value}" for key, value in (("workers", self.workers), ("threads", self.threads))
                    if value is not None]
+        options += ["tls"] * self.tls + ["http2"] * self.http2
         extras = ([self.model] if self.model != self.name else []) + options
         return f"{self.name} ({', '.join(extras)})" if extras else self.name
 
@@ -118,12 +123,13 @@ class Endpoint:
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    check: ResponseCheck | None = None  # expect_status / expect_body / expect_body_re
     standalone: bool = True
 
     def request(self, weight: float = 1.0) -> RequestSpec:
         """This endpoint as the engine's RequestSpec with the given mix `weight`."""
         return RequestSpec(method=self.method, path=self.path, headers=self.headers, body=self.body,
-                           weight=weight)
+                           weight=weight, check=self.check)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,7 +147,10 @@ class LoadSpec:
 
     `points` are Closed (one per connection count), Open (one per rate) or a single Stages. `duration_s`
     is the measured window (for stages, their total), `warmup_s` precedes it unmeasured, `timeout_s`
-    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved).
+    bounds each request, and `repeat` is how many times the whole sweep runs (interleaved). `http2`
+    (engine httpx) offers HTTP/2 to the servers that offer it (`http2 = true` in [[servers]]), with
+    `streams` concurrent requests per connection; `preflight` fetches every endpoint once per server block
+    before any load and checks the answers (run --no-preflight turns it off).
     """
 
     points: tuple[Load, ...]
@@ -149,6 +158,9 @@ class LoadSpec:
     warmup_s: float = 1.0
     repeat: int = 3
     timeout_s: float = 2.0
+    http2: bool = False
+    streams: int = 1
+    preflight: bool = True
 
     @property
     def kind(self) -> str:
@@ -210,7 +222,7 @@ class Scenario:
     `thresholds` are the [thresholds] checks, unparsed. `variants` is empty unless the scenario is a paired
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
-    (key, scalar) pairs.
+    (key, scalar) pairs. `overrides` are the `run --set table.key=value` texts applied over `text`.
     """
 
     name: str
@@ -230,6 +242,7 @@ class Scenario:
     quick: bool = False
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
+    overrides: tuple[str, ...] = ()  # `run --set` values applied over the file, as typed
 
     @property
     def pinning_note(self) -> str | None:

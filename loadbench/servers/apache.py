@@ -18,6 +18,7 @@ process) takes workers only (default 16).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ServerOptions
@@ -29,6 +30,9 @@ from loadbench.servers.external import (
     share_run_dir,
     write_docroot,
 )
+
+if TYPE_CHECKING:
+    from loadbench.servers.certs import TlsFiles
 
 #: Where distributions keep Apache's modules (Debian/Ubuntu, Fedora/RHEL 64-bit, others).
 MODULE_DIRS = ("/usr/lib/apache2/modules", "/usr/lib64/httpd/modules", "/usr/lib/httpd/modules")
@@ -70,13 +74,24 @@ def mpm_directives(mpm: str, workers: int, threads: int) -> str:
 
 def apache_config(
     *, run_dir: Path, docroot: Path, module_dir: Path, host: str, port: int, mpm: str, workers: int,
-    threads: int, user: tuple[str, str] | None,
+    threads: int, user: tuple[str, str] | None, tls: TlsFiles | None = None, http2: bool = False,
 ) -> str:
-    """The whole httpd.conf: a private, foreground Apache on host:port, writing only under `run_dir`."""
-    modules = "".join(
-        f"LoadModule {name}_module {module_dir}/mod_{name}.so\n"
-        for name in (f"mpm_{mpm}", "authz_core", "mime")
-    )
+    """The whole httpd.conf: a private, foreground Apache on host:port, writing only under `run_dir`.
+
+    `tls`: terminate TLS (mod_ssl) with that certificate; `http2`: offer HTTP/2 too (mod_http2, ALPN h2).
+    """
+    names = [f"mpm_{mpm}", "authz_core", "mime"]
+    names += (["socache_shmcb", "ssl"] if tls is not None else []) + (["http2"] if http2 else [])
+    modules = "".join(f"LoadModule {name}_module {module_dir}/mod_{name}.so\n" for name in names)
+    tls_lines = (
+        "SSLEngine on\n"
+        f'SSLCertificateFile "{tls.cert}"\n'
+        f'SSLCertificateKeyFile "{tls.key}"\n'
+        f'SSLSessionCache "shmcb:{run_dir}/ssl_scache(512000)"\n'
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3\n"
+    ) if tls is not None else ""  # fmt: skip
+    if http2:
+        tls_lines += "Protocols h2 http/1.1\n"
     types = "".join(
         f'<Location "{answer.path}">\n    ForceType {answer.content_type}\n</Location>\n'
         for answer in fixed_responses()
@@ -90,6 +105,7 @@ def apache_config(
         "ServerName 127.0.0.1\n"
         "TypesConfig /dev/null\n"  # every path served has its type set below
         f"Listen {host}:{port}\n"
+        f"{tls_lines}"
         f'PidFile "{run_dir}/httpd.pid"\n'
         f'DefaultRuntimeDir "{run_dir}"\n'
         f"Mutex file:{run_dir} default\n"
@@ -123,6 +139,8 @@ class ApacheModel(ExternalModel):
     binaries = ("apache2", "httpd")
     install_hint = "apt-get install apache2"
     mpm = "event"
+    tls_capable = True
+    http2_capable = True  # mod_http2; not under prefork
 
     def available(self) -> str | None:
         why_not = super().available()
@@ -149,6 +167,7 @@ class ApacheModel(ExternalModel):
         config = apache_config(
             run_dir=run_dir, docroot=write_docroot(run_dir, fixed_files=True), module_dir=module_dir,
             host=opts.bind_host, port=port, mpm=self.mpm, workers=workers, threads=threads, user=run_user(),
+            tls=opts.tls_files, http2=opts.http2,
         )
         config_path(run_dir, opts, port).write_text(config)
         share_run_dir(run_dir)
@@ -171,6 +190,7 @@ class ApachePreforkModel(ApacheModel):
     family = Family.EXTERNAL_MPM_PREFORK
     description = "real Apache httpd, mpm_prefork: one process per connection (static)"
     mpm = "prefork"
+    http2_capable = False  # mod_http2 does not run under prefork
 
     def limits(self, opts: ServerOptions) -> tuple[int, int]:
         return opts.workers or DEFAULT_PREFORK_WORKERS, 1

@@ -19,6 +19,7 @@ from loadbench.results.family import Family
 from loadbench.scenario.types import AppSpec as AppSpec  # re-exported: the server interface takes it
 
 if TYPE_CHECKING:
+    from loadbench.servers.certs import TlsFiles
     from loadbench.servers.process import ServerProcess
 
 BUNDLED_WSGI = "loadbench.app.wsgi:application"
@@ -33,7 +34,9 @@ class ServerOptions:
     port: 0 picks a free port, reported by ServerProcess.port. workers/threads: None = the model's
     default. cpus: the whole server process tree is pinned to these CPUs. ready_timeout_s: seconds
     to become ready. log_dir: where the server's own log goes (a private 0700 temp dir when None,
-    removed when the server stops).
+    removed when the server stops). tls: serve https with a throwaway certificate made at start
+    (launch() fills `tls_files`); http2: offer HTTP/2 too (ALPN h2; needs tls). Only models with
+    `tls_capable` / `http2_capable` accept them (launch() says which do).
     """
 
     host: str = "127.0.0.1"
@@ -43,9 +46,15 @@ class ServerOptions:
     cpus: tuple[int, ...] | None = None
     ready_timeout_s: float = 15.0
     log_dir: Path | None = None
+    tls: bool = False
+    http2: bool = False
+    tls_files: TlsFiles | None = None  # set by launch() when tls: the certificate the command uses
 
     def __post_init__(self) -> None:
         check_loopback(self.host)
+        if self.http2 and not self.tls:
+            raise UsageError("http2 needs tls: HTTP/2 is negotiated over TLS (ALPN h2); add tls = true "
+                             "(serve: --tls)")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"port {self.port} is out of range; use 1-65535, or 0 for a free port")
         for what, value in (("workers", self.workers), ("threads", self.threads)):
@@ -127,6 +136,14 @@ class ServerModel(Protocol):
     def needs_run_dir(self) -> bool:
         """True when the model writes files before it starts: launch() then calls prepare(), not command()."""
 
+    @property
+    def tls_capable(self) -> bool:
+        """True when the model can terminate TLS itself (ServerOptions.tls)."""
+
+    @property
+    def http2_capable(self) -> bool:
+        """True when the model can speak HTTP/2 over TLS (ServerOptions.http2)."""
+
     def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         """Write the server's files into `run_dir` and return the command line used instead of command().
 
@@ -150,6 +167,8 @@ class ModelBase:
     stop_signal: int = signal.SIGTERM  # what the launcher and the guard send first; SIGKILL follows
     not_ready_statuses: frozenset[int] = frozenset()  # answers from a front end while the app is not up
     needs_run_dir: bool = False  # True: launch() makes a private run dir and calls prepare()
+    tls_capable: bool = False  # True: command()/prepare() honour opts.tls with opts.tls_files
+    http2_capable: bool = False  # True: and opts.http2 (HTTP/2 over TLS)
     install: str = ""  # the exact command that makes the model available here ("" = from `requires`)
 
     @property

@@ -6,6 +6,7 @@ import sys
 
 from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
+from loadbench.servers.uvicorn import tls_args
 
 DEFAULT_WORKERS = 2
 DEFAULT_GTHREAD_THREADS = 8
@@ -27,6 +28,7 @@ class GunicornModel(ModelBase):
     description = "gunicorn sync workers: one request at a time per process (like Apache prefork)"
     requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
     interfaces = ("wsgi",)
+    tls_capable = True  # HTTP/1.1 only
 
     def worker_args(self, opts: ServerOptions) -> list[str]:
         return ["--worker-class", "sync"]
@@ -44,6 +46,7 @@ class GunicornModel(ModelBase):
             "--error-logfile", "-",
             "--log-level", "info",
             "--no-control-socket",  # gunicorn 23+ would share ~/.gunicorn/gunicorn.ctl between servers
+            *tls_args(opts, "--certfile", "--keyfile"),
             self.app_target(app),
         ]
 

@@ -6,7 +6,9 @@ and /db answer 404: compare it with the Python models on static files and fixed 
 
 `nginx-gunicorn` is the classic deployment: nginx on the public port (it serves /static/ itself, for the
 bundled app), proxying everything else over a unix socket to gunicorn sync workers, with upstream
-keep-alive. Both run under one guard: the guard's command is loadbench/servers/_pair.py, which starts
+keep-alive; `nginx-uvicorn` the same in front of uvicorn (ASGI). With `tls` (and `http2`) nginx
+terminates TLS (and HTTP/2) and speaks plain HTTP/1.1 to the app server. Both run under one guard: the
+guard's command is loadbench/servers/_pair.py, which starts
 gunicorn and nginx in the guard's process group and ends both as soon as either ends.
 
 Each start runs a private nginx: `nginx -p RUN_DIR -c RUN_DIR/nginx-HOST-PORT.conf -e stderr` (the name
@@ -17,10 +19,11 @@ sends to the server's log file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ServerOptions
@@ -33,6 +36,10 @@ from loadbench.servers.external import (
     write_docroot,
 )
 from loadbench.servers.gunicorn import GunicornModel
+from loadbench.servers.uvicorn import UvicornModel
+
+if TYPE_CHECKING:
+    from loadbench.servers.certs import TlsFiles
 
 DEFAULT_WORKERS = 1
 UPSTREAM_KEEPALIVE = 64  # idle connections nginx keeps to gunicorn (sync workers close theirs anyway)
@@ -66,9 +73,11 @@ def nginx_config(
     *, run_dir: Path, host: str, port: int, workers: int, user: tuple[str, str] | None,
     fixed: tuple[FixedResponse, ...] = (), static_root: Path | None = None,
     upstream_socket: Path | None = None, upstream_protocol: UpstreamProtocol = "http",
-    cgi_script: Path | None = None,
+    cgi_script: Path | None = None, tls: TlsFiles | None = None, http2: bool = False,
 ) -> str:
     """The whole nginx.conf: a private, foreground nginx on host:port, everything under `run_dir`.
+
+    `tls`: terminate TLS with that certificate; `http2`: offer HTTP/2 too (ALPN h2, with tls).
 
     `fixed`: exact-path locations answering a fixed body. `static_root`: serve /static/<file> from
     static_root/static/. `upstream_socket`: pass every other path to that unix socket (else 404), over
@@ -95,6 +104,12 @@ def nginx_config(
         upstream = ""
         locations += "        location / {\n            return 404;\n        }\n"
     user_line = f"user {user[0]} {user[1]};\n" if user else ""
+    listen_flags = (" ssl" + (" http2" if http2 else "")) if tls is not None else ""
+    tls_lines = (
+        f"        ssl_certificate {tls.cert};\n"
+        f"        ssl_certificate_key {tls.key};\n"
+        "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+    ) if tls is not None else ""  # fmt: skip
     return (
         "# Written by loadbench for one server start (loadbench/servers/nginx.py); removed when it stops.\n"
         f"{user_line}"
@@ -119,8 +134,9 @@ def nginx_config(
         f"{temp_paths}"
         f"{upstream}"
         "    server {\n"
-        f"        listen {host}:{port} backlog=2048;\n"
+        f"        listen {host}:{port}{listen_flags} backlog=2048;\n"
         "        server_name _;\n"
+        f"{tls_lines}"
         f"{locations}"
         "    }\n"
         "}\n"
@@ -174,6 +190,8 @@ class NginxModel(ExternalModel):
     description = "real nginx: event loop per worker process, static files + fixed answers (no /io /cpu /db)"
     binaries = ("nginx",)
     install_hint = "apt-get install nginx"
+    tls_capable = True
+    http2_capable = True
 
     def nginx_argv(self, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         binary = self.binary() or self.binaries[0]
@@ -187,7 +205,8 @@ class NginxModel(ExternalModel):
         docroot = write_docroot(run_dir, fixed_files=False)
         config = nginx_config(
             run_dir=run_dir, host=opts.bind_host, port=port, workers=opts.workers or DEFAULT_WORKERS,
-            user=run_user(), fixed=fixed_responses(), static_root=docroot,
+            user=run_user(), fixed=fixed_responses(), static_root=docroot, tls=opts.tls_files,
+            http2=opts.http2,
         )
         config_path(run_dir, opts, port).write_text(config)
         share_run_dir(run_dir)
@@ -201,30 +220,59 @@ class NginxGunicornModel(NginxModel):
     family = Family.TOPOLOGY
     description = "nginx reverse proxy (upstream keep-alive; serves /static/) before gunicorn sync workers"
     requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
-    interfaces = ("wsgi",)
+    interfaces: tuple[Literal["wsgi", "asgi"], ...] = ("wsgi",)
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, gunicorn's workers not yet
 
+    upstream_name = "gunicorn"
+
     def gunicorn_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
         """GunicornModel's own command line, bound to the unix socket instead of a port."""
-        argv = GunicornModel().command(app, opts, 0)
+        argv = GunicornModel().command(app, _plain(opts), 0)
         argv[argv.index("--bind") + 1] = f"unix:{socket_path}"
         return argv
 
+    def upstream_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
+        """The app server's command line behind nginx, on `socket_path` (plain HTTP: nginx ends TLS)."""
+        return self.gunicorn_argv(app, opts, socket_path)
+
     def argv(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
-        socket_path = run_dir / "gunicorn.sock"
-        commands = [self.gunicorn_argv(app, opts, socket_path), self.nginx_argv(opts, port, run_dir)]
+        socket_path = run_dir / f"{self.upstream_name}.sock"
+        commands = [self.upstream_argv(app, opts, socket_path), self.nginx_argv(opts, port, run_dir)]
         return [sys.executable, "-S", str(PAIR_PATH), "--wait-for", str(socket_path), json.dumps(commands)]
 
     def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         self.check_app(app)
-        (run_dir / "gunicorn.sock").unlink(missing_ok=True)  # a killed attempt's would fool --wait-for
+        socket_path = run_dir / f"{self.upstream_name}.sock"
+        socket_path.unlink(missing_ok=True)  # a killed attempt's would fool --wait-for
         bundled = app.kind == "bundled"
         static_root = write_docroot(run_dir, fixed_files=False) if bundled else None
         config = nginx_config(
             run_dir=run_dir, host=opts.bind_host, port=port, workers=1, user=run_user(),
-            static_root=static_root, upstream_socket=run_dir / "gunicorn.sock",
+            static_root=static_root, upstream_socket=socket_path, tls=opts.tls_files, http2=opts.http2,
         )
         config_path(run_dir, opts, port).write_text(config)
         share_run_dir(run_dir)
         return self.argv(app, opts, port, run_dir)
+
+
+class NginxUvicornModel(NginxGunicornModel):
+    """nginx (1 worker) as reverse proxy in front of uvicorn on a unix socket: the common ASGI layout."""
+
+    name = "nginx-uvicorn"
+    description = "nginx reverse proxy (upstream keep-alive; serves /static/) before uvicorn (ASGI)"
+    requires = (("uvicorn", "pip install uvicorn"),)
+    interfaces = ("asgi",)
+    upstream_name = "uvicorn"
+
+    def upstream_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
+        """UvicornModel's own command line, on the unix socket instead of host and port."""
+        argv = UvicornModel().command(app, _plain(opts), 0)
+        at = argv.index("--host")
+        del argv[at : at + 4]  # --host H --port P
+        return [*argv[:at], "--uds", str(socket_path), *argv[at:]]
+
+
+def _plain(opts: ServerOptions) -> ServerOptions:
+    """The options of the app server behind nginx: nginx terminates TLS, the upstream speaks plain HTTP."""
+    return dataclasses.replace(opts, tls=False, http2=False, tls_files=None)

@@ -11,6 +11,7 @@ start for its config files, removed with the server; see ServerModel.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import http.client
 import os
@@ -32,6 +33,7 @@ from loadbench.launch.spawn import read_pid as _read_pid
 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
+    from loadbench.servers.certs import TlsFiles
 
 _PROBE_EVERY_S = 0.01
 _FIRST_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): .+$", re.MULTILINE)
@@ -44,13 +46,15 @@ class ServerProcess:
     """A server started by launch(): its address, its processes, its log, and a stop that always works.
 
     `pid`/`pgid` are the server's main process and its process group (the guard is outside the group).
+    `tls` holds the throwaway certificate's files (its `ca` is what clients trust) when it serves https.
     Use as a context manager: `with model.start(app, opts) as server: ...` stops it on exit.
     """
 
     def __init__(
         self, *, model: ServerModel, command: list[str], guard: subprocess.Popen[bytes], pid: int,
         host: str, port: int, log_path: Path, lifeline_fd: int, ready_path: str, need_200: bool,
-        private_dir: Path | None, run_dir: Path | None = None,
+        private_dir: Path | None, run_dir: Path | None = None, tls: TlsFiles | None = None,
+        http2: bool = False,
     ) -> None:
         self.model = model
         self.command = command
@@ -58,7 +62,10 @@ class ServerProcess:
         self.pgid = pid
         self.host = host
         self.port = port
-        self.url = f"http://{host}:{port}"
+        self.tls = tls
+        self.http2 = http2
+        self.scheme = "https" if tls is not None else "http"
+        self.url = f"{self.scheme}://{host}:{port}"
         self.log_path = log_path
         self.ready_path = ready_path
         self.need_200 = need_200
@@ -69,6 +76,7 @@ class ServerProcess:
         self._lifeline_fd = lifeline_fd
         self._private_dir = private_dir
         self._run_dir = run_dir  # a prepare()d model's files: removed at stop, whatever happened
+        self._tls_dir = tls.ca.parent if tls is not None else None  # the throwaway CA: removed at stop
         self._stopped = False
 
     def __repr__(self) -> str:
@@ -112,7 +120,14 @@ class ServerProcess:
 
     def probe(self, timeout_s: float = 0.5) -> int | None:
         """One GET of the ready path: the HTTP status, or None when nothing answered."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s)
+        conn: http.client.HTTPConnection
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.create_default_context(cafile=str(self.tls.ca))
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout_s, context=context)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s)
         try:
             conn.request("GET", self.ready_path, headers={"Connection": "close"})
             response = conn.getresponse()
@@ -189,7 +204,7 @@ class ServerProcess:
                 os.close(self._lifeline_fd)
             if self._guard.stdout is not None:
                 self._guard.stdout.close()
-            for directory in (self._private_dir, self._run_dir):
+            for directory in (self._private_dir, self._run_dir, self._tls_dir):
                 if directory is not None:
                     shutil.rmtree(directory, ignore_errors=True)
 
@@ -225,6 +240,14 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
     why_not = model.available()
     if why_not is not None:
         raise ServerUnavailableError(why_not)
+    if opts.tls:
+        from loadbench.servers.certs import tls_unavailable
+        from loadbench.servers.registry import check_tls_support
+
+        check_tls_support(model, tls=opts.tls, http2=opts.http2)
+        if tls_unavailable() is not None:
+            raise ServerUnavailableError(str(tls_unavailable()))
+    tls_dir = None
     deadline = time.monotonic() + opts.ready_timeout_s
     host = opts.bind_host
     private_dir = None
@@ -241,6 +264,11 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
     try:
         for attempt in range(attempts):
             port = opts.port or free_port(host)
+            if opts.tls:  # a throwaway CA and certificate per start, in a private dir removed with it
+                from loadbench.servers.certs import make_certificate
+
+                tls_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-tls-"))  # mode 0700
+                opts = dataclasses.replace(opts, tls_files=make_certificate(tls_dir))
             if model.needs_run_dir:
                 run_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-run-"))  # mode 0700
                 command = model.prepare(app, opts, port, run_dir)
@@ -264,7 +292,7 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
             return server
         raise AssertionError("unreachable")
     except BaseException:
-        for directory in (private_dir, run_dir):
+        for directory in (private_dir, run_dir, tls_dir):
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -310,7 +338,8 @@ def _spawn(
     read_fd, write_fd = os.pipe()
     try:
         with open(log_path, "ab") as log:
-            argv = guard_argv(command, read_fd, opts.cpus, model.stop_signal, private_dir, run_dir)
+            tls_dir = opts.tls_files.ca.parent if opts.tls_files is not None else None
+            argv = guard_argv(command, read_fd, opts.cpus, model.stop_signal, private_dir, run_dir, tls_dir)
             guard = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, pass_fds=(read_fd,),
                 start_new_session=True, cwd=app.cwd, env=child_env(app),
@@ -324,7 +353,7 @@ def _spawn(
     server = ServerProcess(
         model=model, command=command, guard=guard, pid=pid or -1, host=host, port=port, log_path=log_path,
         lifeline_fd=write_fd, ready_path=app.ready_path, need_200=app.kind == "bundled", private_dir=None,
-        run_dir=run_dir,
+        run_dir=run_dir, tls=opts.tls_files, http2=opts.http2,
     )
     if pid is None:
         server.stop()

@@ -33,3 +33,17 @@ def get_model(name: str) -> ServerModel:
 def all_models() -> list[ServerModel]:
     """One instance of every model, in the registry's order."""
     return [get_model(name) for name in MODELS]
+
+
+def tls_models(*, http2: bool = False) -> list[str]:
+    """Names of the models that can terminate TLS (and speak HTTP/2 over it, with `http2`)."""
+    return [m.name for m in all_models() if (m.http2_capable if http2 else m.tls_capable)]
+
+
+def check_tls_support(model: ServerModel, *, tls: bool, http2: bool) -> None:
+    """UsageError (one line, listing the models that can) when `model` cannot serve what is asked."""
+    if http2 and not model.http2_capable:
+        can = ", ".join(tls_models(http2=True))
+        raise UsageError(f"{model.name} cannot serve HTTP/2; models that can: {can}")
+    if tls and not model.tls_capable:
+        raise UsageError(f"{model.name} cannot terminate TLS; models that can: {', '.join(tls_models())}")

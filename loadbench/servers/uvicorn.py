@@ -25,6 +25,7 @@ class UvicornModel(ModelBase):
     family = Family.EVENT_LOOP
     requires = (("uvicorn", "pip install uvicorn"),)
     interfaces = ("asgi",)
+    tls_capable = True  # HTTP/1.1 only: uvicorn speaks no HTTP/2
 
     @property
     def description(self) -> str:  # type: ignore[override]
@@ -47,5 +48,12 @@ class UvicornModel(ModelBase):
             "--backlog", "2048",
             "--timeout-graceful-shutdown", "2",
             "--lifespan", "auto",
+            *tls_args(opts, "--ssl-certfile", "--ssl-keyfile"),
             self.app_target(app),
         ]
+
+
+def tls_args(opts: ServerOptions, cert_flag: str, key_flag: str) -> list[str]:
+    """The certificate flags of a Python server serving TLS (empty without opts.tls_files)."""
+    files = opts.tls_files
+    return [] if files is None else [cert_flag, str(files.cert), key_flag, str(files.key)]

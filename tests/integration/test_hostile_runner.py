@@ -35,6 +35,7 @@ duration = "0.5s"
 warmup = "0.1s"
 timeout = "0.5s"
 repeat = 1
+preflight = false  # these answers are wrong on purpose: measure them, don't refuse them
 """
 
 

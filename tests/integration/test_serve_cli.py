@@ -39,8 +39,8 @@ def test_models_lists_every_model_with_availability(capsys: pytest.CaptureFixtur
     assert rows["gunicorn"] == ["pre-fork", "yes"]
     assert rows["uvicorn"] == ["event-loop", "yes"]
     assert set(rows) == {
-        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn",
-        "nginx", "nginx-gunicorn", "apache", "apache-worker", "apache-prefork", "command",
+        "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "hypercorn",
+        "nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork", "command",
     }
 
 

@@ -22,16 +22,23 @@ class TestServer:
     __test__ = False  # not a pytest test class
     port: int
     pid: int
+    cafile: str | None = None  # TLS: the CA that signed the server's certificate
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.cafile else 'http'}://127.0.0.1:{self.port}"
 
     def count(self, window: tuple[float, float] | None = None) -> int:
         """Requests the server has seen (excluding these count queries), or those that arrived inside a
         time.monotonic() `window` [start, end)."""
         query = "" if window is None else f"?from={window[0]!r}&to={window[1]!r}"
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+        with contextlib.ExitStack() as stack:
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", self.port), timeout=5))
+            if self.cafile:
+                import ssl
+
+                context = ssl.create_default_context(cafile=self.cafile)
+                sock = stack.enter_context(context.wrap_socket(sock, server_hostname="127.0.0.1"))
             sock.sendall(b"GET /__count%s HTTP/1.1\r\nHost: x\r\n\r\n" % query.encode())
             data = b""
             while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
@@ -44,18 +51,24 @@ class TestServer:
 
 @contextlib.contextmanager
 def test_server(
-    mode: str, *, delay_ms: float = 10.0, slots: int = 1, status: int = 503
+    mode: str, *, delay_ms: float = 10.0, slots: int = 1, status: int = 503,
+    tls: tuple[str, str, str] | None = None, unix: str | None = None,
 ) -> Iterator[TestServer]:
-    """Run server.py in `mode` in its own process group; always killed on exit."""
+    """Run server.py in `mode` in its own process group; always killed on exit.
+
+    `tls` = (CA file, certificate chain, key): serve TLS with that certificate; `unix`: listen on that
+    Unix socket path instead of TCP."""
     command = [sys.executable, str(SERVER), mode, "--delay-ms", str(delay_ms), "--slots", str(slots),
-               "--status", str(status)]  # fmt: skip
+               "--status", str(status), *(["--unix", unix] if unix else [])]  # fmt: skip
+    if tls is not None:
+        command += ["--certfile", tls[1], "--keyfile", tls[2]]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().decode()
         if not line.startswith("PORT "):
             raise RuntimeError(f"test server {mode} did not start: {line!r}")
-        yield TestServer(port=int(line.split()[1]), pid=proc.pid)
+        yield TestServer(port=int(line.split()[1]), pid=proc.pid, cafile=tls[0] if tls else None)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

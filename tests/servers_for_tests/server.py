@@ -1,6 +1,7 @@
 """A small misbehaving HTTP/1.1 server for the engine's integration tests (stdlib asyncio only).
 
-Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N]; it binds 127.0.0.1 on
+Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N] [--certfile PEM --keyfile
+PEM] (TLS when given); it binds 127.0.0.1 on
 --port (default: a free port), prints "PORT <n>" on stdout and serves until killed. Every request except
 GET /__count is counted; GET /__count answers the count so far (the test's ground truth for "requests
 the server saw"); GET /__count?from=T0&to=T1 counts only the requests whose head arrived with
@@ -16,6 +17,12 @@ Well-behaved modes:
   close     200 with Connection: close, then closes
   dynamic   200 whose body is the request count: no two responses alike (defeats the engine's cache);
             every third one chunked, every fifth one HTTP/1.0 with keep-alive
+  wrong-body  200 "ok", but every 4th counted request gets 200 "no" and every 10th 500 "ok" (exact
+            check counts; a request that is both gets "no")
+  split     the head and half the body after --delay-ms, the rest --delay-ms later (TTFB ≈ delay,
+            latency ≈ 2 × delay)
+Pipelining: requests are read and answered in order, so every mode serves a pipelining client.
+--unix PATH listens on that Unix socket instead of TCP (prints "PORT 0").
 Failing and hostile modes (the class the engine must count is in brackets; see engine/native/aio.py):
   hang            reads requests and never answers                                     [timeout]
   trickle         the head, then the 100-byte body one byte every --delay-ms           [timeout]
@@ -71,9 +78,14 @@ class Server:
         low, high = float(query["from"][0]), float(query["to"][0])
         return bisect.bisect_left(self.arrivals, high) - bisect.bisect_left(self.arrivals, low)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle_unix(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.handle(reader, writer, tcp=False)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                     tcp: bool = True) -> None:  # fmt: skip
         sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tcp:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if self.mode == "early":
                 writer.write(OK)  # before reading anything: a response nobody asked for
@@ -140,6 +152,16 @@ class Server:
                 keep = b"Connection: keep-alive\r\n" if version == b"1.0" else b""
                 writer.write(b"HTTP/%s 200 OK\r\n%sContent-Length: %d\r\n\r\n%s"
                              % (version, keep, len(body), body))  # fmt: skip
+        elif mode == "wrong-body":
+            body = b"no" if self.count % 4 == 0 else b"ok"
+            status = b"500 Oops" if self.count % 10 == 0 and body == b"ok" else b"200 OK"
+            writer.write(b"HTTP/1.1 %s\r\nContent-Length: 2\r\n\r\n%s" % (status, body))
+        elif mode == "split":
+            await asyncio.sleep(self.delay_s)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nha")
+            await writer.drain()
+            await asyncio.sleep(self.delay_s)
+            writer.write(b"lf")
         elif mode == "close":
             writer.write(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
             await writer.drain()
@@ -203,10 +225,23 @@ async def main() -> None:
     parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--status", type=int, default=503)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--unix", default=None)
+    parser.add_argument("--certfile", default=None, help="serve TLS with this certificate chain (PEM)")
+    parser.add_argument("--keyfile", default=None)
     args = parser.parse_args()
     server = Server(args.mode, args.delay_ms / 1000, args.slots, args.status)
-    srv = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024)
-    port = srv.sockets[0].getsockname()[1]
+    context = None
+    if args.certfile:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.certfile, args.keyfile)
+    if args.unix:
+        srv = await asyncio.start_unix_server(server.handle_unix, args.unix, backlog=1024, ssl=context)
+        port = 0
+    else:
+        srv = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024, ssl=context)
+        port = srv.sockets[0].getsockname()[1]
     sys.stdout.write(f"PORT {port}\n")
     sys.stdout.flush()
     async with srv:

@@ -258,8 +258,8 @@ def test_random_text_and_bytes_raise_only_scenario_error(tmp_path_factory: pytes
                      "endpoint", id="mix-endpoint-ref-list"),
         pytest.param('[[mixes]]\nname = "m"\nendpoints = [{path = "/", weight = inf}]\n'
                      '[load]\nconnections = [1]\n', "weight", id="mix-weight-inf"),
-        pytest.param('[thresholds]\nchecks = ["p98 < 1ms"]\n[load]\nconnections = [1]\n',
-                     "unknown metric 'p98'", id="threshold-typo-fails-before-the-run"),
+        pytest.param('[thresholds]\nchecks = ["p99x < 1ms"]\n[load]\nconnections = [1]\n',
+                     "unknown metric 'p99x'", id="threshold-typo-fails-before-the-run"),
         pytest.param('[thresholds]\nchecks = ["p99 < 50"]\n[load]\nconnections = [1]\n', "missing unit",
                      id="threshold-without-unit"),
         pytest.param('[cpus]\nserver = "0-99999999999"\n[load]\nconnections = [1]\n', "server",

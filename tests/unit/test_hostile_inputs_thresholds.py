@@ -164,7 +164,7 @@ def test_check_with_hostile_stored_scenario_thresholds_exits_cleanly(
 def test_bad_threshold_is_refused_before_reading_the_results(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A typo in the expression is reported even when the results file is also wrong (cheapest first)."""
-    code, _, err = _check(["check", str(tmp_path / "missing.jsonl"), "-t", "p98 < 1ms"], capsys)
+    code, _, err = _check(["check", str(tmp_path / "missing.jsonl"), "-t", "p99x < 1ms"], capsys)
     assert code == ExitCode.USAGE
-    assert err.startswith("Error: bad threshold (--threshold[1]): unknown metric 'p98'")
+    assert err.startswith("Error: bad threshold (--threshold[1]): unknown metric 'p99x'")
     assert "did you mean 'p95'?" in err or "did you mean 'p99'?" in err

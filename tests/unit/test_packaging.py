@@ -46,3 +46,23 @@ def test_each_command_help_ends_with_examples() -> None:
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Examples:" in result.output, name
+
+
+def test_one_version_source_a_license_and_an_all_extra() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = config["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert config["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "loadbench.__version__"}
+    assert project["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert "License :: OSI Approved :: MIT License" in project["classifiers"]
+    extras = project["optional-dependencies"]
+    optional = set(extras) - {"all", "test", "dev"}
+    (spec,) = extras["all"]
+    assert spec.startswith("loadbench[") and set(spec[len("loadbench["):-1].split(",")) == optional
+
+
+def test_the_pytest_plugin_and_package_data_are_declared() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["project"]["entry-points"]["pytest11"] == {"loadbench": "loadbench.api.pytest_plugin"}
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["loadbench"]

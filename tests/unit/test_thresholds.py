@@ -66,7 +66,8 @@ METRIC_LIST = "rps, mean, p50, p90, p95, p99, p99.9, max, error_rate, errors, se
     ("text", "problem", "column"),
     [
         pytest.param("", "empty expression; write one like 'p99 < 50ms'", 0, id="empty"),
-        pytest.param("p98 < 50ms", f"unknown metric 'p98'; use one of {METRIC_LIST} (did you mean 'p99'?)", 0,
+        pytest.param("p99x < 50ms",
+                     f"unknown metric 'p99x'; use one of {METRIC_LIST} (did you mean 'p99'?)", 0,
                      id="unknown-metric"),
         pytest.param("< 50ms", f"expected a metric name ({METRIC_LIST})", 0, id="no-metric"),
         pytest.param("p99 < 50", "missing unit: p99 is a time; write one of us, ms or s after the number "

@@ -61,8 +61,8 @@ class Conn(asyncio.Protocol):
     """One client connection; the hot path is data_received → (known response) → next write."""
 
     __slots__ = (
-        "buf", "chunks", "clean", "close_after", "dead", "index", "left", "mode", "nin", "nout", "run",
-        "sched", "sent_at", "status", "t0", "transport",
+        "buf", "chunks", "clean", "close_after", "dead", "fb", "index", "left", "mode", "nin", "nout",
+        "run", "sched", "sent_at", "status", "t0", "transport",
     )  # fmt: skip
 
     def __init__(self, run: Run, sched: int = 0) -> None:
@@ -82,17 +82,25 @@ class Conn(asyncio.Protocol):
         self.status = 0
         self.close_after = False
         self.dead = False
+        self.fb = 0  # first byte (ns) of a response spread over several reads; 0 = none pending
 
     # -- asyncio callbacks ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        run = self.run
+        t = perf_counter_ns()
+        run.conn_append(t - self.t0)  # time to connect (the TLS handshake included when TLS is on)
         sock = transport.get_extra_info("socket")
-        if sock is not None:
+        if sock is not None and sock.family != socket.AF_UNIX:
             with contextlib.suppress(OSError):  # asyncio sets it already on most versions
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.run.open_loop:
+        if run.open_loop:
             self.send_scheduled(self.sched)
         else:
+            # The first response's latency counts from the connect, its TTFB from this send: route it
+            # through _feed (clean = False), which notes the first byte, so _complete records the pair.
+            self.sent_at = t
+            self.clean = False
             self._send()
 
     def data_received(self, data: bytes) -> None:
@@ -165,8 +173,14 @@ class Conn(asyncio.Protocol):
         self.dead = True
         run.lost(self)
 
+    def in_flight(self) -> int:
+        """Requests in flight on this connection (PipeConn may have several)."""
+        return 1 if self.t0 and not self.dead else 0
+
     # -- framing ------------------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:
+        if not self.fb:
+            self.fb = perf_counter_ns()  # the read that brought this response's first byte
         buf = self.buf + data if self.buf else data
         self.buf = b""
         try:
@@ -221,6 +235,13 @@ class Conn(asyncio.Protocol):
         """Record a response completed at `t` and send the next request (or go idle, or retire)."""
         run = self.run
         self.clean = True
+        if self.fb:  # spread over reads, or a connection's first response: its TTFB differs from its base
+            sent = self.sent_at or self.t0
+            run.split_append(t - sent if run.open_loop else t - self.t0)
+            run.split_append(self.fb - sent)
+            self.fb = 0
+            if not run.open_loop:
+                self.sent_at = 0
         if run.open_loop:
             run.lat_append(((t - self.sched) << STATUS_BITS) | status)
             run.svc_append(t - self.sent_at)

@@ -13,6 +13,7 @@ from loadbench.engine.backend import BackendResult, TickSink
 from loadbench.errors import UsageError
 
 if TYPE_CHECKING:
+    from loadbench.results.metrics import LatencyHistogram
     from loadbench.types import DriveOptions, Load, RequestSpec, Target
 
 
@@ -46,6 +47,22 @@ class NativeBackend:
         recording = build_recording(
             shard, load=load, warmup_s=options.warmup_s, target_rps=load.mean_rate_per_s,
             max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
-            keepalive=options.keepalive,
+            keepalive=options.keepalive, pipeline=options.pipeline,
         )  # fmt: skip
-        return BackendResult(recordings={workload: recording})
+        return BackendResult(recordings={workload: recording}, extras=connect_extras(target, shard.connect))
+
+
+def connect_extras(target: Target, connect: LatencyHistogram | None) -> dict[str, Any]:
+    """What every connection cost to open (TCP connect, plus the TLS handshake on https), in ms: the
+    figure that, against a plain run on the same server, shows what TLS costs it. Empty for plain HTTP
+    with no connection measured."""
+    from loadbench.results.metrics import percentile_summary_ms
+
+    if connect is None or not connect.count:
+        return {"tls": target.scheme == "https"} if target.scheme == "https" else {}
+    return {
+        "tls": target.scheme == "https",
+        "connections_measured": connect.count,
+        # TCP connect (+ TLS handshake on https) per new connection, warm-up included
+        "connect_ms": percentile_summary_ms(connect),
+    }

@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Callable, Iterator, Sequence
 from time import perf_counter_ns
 
+from loadbench.engine.native.checks import CompiledCheck
 from loadbench.engine.native.http1 import encode_request, mix_sequence
 from loadbench.engine.native.pacing import RateProfile, arrivals, connections_at
 from loadbench.engine.native.recorder import Recorder, Shard
@@ -94,9 +95,17 @@ def drive_one(
     """Run one engine process's share of the load on a fresh event loop and return its Shard."""
     factory, loop_name = event_loop_factory()
     ensure_fd_limit(max_connections_of(load))
-    address = resolve(target)
+    address = resolve(target) if options.unix_socket is None else (target.host, target.port)
+    context = None
+    if target.scheme == "https":  # one handshake first: a certificate that does not verify is one error
+        from loadbench.engine.tls import check_handshake, client_context
+
+        context = client_context(options)
+        if options.unix_socket is None:
+            check_handshake(target, context, timeout_s=options.timeout_s, address=address)
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(_drive(target, address, requests, load, options, loop_name, report, before_start))
+        return runner.run(_drive(target, address, requests, load, options, loop_name, report, before_start,
+                                 context))
 
 
 def _cpu_s() -> float:
@@ -107,7 +116,7 @@ def _cpu_s() -> float:
 async def _drive(
     target: Target, address: tuple[str, int], requests: Sequence[RequestSpec], load: Load,
     options: DriveOptions, loop_name: str, report: Callable[[TickInfo], None] | None,
-    before_start: Callable[[], None] | None,
+    before_start: Callable[[], None] | None, context: ssl.SSLContext | None = None,
 ) -> Shard:  # fmt: skip
     loop = asyncio.get_running_loop()
     duration_s = run_duration_s(load, options)
@@ -115,9 +124,6 @@ async def _drive(
         raise UsageError("the run has no bound: give a duration (-d) or a request count (-n)")
     open_loop = load.loop == "open"
     rec = Recorder(open_loop=open_loop)
-    context = None
-    if target.scheme == "https":
-        context = ssl.create_default_context()
     run = Run(
         loop=loop, address=address, server_hostname=target.host if context else None, ssl_context=context,
         wire=[encode_request(r, target, keepalive=options.keepalive) for r in requests],
@@ -125,6 +131,9 @@ async def _drive(
         order=mix_sequence(requests, seed=options.seed), rec=rec, keepalive=options.keepalive,
         timeout_ns=int(options.timeout_s * 1e9), open_loop=open_loop,
         max_connections=max_connections_of(load),
+        checks=[CompiledCheck.of(r.check) if r.check is not None and r.check.active else None
+                for r in requests],
+        unix_socket=options.unix_socket, pipeline=options.pipeline,
     )  # fmt: skip
     warmup_ns = int(options.warmup_s * SECOND_NS)
     window_ns = int(duration_s * SECOND_NS) if duration_s is not None else NEVER

@@ -2,11 +2,22 @@
 
 Per response the engine appends one int64 to `lat`: the latency in ns shifted left 10 bits, with the
 status code in the low 10 bits, so a response costs a single `array.append`. The open loop also
-appends the service time (`svc`) and, per send, the schedule lag (`lag`). A few times a second the
-engine calls `fold()`, which moves those buffers into the histograms, the status counts and the
-current second of the timeline with numpy, then empties them, so memory stays bounded however long
-the run. What one engine process measured is a `Shard`; shards of several processes merge exactly,
-and `build_recording` turns the merged shard into the Recording with its saturation verdict.
+appends the service time (`svc`) and, per send, the schedule lag (`lag`). A response a check rejected
+carries the pseudo-status CHECK_FAILED_STATUS: fold() drops it from the figures (the check already
+counted it as a `check_failed` error). Per new connection `conn` gets its time to connect (folded
+during the warm-up too: with keep-alive most connections open then).
+
+Time to first byte costs the hot path nothing: a response that arrives whole in one read has its first
+byte at its last, so its TTFB equals its latency (closed loop) or service time (open loop). Only a
+response spread over several reads (and a connection's first, whose latency includes the connect)
+appends a pair to `split`: the value it added to that base, and its own TTFB. fold() derives the TTFB
+histogram exactly by counts: the base's bucket counts, minus the pairs' base values, plus their TTFBs.
+
+A few times a second the engine calls `fold()`, which moves those buffers into the histograms, the
+status counts and the current second of the timeline with numpy, then empties them, so memory stays
+bounded however long the run. What one engine process measured is a `Shard`; shards of several
+processes merge exactly, and `build_recording` turns the merged shard into the Recording with its
+saturation verdict.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from loadbench.types import ErrorClass, Load
 K = TypeVar("K", int, str)
 STATUS_BITS = 10
 STATUS_MASK = (1 << STATUS_BITS) - 1
+CHECK_FAILED_STATUS = STATUS_MASK  # pseudo-status of a response a check rejected (never a real code)
 MAX_MESSAGES = 50  # distinct error messages kept; the rest are counted under one "other" entry
 OTHER_MESSAGES = "(other messages)"
 # Saturation thresholds (the issue's): below 97 % of the target rate, lag p99 over 2 ms, CPU over 90 %.
@@ -62,6 +74,11 @@ class Shard(Tally):
     seconds: tuple[SecondCounts, ...]
     cpu_s: float
     max_cpu_pct: float
+    expected_non_2xx: int = 0  # responses outside 2xx that a response check accepts (they count as ok)
+    pipeline_downgrades: int = 0
+    # `connect` (a Tally field) holds the connect time of every connection the process opened, warm-up
+    # included (with keep-alive most connections open then): TCP connect, plus the TLS handshake on https,
+    # from the connect call to the connection being ready to send.
 
 
 class Recorder:
@@ -70,7 +87,10 @@ class Recorder:
     def __init__(self, *, open_loop: bool) -> None:
         self.lat = array("q")
         self.svc = array("q")
+        self.conn = array("q")  # connect times (ns), warm-up included; see Shard.connect
         self.lag = array("q")
+        self.split = array("q")  # (base value, TTFB) pairs; see the module docstring
+        self.conn = array("q")  # time to connect of each new connection
         self.open_loop = open_loop
         self.bytes_in = 0
         self.bytes_out = 0
@@ -80,6 +100,8 @@ class Recorder:
         self.dropped = 0
         self.unsolicited = 0  # protocol errors with no request in flight (not a request sent)
         self.connections_opened = 0
+        self.expected_non_2xx = 0
+        self.pipeline_downgrades = 0
         self.requests = 0
         self.drained = 0
         self.errors = empty_errors()
@@ -88,7 +110,10 @@ class Recorder:
         self.latency = LatencyHistogram()
         self.service = LatencyHistogram() if open_loop else None
         self.schedule_lag = LatencyHistogram() if open_loop else None
+        self.connect = LatencyHistogram()
+        self.ttfb = LatencyHistogram()
         self.seconds: list[SecondCounts] = []
+        self.connect = LatencyHistogram()
         self._second = np.zeros(COUNTS_LEN, dtype=np.int64)
         self._second_requests = 0
         self._second_errors = 0
@@ -110,15 +135,25 @@ class Recorder:
         """Start the measured window: drop everything recorded during warm-up."""
         self.fold()
         self.measuring = True
-        self.sent = self.dropped = self.unsolicited = 0
+        self.sent = self.dropped = self.unsolicited = self.expected_non_2xx = self.pipeline_downgrades = 0
 
     def fold(self) -> None:
         """Move the raw buffers into the histograms, status counts and the current second."""
         raw = _take(self.lat)
         svc = _take(self.svc)
         lag = _take(self.lag)
+        split = _take(self.split)
+        self.connect.record_many(_take(self.conn))  # warm-up included: see Shard
         if not self.measuring:
             return
+        dense = None
+        if raw.size:
+            codes = raw & STATUS_MASK
+            status = np.bincount(codes, minlength=1 << STATUS_BITS)
+            if status[CHECK_FAILED_STATUS]:  # already counted as check_failed errors: not responses
+                keep = codes != CHECK_FAILED_STATUS
+                raw, svc = raw[keep], (svc[keep] if svc.size == keep.size else svc)
+                status[CHECK_FAILED_STATUS] = 0
         if raw.size:
             values = raw >> STATUS_BITS
             if values.min() < LOWEST_NS or values.max() > HIGHEST_NS:
@@ -127,17 +162,34 @@ class Recorder:
                 values = np.clip(values, LOWEST_NS, HIGHEST_NS)
             dense = np.bincount(bucket_indices(values), minlength=COUNTS_LEN)
             self.latency.record_dense(dense, values)
-            self.status += np.bincount(raw & STATUS_MASK, minlength=1 << STATUS_BITS)
+            self.status += status
             self.requests += int(raw.size)
             if self.draining:
                 self.drained += int(raw.size)
             else:
                 self._second += dense
                 self._second_requests += int(raw.size)
+            if not self.open_loop:
+                self._fold_ttfb(dense, values, split)
         if self.service is not None and svc.size:
-            self.service.record_many(svc)
+            svc = np.clip(svc, LOWEST_NS, HIGHEST_NS)
+            svc_dense = np.bincount(bucket_indices(svc), minlength=COUNTS_LEN)
+            self.service.record_dense(svc_dense, svc)
+            self._fold_ttfb(svc_dense, svc, split)
         if self.schedule_lag is not None and lag.size:
             self.schedule_lag.record_many(lag)
+
+    def _fold_ttfb(self, base_dense: npt.NDArray[np.int64], base: npt.NDArray[np.int64],
+                   split: npt.NDArray[np.int64]) -> None:  # fmt: skip
+        """TTFB = the base (latency or service time, clamped) with each split pair's base value swapped
+        for its TTFB, by bucket counts; exact, because every pair's base value is in `base`."""
+        if not split.size:
+            self.ttfb.record_dense(base_dense, base)
+            return
+        pairs = np.clip(split, LOWEST_NS, HIGHEST_NS).reshape(-1, 2)
+        dense = (base_dense - np.bincount(bucket_indices(pairs[:, 0]), minlength=COUNTS_LEN)
+                 + np.bincount(bucket_indices(pairs[:, 1]), minlength=COUNTS_LEN))  # fmt: skip
+        self.ttfb.record_counts(dense, int(base.sum()) - int(pairs[:, 0].sum()) + int(pairs[:, 1].sum()))
 
     def close_second(self, second: int) -> None:
         """Store the current second (after a fold) as timeline point `second` and start the next."""
@@ -158,7 +210,8 @@ class Recorder:
             latency=self.latency, service=self.service, schedule_lag=self.schedule_lag,
             seconds=tuple(self.seconds), sent=self.sent, dropped=self.dropped, cpu_s=cpu_s,
             max_cpu_pct=100.0 * cpu_s / duration_s if duration_s > 0 else 0.0,
-            connections_opened=self.connections_opened,
+            connections_opened=self.connections_opened, connect=self.connect, ttfb=self.ttfb,
+            expected_non_2xx=self.expected_non_2xx, pipeline_downgrades=self.pipeline_downgrades,
         )  # fmt: skip
 
 
@@ -206,6 +259,9 @@ def merge_shards(shards: list[Shard]) -> Shard:
             dropped=out.dropped + s.dropped, cpu_s=out.cpu_s + s.cpu_s,
             max_cpu_pct=max(out.max_cpu_pct, s.max_cpu_pct),
             connections_opened=out.connections_opened + s.connections_opened,
+            connect=_merge_optional(out.connect, s.connect), ttfb=_merge_optional(out.ttfb, s.ttfb),
+            expected_non_2xx=out.expected_non_2xx + s.expected_non_2xx,
+            pipeline_downgrades=out.pipeline_downgrades + s.pipeline_downgrades,
         )  # fmt: skip
     return out
 
@@ -266,11 +322,11 @@ def timeline_points(seconds: tuple[SecondCounts, ...]) -> tuple[TimelinePoint, .
 
 def build_recording(
     shard: Shard, *, load: Load, warmup_s: float, target_rps: float | None, max_connections: int | None,
-    processes: int, cpus: tuple[int, ...] | None, keepalive: bool,
+    processes: int, cpus: tuple[int, ...] | None, keepalive: bool, pipeline: int = 1,
 ) -> Recording:  # fmt: skip
     """The Recording of a (merged) shard, with the saturation verdict."""
     reasons = saturation_reasons(shard, target_rps=target_rps, max_connections=max_connections)
-    ok = sum(n for code, n in shard.status.items() if 200 <= code < 300)
+    ok = sum(n for code, n in shard.status.items() if 200 <= code < 300) + shard.expected_non_2xx
     tally = tally_of(shard) | {
         "duration_s": round(shard.duration_s, 6), "status": dict(sorted(shard.status.items())),
         "errors": dict(shard.errors), "error_messages": dict(shard.error_messages),
@@ -280,5 +336,5 @@ def build_recording(
         ok=ok, timeline=timeline_points(shard.seconds), target_rps=target_rps, client_cpu_s=shard.cpu_s,
         client_cpu_pct=100.0 * shard.cpu_s / shard.duration_s if shard.duration_s > 0 else 0.0,
         saturated=bool(reasons), saturation_reasons=reasons, processes=processes, cpus=cpus,
-        keepalive=keepalive,
+        keepalive=keepalive, pipeline=pipeline, pipeline_downgrades=shard.pipeline_downgrades,
     )  # fmt: skip

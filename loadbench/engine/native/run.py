@@ -16,7 +16,9 @@ from time import perf_counter_ns
 from typing import Any
 
 from loadbench.engine.native.aio import Conn
+from loadbench.engine.native.checks import CheckedConn, CompiledCheck
 from loadbench.engine.native.http1 import fast_framer
+from loadbench.engine.native.pipeline import PipeConn
 from loadbench.engine.native.recorder import Recorder
 from loadbench.types import ErrorClass
 
@@ -38,6 +40,7 @@ class Run:
         self, *, loop: asyncio.AbstractEventLoop, address: tuple[str, int], server_hostname: str | None,
         ssl_context: ssl.SSLContext | None, wire: list[bytes], is_head: list[bool], order: list[int],
         rec: Recorder, keepalive: bool, timeout_ns: int, open_loop: bool, max_connections: int,
+        checks: list[CompiledCheck | None] | None = None, unix_socket: str | None = None, pipeline: int = 1,
     ) -> None:  # fmt: skip
         self.loop = loop
         self.address = address
@@ -45,13 +48,26 @@ class Run:
         self.ssl_context = ssl_context
         self.wire = [wire[i] for i in order]
         self.is_head = [is_head[i] for i in order]
+        given = checks or [None] * len(wire)
+        self.checks = [given[i] for i in order]
+        self.checks_on = any(given)
+        # Without a check the plain Conn runs, whose hot path knows nothing of checks (engine/checks.py);
+        # PipeConn (engine/pipeline.py) does its own checking.
+        self.conn_class: type[Conn] = PipeConn if pipeline > 1 else CheckedConn if self.checks_on else Conn
+        self.depth = pipeline  # requests in flight per new connection; 1 after a downgrade
+        self.low_water = pipeline // 2  # PipeConn refills the pipe when this few or fewer are in flight
+        self.batches = [self.wire[0] * k for k in range(pipeline + 1)] if len(self.wire) == 1 else []
+        self.unix_socket = unix_socket
         self.n_wire = len(self.wire)
         self.single = self.n_wire == 1
         self.wire0 = self.wire[0]
         self.rec = rec
         self.lat_append = rec.lat.append
+        self.lat_extend = rec.lat.extend
         self.svc_append = rec.svc.append
         self.lag_append = rec.lag.append
+        self.split_append = rec.split.append
+        self.conn_append = rec.conn.append
         self.keepalive = keepalive
         self.timeout_ns = timeout_ns
         self.open_loop = open_loop
@@ -70,7 +86,8 @@ class Run:
         self.known: dict[bytes, int] = {}
         self.last = b""  # the last known response seen, compared before hashing
         self.last_status = 0
-        self.caching = not any(is_head)  # a HEAD response could equal a GET response's head
+        # A HEAD response could equal a GET response's head; equal bytes could pass one check, fail another.
+        self.caching = not any(is_head) and len(set(given)) == 1
         self.framer = fast_framer()  # whole responses in one read that are not in `known`
         self.cache_misses = 0
         self.nin_closed = 0  # bytes of connections already gone
@@ -101,6 +118,11 @@ class Run:
         self.known[data] = status
         self.last, self.last_status = data, status
 
+    def forget(self, data: bytes) -> None:
+        """Drop a response from the cache (a check rejected it, or passed it outside 2xx)."""
+        if self.known.pop(data, None) is not None or data == self.last:
+            self.last, self.last_status = b"", 0
+
     def check_cache(self, responses: int) -> None:
         """Called per fold with the responses since the last: stop caching if most were misses."""
         if self.caching and responses >= 100 and self.cache_misses * 2 > responses:
@@ -119,13 +141,19 @@ class Run:
 
     # -- connections ------------------------------------------------------------------------------
     def open(self, sched: int = 0) -> None:
-        conn = Conn(self, sched)
+        conn = self.conn_class(self, sched)
         self.conns.add(conn)
         self.rec.connections_opened += 1
-        host, port = self.address
-        connecting = self.loop.create_connection(
-            lambda: conn, host, port, ssl=self.ssl_context, server_hostname=self.server_hostname
-        )
+        connecting: Any
+        if self.unix_socket is not None:
+            connecting = self.loop.create_unix_connection(
+                lambda: conn, self.unix_socket, ssl=self.ssl_context, server_hostname=self.server_hostname
+            )
+        else:
+            host, port = self.address
+            connecting = self.loop.create_connection(
+                lambda: conn, host, port, ssl=self.ssl_context, server_hostname=self.server_hostname
+            )
         task = asyncio.ensure_future(connecting)
         conn.transport = None
         task.add_done_callback(lambda fut: self._connected(conn, fut))
@@ -145,7 +173,8 @@ class Run:
             conn.dead = True
             conn.t0 = 0
             cls = ErrorClass.CONNECT_TIMEOUT if isinstance(exc, TimeoutError) else ErrorClass.CONNECT_REFUSED
-            self.rec.error(cls, f"connect to {self.address[0]}:{self.address[1]}: {exc}")
+            where = self.unix_socket or f"{self.address[0]}:{self.address[1]}"
+            self.rec.error(cls, f"connect to {where}: {exc}")
         self.lost(conn, delay_s=RECONNECT_DELAY_S)
 
     def lost(self, conn: Conn, *, delay_s: float = 0.0) -> None:
@@ -241,7 +270,7 @@ class Run:
                 conn._fail(ErrorClass.TIMEOUT, f"no complete response within {limit_s:g} s{buffered}")
 
     def busy(self) -> int:
-        return sum(1 for c in self.conns if c.t0 and not c.dead)
+        return sum(c.in_flight() for c in self.conns)
 
     def close_all(self) -> None:
         if self._sweeper is not None:
