@@ -26,6 +26,7 @@ CASES = [
     ("granian", WSGI_FACE, "auto", "a2wsgi.WSGIMiddleware"),
     ("gunicorn", ASGI_FACE, "asgi", "a2wsgi.ASGIMiddleware"),
     ("nginx-uwsgi", ASGI_FACE, "auto", "a2wsgi.ASGIMiddleware"),
+    ("hypercorn", WSGI_FACE, "wsgi", "a2wsgi.WSGIMiddleware"),  # any ASGI-only model, by its interfaces
     ("uvicorn", ASGI_FACE, "auto", None),  # the same face: no adapter
 ]
 
