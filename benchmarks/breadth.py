@@ -1,8 +1,8 @@
 """The engine's breadth, measured: pipelining depth 1/4/16 against wrk (+ its pipelining Lua script), and
-the cost of response checks, on and off, in requests per generator CPU-second.
+the cost of response checks and of request templates, on and off, in requests per generator CPU-second.
 
 Run by hand (about 3 minutes): `.venv/bin/python benchmarks/breadth.py [--server nginx|uvicorn]
-[--rounds 3] [--duration 5] [--only pipeline|checks]`.
+[--rounds 3] [--duration 5] [--only pipeline|checks|templates]`.
 
 Method (shared/MEASURING.md): the server pinned to CPU 0 (nginx: 1 worker, a 13-byte file, requests
 counted by stub_status; uvicorn: the bundled app's /json, counted by each generator), every generator
@@ -15,6 +15,9 @@ Pipelining: loadbench `--pipeline N` and wrk with scripts/pipeline.lua (N reques
 the next N once all N are answered). Checks: the same depth-1 run with no check, with
 `--expect-status 200`, and with `--expect-body` (a text the body contains), to see what a check costs
 and that the path without one pays nothing (the plain Conn runs then; the target is ≤ 3 %).
+Templates: the same depth-1 run with a plain path, with `?id={random:1:1000000}` (a render per request;
+nginx ignores the query, so responses still repeat), and with `{seq}` in the query plus a header from
+`{csv:users.csv:id}` (1,000 rows): what a render costs per request, beside the plain path.
 """
 
 from __future__ import annotations
@@ -63,8 +66,17 @@ def engine_child(args: argparse.Namespace) -> None:
         check = ResponseCheck(status=(200,))
     elif args.check == "body":
         check = ResponseCheck(status=(200,), body=args.body.encode())
+    spec = RequestSpec(path=args.path, check=check)
+    if args.template != "none":
+        tmp = tempfile.mkdtemp(prefix="loadbench-breadth-csv-")
+        Path(tmp, "users.csv").write_text("id\n" + "".join(f"{1000 + i}\n" for i in range(1000)))
+        if args.template == "random":
+            spec = RequestSpec(path=f"{args.path}?id={{random:1:1000000}}", template_dir=tmp)
+        else:
+            spec = RequestSpec(path=f"{args.path}?n={{seq}}", template_dir=tmp,
+                               headers=(("X-User", "{csv:users.csv:id}"),))  # fmt: skip
     usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    rec = drive(Target(port=args.port), [RequestSpec(path=args.path, check=check)],
+    rec = drive(Target(port=args.port), [spec],
                 Closed(connections=args.connections),
                 DriveOptions(duration_s=args.duration, pipeline=args.pipeline))  # fmt: skip
     usage1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
@@ -82,13 +94,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--server", choices=["nginx", "uvicorn"], default="nginx")
-    parser.add_argument("--only", choices=["pipeline", "checks"], default=None)
+    parser.add_argument("--only", choices=["pipeline", "checks", "templates"], default=None)
     parser.add_argument("--engine-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--path", default="/hello.txt", help=argparse.SUPPRESS)
     parser.add_argument("--pipeline", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--check", choices=["none", "status", "body"], default="none", help=argparse.SUPPRESS)
     parser.add_argument("--body", default="Hello", help=argparse.SUPPRESS)
+    parser.add_argument("--template", choices=["none", "random", "seq-csv"], default="none",
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
     if args.engine_child:
         engine_child(args)
@@ -135,6 +149,11 @@ def measure(args: argparse.Namespace, tmp: str, port: int, path: str, body: str,
                 for kind in ("none", "status", "body")}  # fmt: skip
         results = peers.run_rounds(gens, server_pid, count, args.rounds)
         table(results, ("loadbench check=none",))
+    if args.only in (None, "templates"):
+        gens = {f"loadbench template={kind}": ([*child, "--template", kind], None)
+                for kind in ("none", "random", "seq-csv")}  # fmt: skip
+        results = peers.run_rounds(gens, server_pid, count, args.rounds)
+        table(results, ("loadbench template=none",))
 
 
 def table(results: dict[str, list[peers.Measure]], bases: tuple[str, ...]) -> None:

@@ -11,13 +11,13 @@ so a round costs two measurements and no server start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Workload
-from loadbench.types import Load
+from loadbench.types import Crowd, Load
 
 __all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
-           "estimate_seconds", "server_starts", "variant_order"]
+           "estimate_seconds", "profile_trials", "server_starts", "variant_order"]
 
 #: Seconds a server start, readiness probe and stop cost on top of the trials (estimate only).
 SERVER_START_OVERHEAD_S = 1.5
@@ -44,6 +44,7 @@ class Trial:
     duration_s: float
     warmup_s: float
     timeout_s: float
+    crowd: Crowd = field(default_factory=Crowd)  # idle/slow clients held beside the load (none by default)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,27 +78,33 @@ def variant_order(names: tuple[str, ...], paired: Paired) -> list[tuple[int, str
 
 def build_plan(scenario: Scenario) -> Plan:
     """Every trial of `scenario` in run order, with its server blocks."""
-    groups: list[tuple[ServerEntry, str | None, AppSpec, list[tuple[Workload, Load, int]]]] = []
+    groups: list[tuple[ServerEntry, str | None, AppSpec, list[tuple[Workload, Load, Crowd, int]]]] = []
+    crowds = scenario.load.crowds
     if scenario.variants and scenario.paired is not None:
         names = tuple(variant.name for variant in scenario.variants)
         for server in scenario.servers:
             for workload in scenario.workloads:
                 for load in scenario.load.points:
-                    for round_number, name in variant_order(names, scenario.paired):
-                        app = scenario.variant(name).app
-                        groups.append((server, name, app, [(workload, load, round_number)]))
+                    for crowd in crowds:
+                        for round_number, name in variant_order(names, scenario.paired):
+                            app = scenario.variant(name).app
+                            groups.append((server, name, app, [(workload, load, crowd, round_number)]))
     else:
+        # One block (a fresh server) per crowd: what idle clients leave behind in a server (memory an
+        # allocator keeps, pre-fork children it spawned) must not count for the next crowd size.
         for repetition in range(1, scenario.load.repeat + 1):
             for server in scenario.servers:
-                items = [(workload, load, repetition) for workload in scenario.workloads
-                         for load in scenario.load.points]
-                groups.append((server, None, scenario.app, items))
+                for crowd in crowds:
+                    items = [(workload, load, crowd, repetition) for workload in scenario.workloads
+                             for load in scenario.load.points]  # fmt: skip
+                    groups.append((server, None, scenario.app, items))
     trials: list[Trial] = []
     blocks: list[Block] = []
     for block_index, (server, variant, app, items) in enumerate(groups):
         block_trials = []
-        for workload, load, repetition in items:
-            trial = _trial(scenario, len(trials), block_index, server, variant, workload, load, repetition)
+        for workload, load, crowd, repetition in items:
+            trial = _trial(scenario, len(trials), block_index, server, variant, workload, load, repetition,
+                           crowd)  # fmt: skip
             trials.append(trial)
             block_trials.append(trial)
         blocks.append(Block(index=block_index, server=server, variant=variant, app=app,
@@ -106,18 +113,48 @@ def build_plan(scenario: Scenario) -> Plan:
 
 
 def _trial(scenario: Scenario, index: int, block: int, server: ServerEntry, variant: str | None,
-           workload: Workload, load: Load, repetition: int) -> Trial:
-    parts = [server.name] + ([variant] if variant else []) + [workload.name, load.label, str(repetition)]
+           workload: Workload, load: Load, repetition: int, crowd: Crowd) -> Trial:
+    parts = [server.name] + ([variant] if variant else []) + [workload.name, load.label + crowd.label,
+                                                               str(repetition)]  # fmt: skip
     spec = scenario.load
     duration = spec.duration_s if load.own_duration_s is None else load.own_duration_s
     return Trial(index=index, trial_id="|".join(parts), block=block, server=server, variant=variant,
                  workload=workload, load=load, repetition=repetition, round=repetition, duration_s=duration,
-                 warmup_s=spec.warmup_s, timeout_s=spec.timeout_s)
+                 warmup_s=spec.warmup_s, timeout_s=spec.timeout_s, crowd=crowd)
+
+
+def profile_trials(plan: Plan, points: str) -> dict[int, tuple[Trial, ...]]:
+    """The trials to profile once more after the block that ran them: block index -> trials, in order.
+
+    `points` is "heaviest" (per server, variant and workload, the load point with the highest connections
+    or rate, ties to the later one) or "all" (every load point), "off" gives nothing. Each is profiled
+    once, after the last block that measured it, so the profiled trial follows every measured one on that
+    server and no measurement runs while the profiler is attached.
+    """
+    if points == "off":
+        return {}
+    last: dict[tuple[str, str | None, str, str], Trial] = {}
+    for trial in plan.trials:
+        last[(trial.server.name, trial.variant, trial.workload.name, trial.load.label)] = trial
+    chosen = list(last.values())
+    if points == "heaviest":
+        top: dict[tuple[str, str | None, str], Trial] = {}
+        for trial in chosen:
+            key = (trial.server.name, trial.variant, trial.workload.name)
+            if key not in top or trial.load.plot_value >= top[key].load.plot_value:
+                top[key] = trial
+        chosen = list(top.values())
+    by_block: dict[int, list[Trial]] = {}
+    for trial in sorted(chosen, key=lambda t: t.index):
+        by_block.setdefault(trial.block, []).append(trial)
+    return {block: tuple(trials) for block, trials in by_block.items()}
 
 
 def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:
-    """Seconds the plan should take: every window and warm-up, plus `start_overhead_s` per server start."""
-    measured = sum(trial.duration_s + trial.warmup_s for trial in plan.trials)
+    """Seconds the plan should take: every window and warm-up (profiled trials too), plus
+    `start_overhead_s` per server start."""
+    profiled = [t for ts in profile_trials(plan, plan.scenario.profile).values() for t in ts]
+    measured = sum(trial.duration_s + trial.warmup_s for trial in (*plan.trials, *profiled))
     return measured + start_overhead_s * server_starts(plan)
 
 
@@ -161,6 +198,11 @@ def describe_plan(plan: Plan) -> list[str]:
         lines.append("workloads: from the locustfile (one per Locust request name, plus 'journey')")
     if scenario.thresholds:
         lines.append(f"Thresholds: {'; '.join(scenario.thresholds)}")
+    profiled = profile_trials(plan, scenario.profile)
+    if profiled:
+        count = sum(len(ts) for ts in profiled.values())
+        lines.append(f"Profile: {scenario.profile} load point(s), py-spy at 100 Hz, one extra unmeasured "
+                     f"trial each ({count} in all; models without Python workers are only noted)")
     width = max((len(trial.trial_id) for trial in plan.trials), default=0)
     for block in plan.blocks:
         arm = f" [{block.variant}]" if block.variant else ""
@@ -168,4 +210,6 @@ def describe_plan(plan: Plan) -> list[str]:
         for trial in block.trials:
             lines.append(f"  #{trial.index + 1:<4} {trial.trial_id:<{width}}  {trial.duration_s:g}s "
                          f"after {trial.warmup_s:g}s warm-up")
+        for trial in profiled.get(block.index, ()):
+            lines.append(f"  {'prof.':<5} {trial.trial_id:<{width}}  {trial.duration_s:g}s under py-spy")
     return lines

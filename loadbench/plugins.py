@@ -40,6 +40,8 @@ REPORT_FORMATS: Mapping[str, str] = {
     "md": "loadbench.report.markdown:MARKDOWN",
     "csv": "loadbench.report.csv_export:CSV",
     "json": "loadbench.report.json_export:JSON",
+    "bencher": "loadbench.report.bencher:BENCHER",
+    "github-benchmark": "loadbench.report.github_benchmark:GITHUB_BENCHMARK",
     "hgrm": "loadbench.report.hgrm:HGRM",
 }
 

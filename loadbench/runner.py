@@ -5,6 +5,9 @@ block's trials warms up and drives it (the engine pinned to the client CPUs) whi
 server tree; every trial's result is appended to results.jsonl and flushed before the next one starts.
 A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on.
 Ctrl-C (KeyboardInterrupt) stops the server, keeps the results so far, and ends the run as interrupted.
+With profiling on (scenario `profile`, `run --profile`), the trials plan.profile_trials picks run once more
+after their block's measured trials, on the same server, under py-spy (loadbench.profile); their profile
+lines are never measurements.
 
 The runner never prints: it reports through a RunEvents sink (the CLI's progress bar, or nothing).
 """
@@ -23,10 +26,14 @@ from loadbench.errors import ServerStartError, ServerUnavailableError, UsageErro
 from loadbench.results.build import failed_trial
 
 if TYPE_CHECKING:
+    from loadbench.engine.backend import BackendResult
+    from loadbench.engine.crowd.process import CrowdRun
     from loadbench.plan import Block, Plan, Trial
+    from loadbench.profile import ProfileSession
     from loadbench.results.build import TrialIdentity
     from loadbench.results.file import ResultsWriter
     from loadbench.results.metrics import TickInfo
+    from loadbench.results.profiles import ProfileRecord
     from loadbench.results.records import TrialResult
     from loadbench.scenario import Scenario
     from loadbench.servers.base import AppSpec, ServerModel
@@ -41,6 +48,7 @@ class RunEvents(Protocol):
     def tick(self, trial: Trial, info: TickInfo) -> None: ...
     def trial_finished(self, trial: Trial, result: TrialResult) -> None: ...
     def warning(self, message: str) -> None: ...
+    def profiled(self, trial: Trial, profile: ProfileRecord) -> None: ...
 
 
 class QuietEvents:
@@ -59,6 +67,9 @@ class QuietEvents:
         return None
 
     def warning(self, message: str) -> None:
+        return None
+
+    def profiled(self, trial: Trial, profile: ProfileRecord) -> None:
         return None
 
 
@@ -96,7 +107,9 @@ def run_plan(
 
     Unavailable models are skipped with a warning (ServerUnavailableError when `strict`).
     """
-    from loadbench.results.env import collect_env, measure_python_startup_ms
+    from loadbench.monitor.perf import status as counters_status
+    from loadbench.plan import profile_trials
+    from loadbench.results.env import collect_env, git_commit, measure_python_startup_ms
     from loadbench.results.family import Family
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
@@ -112,21 +125,28 @@ def run_plan(
     for message in warnings:
         sink.warning(message)
     blocks = [block for block in plan.blocks if block.server.name not in missing]
+    _check_limits(plan)  # refuses, before any server or socket, a plan whose connections cannot fit
 
     results_path = run_dir / "results.jsonl"
     env = collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client)
     if any(get_model(block.server.model).family == Family.PROCESS_PER_REQUEST for block in blocks):
         # What a CGI request pays before the app runs, measured here and now, for the report to set beside
-        # its latency (analysis/explain.py, family_notes).
+        # its latency (analysis/explain.py, serving_notes).
         env["python_startup_ms"] = measure_python_startup_ms()
+    env["instruction_counters"] = why_not = counters_status()  # said once per run, never per trial
+    if why_not != "available":
+        sink.warning(f"{why_not}; cpu_per_request (CPU time) is measured instead")
     header = make_header(
         scenario_name=scenario.name, scenario_path=scenario.path or None, scenario_text=scenario.text,
         thresholds=scenario.thresholds, quick=scenario.quick, overrides=scenario.overrides, env=env,
+        git_commit=git_commit(),
     )
     interrupted = False
     paired = bool(scenario.variants)
+    profiler = _profiler(plan, run_dir, sink, warnings)
     with ResultsWriter(results_path, header) as writer, _ServerPool(keep=paired) as pool:
-        progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir)
+        progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir,
+                         profiler=profiler, profile_plan=profile_trials(plan, scenario.profile))
         sink.started(plan, results_path, sorted(missing))
         try:
             for group in _rounds(blocks, paired=paired):
@@ -149,6 +169,8 @@ class _Sink:
     scenario: Scenario
     pool: _ServerPool
     run_dir: Path
+    profiler: ProfileSession | None = None
+    profile_plan: dict[int, tuple[Trial, ...]] = field(default_factory=dict)
     written: int = 0
     failed: int = 0
 
@@ -169,7 +191,7 @@ def _rounds(blocks: list[Block], *, paired: bool) -> list[list[Block]]:
     last_key: tuple[object, ...] | None = None
     for block in blocks:
         first = block.trials[0]
-        key = (block.server.name, first.workload.name, first.load.label, first.round)
+        key = (block.server.name, first.workload.name, first.load.label + first.crowd.label, first.round)
         if key == last_key:
             groups[-1].append(block)
         else:
@@ -191,7 +213,7 @@ def _run_round(group: list[Block], out: _Sink) -> None:
     first = group[0].trials[0]
     out.events.warning(
         f"the load generator saturated in round {first.round} of {first.server.name} {first.workload.name} "
-        f"{first.load.label}; running that round once more"
+        f"{first.load.label}{first.crowd.label}; running that round once more"
     )
     for block in group:
         _run_block(block, out, attempt=2)
@@ -290,6 +312,8 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                 continue
             for result in _measure(trial, server, model, scenario, out.events, attempt):
                 results.append(out.record(trial, result))
+        for trial in out.profile_plan.get(block.index, ()) if attempt == 1 else ():
+            _profile(trial, server, model, out)
     finally:
         if server is not None and not out.pool.give_back(key, server):
             server.stop()
@@ -314,35 +338,141 @@ def _measure(
     """Drive one trial against a running server with the scenario's engine backend: one result per
     workload the backend measured (one for the native engine; a Locust journey's steps and the whole
     journey). A server that dies meanwhile makes the trial a failed one."""
-    from loadbench.engine import run_backend
     from loadbench.monitor import ProcessMonitor
+    from loadbench.monitor.perf import InstructionCounter, open_counter
     from loadbench.results.build import measured_trial
-    from loadbench.types import DriveOptions, Target
 
     started = datetime.now(UTC)
-    options = DriveOptions(
-        duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
-        cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
-    )  # the run trusts its own throwaway CA: no --insecure
-    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     monitor = ProcessMonitor(server.pids)
-    with _after_warmup(monitor.start, trial.warmup_s) as monitor_started:
-        measured = run_backend(
-            scenario.engine, target, trial.workload.requests, trial.load, options,
-            workload=trial.workload.name, settings=engine_settings(scenario, server),
-            on_tick=lambda info: sink.tick(trial, info),
-        )  # fmt: skip
-    summary = monitor.stop() if monitor_started.is_set() else None
-    identity = _identity(trial, model, scenario, started=started, attempt=attempt, adapter=server.adapter)
+    counters: list[InstructionCounter] = []  # hardware counters, only where the kernel allows them
+
+    def start_window() -> None:
+        monitor.start()
+        counters.extend(c for c in [open_counter(server.pids())] if c)
+
+    with _crowd_beside(trial, server, scenario) as crowd_run:
+        identity = _identity(trial, model, scenario, started=started, attempt=attempt,
+                             adapter=server.adapter)
+        with _after_warmup(start_window, trial.warmup_s) as monitor_started:
+            measured = _drive(trial, server, scenario, sink, abort_identity=identity)
+        summary = monitor.stop() if monitor_started.is_set() else None
+        crowd = crowd_run.finish() if crowd_run is not None else None
+    instructions = counters[0].read() if counters else None
+    for counter in counters:
+        counter.close()
     if not server.alive():
         reason = f"{model.name} died during the trial (exit code {server.returncode})"
         return [failed_trial(identity, reason=reason, log_tail=server.log_tail(), backend=scenario.engine)]
     several = len(measured.recordings) > 1
     return [
         measured_trial(identity.for_workload(workload, workload if several else ""), recording,
-                       monitor=summary, backend_extras=measured.extras)
+                       monitor=summary, backend_extras=measured.extras, crowd=crowd,
+                       instructions=instructions)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
+
+
+def _check_limits(plan: Plan) -> None:
+    """Refuse a plan whose connections cannot fit, before any server starts (engine/crowd/limits.py)."""
+    from loadbench.engine.crowd.limits import check_trials
+
+    check_trials((t.crowd, t.load.connection_limit, f"trial {t.trial_id}") for t in plan.trials)
+
+
+@contextlib.contextmanager
+def _crowd_beside(trial: Trial, server: ServerProcess, scenario: Scenario) -> Iterator[CrowdRun | None]:
+    """The trial's idle/slow clients, opened (after a snapshot of the server's RSS and descriptors)
+    before the warm-up and held until the caller finishes them; None without a crowd."""
+    if not trial.crowd.connections:
+        yield None
+        return
+    from loadbench.engine.crowd.limits import plan_fit
+    from loadbench.engine.crowd.process import CrowdRun
+    from loadbench.monitor import server_snapshot
+    from loadbench.types import Target
+
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
+    fit = plan_fit(trial.crowd, trial.load.connection_limit, host=target.host)
+    run = CrowdRun(trial.crowd, target, default_path=trial.workload.requests[0].path,
+                   cpus=scenario.cpus.client, sources=fit.sources)  # fmt: skip
+    run.server_before = server_snapshot(server.pids())
+    with run:
+        yield run
+
+
+def _profiler(plan: Plan, run_dir: Path, sink: RunEvents, warnings: list[str]) -> ProfileSession | None:
+    """The run's ProfileSession when the scenario asks for profiles; one warning when py-spy cannot run."""
+    if plan.scenario.profile == "off":
+        return None
+    from loadbench.profile import ProfileSession
+
+    session = ProfileSession(run_dir=run_dir, cpus=plan.scenario.cpus.client)
+    if session.off_reason:
+        warnings.append(f"profiling is off for this run: {session.off_reason}")
+        sink.warning(warnings[-1])
+    return session
+
+
+def _profile(trial: Trial, server: ServerProcess | None, model: ServerModel, out: _Sink) -> None:
+    """Run `trial` once more under py-spy (or record why not) and append its profile line."""
+    from loadbench.profile import DriveFacts
+
+    assert out.profiler is not None
+    running = server is not None and server.alive()
+    reason = model.unprofiled_reason or (None if running else "the server was not running after its trials")
+
+    def drive() -> DriveFacts:
+        assert server is not None
+        out.events.trial_started(trial)
+        recordings = list(_drive(trial, server, out.scenario, out.events).recordings.values())
+        return DriveFacts(requests=sum(r.requests for r in recordings),
+                          rps=sum(r.rps for r in recordings), processes=len(server.pids()))  # fmt: skip
+
+    record, warning = out.profiler.profile(_identity(trial, model, out.scenario),
+                                           server.pid if server is not None else -1,
+                                           unprofiled_reason=reason, drive=drive)  # fmt: skip
+    out.writer.append_profile(record)
+    if warning:
+        out.events.warning(warning)
+    out.events.profiled(trial, record)
+
+
+def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents, *,
+           abort_identity: TrialIdentity | None = None) -> BackendResult:  # fmt: skip
+    """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs.
+
+    With run --abort-on-fail (scenario.load.abort_delay_s) and an `abort_identity`, the scenario's
+    thresholds are checked every second on the figures so far and a failure ends the trial (aborted)."""
+    from loadbench.engine import run_backend
+    from loadbench.types import DriveOptions, Target
+
+    def on_tick(info: TickInfo) -> bool | None:
+        sink.tick(trial, info)
+        return None
+
+    tick: Callable[[TickInfo], bool | None] = on_tick
+    watching = scenario.load.abort_delay_s is not None and abort_identity is not None and scenario.thresholds
+    if watching:
+        from loadbench.gate.abort import AbortWatch
+        from loadbench.results.build import measured_trial
+        from loadbench.scenario.thresholds import parse_thresholds
+
+        identity = abort_identity
+        tick = AbortWatch(parse_thresholds(scenario.thresholds, source="[thresholds]"),
+                          scenario.load.abort_delay_s or 0.0,
+                          lambda rec: measured_trial(identity, rec), passing=on_tick)  # type: ignore[arg-type]
+
+    options = DriveOptions(
+        duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
+        cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
+        pipeline=scenario.load.pipeline, live_figures=bool(watching),
+    )  # the run trusts its own throwaway CA: no --insecure
+    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
+    return run_backend(
+        scenario.engine, target, trial.workload.requests, trial.load, options,
+        workload=trial.workload.name, settings=engine_settings(scenario, server),
+        on_tick=tick,
+    )  # fmt: skip
 
 
 def _preflight(block: Block, scenario: Scenario, server: ServerProcess) -> list[str]:
@@ -406,7 +536,7 @@ def _identity(
         variant=trial.variant, workload=trial.workload.name, requests_spec=trial.workload.requests,
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),
-        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client},
+        cpus={"server": scenario.cpus.server, "client": scenario.cpus.client}, load_suffix=trial.crowd.label,
     )  # fmt: skip
 
 

@@ -16,8 +16,10 @@ from loadbench.shapes import ArrivalProcess, Closed, Load, LoadShape, Open, Stag
 __all__ = [
     "ArrivalProcess",
     "Closed",
+    "Crowd",
     "DriveOptions",
     "ErrorClass",
+    "IdleMode",
     "Load",
     "LoadShape",
     "Open",
@@ -64,7 +66,8 @@ class ResponseCheck:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSpec:
     """One kind of request; `weight` sets its share in a weighted mix (relative to the others); `check`
-    what its response must be (None: any response counts, 2xx as ok)."""
+    what its response must be (None: any response counts, 2xx as ok); `template_dir` whether its path,
+    header values and body are templates (see the field)."""
 
     method: str = "GET"
     path: str = "/"
@@ -72,6 +75,9 @@ class RequestSpec:
     body: bytes = b""
     weight: float = 1.0
     check: ResponseCheck | None = None
+    # None: path, header values and body are sent as written. A directory: they are templates
+    # (loadbench.scenario.templates: {seq}, {random:1:10}, {csv:users.csv:id}), CSV files relative to it.
+    template_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,10 +117,51 @@ class DriveOptions:
     keepalive: bool = True
     processes: int = 1
     cpus: tuple[int, ...] | None = None
-    seed: int = 0  # seeds the Poisson arrivals and the weighted mix: equal seeds, equal schedules
+    seed: int = 0  # seeds the Poisson arrivals, the weighted mix and templates: equal seeds, equal requests
+    shard: tuple[int, int] = (0, 1)  # (this engine process, of how many): interleaves template {seq}s
+    live_figures: bool = False  # each measured tick carries the figures so far (TickInfo.partial)
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection (1: no pipelining)
     unix_socket: str | None = None  # connect to this Unix socket path instead of the target's host:port
     allow_remote: bool = False  # the engine refuses non-loopback targets unless this is set
     insecure: bool = False  # https: do not verify the server's certificate
     cacert: str | None = None  # https: trust these CA certificates (PEM file) instead of the system's
     extra: dict[str, str] = field(default_factory=dict)
+
+
+IdleMode = Literal["keepalive", "trickle"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Crowd:
+    """Clients held open beside the measured load (issue 19: the C10K half of Apache vs nginx).
+
+    `idle` connections are opened before the warm-up and held through the window: in "keepalive" mode
+    each sends one request (`idle_path`, default the workload's first path), reads the response and then
+    waits; in "trickle" mode each sends one request's header a byte every `trickle_interval_s` and never
+    the blank line that would end it (slowloris, bounded to one request's header). `slow_readers` ask for
+    `slow_path` (a large response) through a small receive buffer and read it at `read_rate_bps` bytes
+    per second each. The measured load runs as without them; nothing here is measured as latency.
+    """
+
+    idle: int = 0
+    idle_mode: IdleMode = "keepalive"
+    trickle_interval_s: float = 1.0
+    idle_path: str | None = None
+    slow_readers: int = 0
+    read_rate_bps: float = 1024.0
+    slow_path: str = "/static/1m.bin"
+
+    @property
+    def connections(self) -> int:
+        """Sockets the crowd holds at most (one per idle client and slow reader)."""
+        return self.idle + self.slow_readers
+
+    @property
+    def label(self) -> str:
+        """The suffix of a load label: "" without a crowd, else e.g. " +1000 idle", " +64 slow"."""
+        parts = []
+        if self.idle:
+            parts.append(f"+{self.idle} {'idle' if self.idle_mode == 'keepalive' else 'trickle'}")
+        if self.slow_readers:
+            parts.append(f"+{self.slow_readers} slow")
+        return "".join(" " + part for part in parts)

@@ -113,6 +113,26 @@ def parse_rate(text: str | float | int, *, what: str = "rate") -> float:
     return value
 
 
+_BYTE_RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>B|KB|KiB|MB|MiB|kB)?\s*/\s*s\s*$")
+_BYTE_UNITS = {None: 1, "B": 1, "KB": 1024, "kB": 1024, "KiB": 1024, "MB": 1024 * 1024, "MiB": 1024 * 1024}
+
+
+def parse_byte_rate(text: str | float | int, *, what: str = "byte rate") -> float:
+    """Return bytes per second; `text` is "1KB/s", "512B/s", "2MB/s" (KB = KiB = 1024 bytes) or a number."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise UsageError(f"{what}: {text!r} is not a byte rate; use a form like 1KB/s or 512B/s")
+    if isinstance(text, int | float):
+        value = _as_float(text)
+    else:
+        match = _BYTE_RATE_RE.match(text)
+        if not match:
+            raise UsageError(f"{what}: {text!r} is not a byte rate; use a form like 1KB/s or 512B/s")
+        value = float(match["num"]) * _BYTE_UNITS[match["unit"]]
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{what}: {text!r} must be a positive byte rate")
+    return value
+
+
 def parse_cpus(text: str | list[int] | tuple[int, ...], *, what: str = "cpus") -> tuple[int, ...]:
     """Return a sorted tuple of CPU numbers from "0", "0,2", "0-3" or a list of integers."""
     if isinstance(text, list | tuple):

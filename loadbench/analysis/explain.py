@@ -283,7 +283,7 @@ def _low_load_p50(points: Sequence[Point], kind_of: Mapping[str, str], kind: str
     return min(chosen, key=lambda p: p.load_value, default=None)
 
 
-def family_notes(
+def serving_notes(
     points: Sequence[Point], kind_of: Mapping[str, str], startup_ms: Mapping[str, float] | None = None
 ) -> tuple[str, ...]:
     """A sentence or two per server family in the results, each with the measured figure that shows it.

@@ -18,13 +18,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
-from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, family_notes, workload_kind
+from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
+from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, serving_notes, workload_kind
+from loadbench.analysis.profiles import ProfileView, profile_finding, view_profile
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
-from loadbench.analysis.trialtable import ERROR_CLASSES, error_counts, series_name, trial_row
+from loadbench.analysis.trialtable import (
+    ERROR_CLASSES,
+    error_counts,
+    load_kind,
+    load_value,
+    series_name,
+    trial_row,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,13 +77,18 @@ def median_ci(values: Iterable[float | None], confidence: float = 0.95) -> Estim
     return Estimate(median=median(xs), low=low, high=high, n=n, coverage=ci_coverage(n, rank))
 
 
+#: No value at all (a figure older results files do not carry).
+NO_ESTIMATE = Estimate(median=math.nan, low=math.nan, high=math.nan, n=0, coverage=0.0)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Point:
     """One model at one load point of one workload, aggregated over its repetitions.
 
     errors: counts summed over repetitions, transport classes first, then "HTTP <code>" for non-2xx.
     busy: repetitions measured while other processes used more than a tenth of a core (caveats.py);
-    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured).
+    other_cpu_pct_max: the most those others used in any repetition (NaN when not measured);
+    cpu_per_request_us: the server's CPU microseconds per response (`server_cpu_us_per_request`).
     """
 
     workload: str
@@ -96,6 +110,7 @@ class Point:
     errors: tuple[tuple[str, int], ...]
     busy: int = 0
     other_cpu_pct_max: float = math.nan
+    cpu_per_request_us: Estimate = NO_ESTIMATE
 
     @property
     def error_total(self) -> int:
@@ -135,6 +150,8 @@ class WorkloadSummary:
     points: tuple[Point, ...]
     details: tuple[HeavyDetail, ...]
     verdict: WorkloadVerdict | None
+    profiles: tuple[ProfileView, ...] = ()  # one per model and profiled load point, in model order
+    profile_note: str = ""  # what the profiles explain, in words ("" when nothing stands out)
 
     @property
     def key(self) -> str:
@@ -182,8 +199,10 @@ class Summary:
     busy_note: str
     notes: tuple[str, ...]
     table: pd.DataFrame
+    crowd: tuple[CrowdRow, ...] = ()  # idle/slow clients against the load (analysis/crowd.py)
+    crowd_notes: tuple[str, ...] = ()  # what each family present does with a waiting connection
     trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
-    #: A sentence or two per server family with its measured figure (explain.family_notes); empty unless
+    #: A sentence or two per server family with its measured figure (explain.serving_notes); empty unless
     #: the run has a family of the history models.
     families: tuple[str, ...] = ()
 
@@ -227,6 +246,7 @@ def _point(rows: pd.DataFrame, trials: Sequence[TrialResult], confidence: float)
         p99_ms=est("latency_p99_ms"),
         error_rate=est("error_rate"),
         server_cpu_pct=est("server_cpu_pct"),
+        cpu_per_request_us=est("cpu_per_request_us"),
         rss_mb=est("server_rss_mb"),
         client_cpu_pct=est("client_cpu_pct"),
         errors=tuple((k, v) for k, v in errors.items() if v or k in ERROR_CLASSES),
@@ -276,10 +296,25 @@ def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+def _workload_profiles(
+    views: Sequence[ProfileView], workload: str, loop: str, models: Sequence[str]
+) -> tuple[tuple[ProfileView, ...], str]:
+    """This workload's profiles (model order, then load) and the finding at each model's heaviest one."""
+    mine = [v for v in views if v.record.workload == workload and load_kind(v.record.load) == loop]
+    order = {m: i for i, m in enumerate(models)}
+    mine.sort(key=lambda v: (order.get(v.model, len(order)), v.model, load_value(v.record.load)))
+    heaviest = {v.model: v for v in mine}  # the last one of each model is its heaviest
+    return tuple(mine), profile_finding(heaviest.values()) or ""
+
+
 def _workload(
-    frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float
+    frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float,
+    views: Sequence[ProfileView] = (),
 ) -> WorkloadSummary:
     models = tuple(dict.fromkeys(frame["model"]))
+    crowd_axis = bool(frame["crowd_clients"].max() > 0)
+    if crowd_axis:  # idle/slow clients swept beside a fixed load: they are the x axis
+        frame = frame.assign(load_value=frame["crowd_clients"].astype(float))
     points: list[Point] = []
     for (_, _value, _label), rows in frame.groupby(["model", "load_value", "load_label"], sort=False):
         points.append(_point(rows, [trials_by_index[i] for i in rows["index"]], confidence))
@@ -294,16 +329,23 @@ def _workload(
     first = frame.iloc[0]
     trial = trials_by_index[int(first["index"])]
     kind = workload_kind(trial.workload, trial.requests_spec)
-    load_kind = str(first["load_kind"])
+    loop = str(first["load_kind"])
+    profiles, note = _workload_profiles(views, str(first["workload"]), loop, models)
+    verdict = choose_verdict(str(first["workload"]), kind, loop, points)
+    if verdict is not None and note:
+        verdict = replace(verdict, sentence=f"{verdict.sentence} {note}")
     return WorkloadSummary(
         workload=str(first["workload"]),
         kind=kind,
-        load_kind=load_kind,
-        load_axis="concurrency (connections)" if load_kind == "closed" else "offered rate (requests/s)",
+        load_kind=loop,
+        load_axis="idle + slow clients beside the load" if crowd_axis else (
+            "concurrency (connections)" if loop == "closed" else "offered rate (requests/s)"),
         models=models,
         points=tuple(points),
         details=tuple(details),
-        verdict=choose_verdict(str(first["workload"]), kind, load_kind, points),
+        verdict=verdict,
+        profiles=profiles,
+        profile_note=note,
     )
 
 
@@ -334,9 +376,10 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     frame = trials_frame(trials)
     by_index = {t.index: t for t in trials}
     workloads: list[WorkloadSummary] = []
+    views = [view_profile(p) for p in results.profiles]
     if not frame.empty:
         for _, rows in frame.groupby(["workload", "load_kind"], sort=False):
-            workloads.append(_workload(rows, by_index, confidence))
+            workloads.append(_workload(rows, by_index, confidence, views))
     failed = tuple(
         _note(t, (str(failure.get("reason") or "failed"),), str(failure.get("log_tail") or ""))
         for t in trials if not t.status_ok for failure in [t.failure or {}]
@@ -359,6 +402,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                   if t.backend_extras.get("latency_precision")]  # fmt: skip
     if (note := precision_note(precisions)) is not None:
         notes.append(note)
+    crowd = crowd_rows(trials)
     scenario = header.scenario
     return Summary(
         scenario_name=str(scenario.get("name") or "unnamed"),
@@ -380,8 +424,10 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
                             len(measured)),
         notes=tuple(notes),
         table=frame,
+        crowd=tuple(crowd),
+        crowd_notes=tuple(family_notes(crowd)),
         trials=tuple(trials),
-        families=family_notes(
+        families=serving_notes(
             [p for w in workloads for p in w.points], {w.workload: w.kind for w in workloads},
             _startup_ms(header.env),
         ),

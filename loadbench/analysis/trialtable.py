@@ -71,6 +71,12 @@ def trial_row(t: TrialResult) -> dict[str, Any]:
     row["non_2xx"] = sum(v for k, v in counts.items() if k.startswith("HTTP "))
     row["server_cpu_pct"] = server.get("cpu_pct_mean")
     row["server_rss_mb"] = server.get("rss_mb_max")
+    crowd = t.crowd or {}
+    row["crowd_clients"] = int(crowd.get("idle", 0)) + int(crowd.get("slow_readers", 0))
+    held = int(crowd.get("idle_held_end", 0)) + int(crowd.get("slow_held_end", 0))
+    row["crowd_held"] = held if crowd else None
+    row["server_fds"] = server.get("fds_mean")
+    row["cpu_per_request_us"] = t.server_cpu_us_per_request
     row["client_cpu_pct"] = t.client_cpu_pct
     row["other_cpu_pct"] = t.other_cpu_pct
     row["busy"] = is_busy(t.other_cpu_pct)

@@ -18,7 +18,8 @@ Endpoints (GET and HEAD everywhere; POST too on /plaintext, /json and /health, w
 
 Anything else is 404; a missing or bad parameter is 400 and a method not allowed is 405, each with a
 one-line text body saying why. ``LOADBENCH_APP_DELAY_US`` (read once at import) adds that many
-microseconds of busy CPU to every request, to make a deliberately slower candidate for CI-gate tests.
+microseconds of busy CPU (the thread's CPU time, not wall time) to every request, to make a deliberately
+slower candidate for CI-gate tests.
 """
 
 from __future__ import annotations
@@ -128,9 +129,12 @@ DELAY_US = _read_delay_us()
 
 
 def _burn(ns: int) -> None:
-    # Busy-wait rather than sleep: the point is a candidate that costs more CPU per request.
-    end = time.perf_counter_ns() + ns
-    while time.perf_counter_ns() < end:
+    # Busy-wait rather than sleep: the point is a candidate that costs more CPU per request. The clock is
+    # this thread's CPU time, not the wall clock, so a request costs `ns` of CPU even when a neighbour
+    # takes the core meanwhile (it then takes longer, as real extra work would), and the server's
+    # cpu_per_request grows by exactly the delay whatever else the machine is doing.
+    end = time.thread_time_ns() + ns
+    while time.thread_time_ns() < end:
         pass
 
 

@@ -26,6 +26,8 @@ _COMMANDS: dict[str, str] = {
     "report": "report",
     "check": "check",
     "compare": "compare",
+    "trend": "trend",
+    "schema": "schema",
 }
 
 

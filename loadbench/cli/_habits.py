@@ -73,3 +73,4 @@ def hold_thresholds(trials: Sequence[TrialResult], checks: Sequence[Threshold], 
         click.echo(terminal(check_text(report), multiline=True), err=quiet)
     if code != ExitCode.OK:
         click.get_current_context().exit(int(code))
+

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from loadbench.cli._crowd import crowd_from_options, crowd_suffix, crowd_text
 from loadbench.engine.registry import backend_names
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
     from loadbench.results.records import TrialResult
-    from loadbench.types import Load, RequestSpec, ResponseCheck, Target
+    from loadbench.types import Crowd, Load, RequestSpec, ResponseCheck, Target
 
 EPILOG = """\b
 Examples:
@@ -28,6 +29,10 @@ Examples:
   loadbench bench http://127.0.0.1:8000/ --stages 10s:16c,20s:64c
   loadbench bench http://localhost:8000/items -m POST -H 'Content-Type: application/json' --body @item.json
   loadbench bench http://127.0.0.1:8000/ --mix /plaintext=3 --mix /json=1 -n 100k --json result.json
+  loadbench bench --targets targets.txt -c 16 -d 10s --seed 7      # vegeta's format, {seq} {csv:u.csv:id}
+  loadbench bench http://127.0.0.1:8000/plaintext -c 16 -d 10s --idle 1000
+  loadbench bench http://127.0.0.1:8000/plaintext -c 16 --idle 200 --idle-mode trickle --trickle-interval 1s
+  loadbench bench http://127.0.0.1:8000/plaintext -c 16 --slow-readers 32 --read-rate 1KB/s
   loadbench bench https://127.0.0.1:8443/plaintext --cacert ca.pem -c 16      # native engine over TLS
   loadbench bench https://127.0.0.1:8443/json --engine httpx --http2 --streams 10 -c 4 --insecure
   loadbench bench http://127.0.0.1:8000/plaintext --engine locust -c 64 -d 10s --warmup 1s
@@ -74,7 +79,10 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 
 
 @click.command(epilog=EPILOG)
-@click.argument("url")
+@click.argument("url", required=False)
+@click.option("--targets", "targets_file", default=None, metavar="FILE", help="Requests from a file in "
+              "vegeta's http format (METHOD URL, header lines, @body; blocks apart by blank lines), with "
+              "templates {seq}, {random:1:100}, {csv:users.csv:id}; instead of URL; all on one host:port.")
 @click.option("-c", "--connections", default=None, help="Closed loop: N connections, each sending its next "
               "request when the last completes. [default: 10 when no -r or --stages]")  # fmt: skip
 @click.option("-r", "-R", "--rate", default=None, help="Open loop: requests per second (500/s, 1k/s); "
@@ -109,6 +117,10 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
 @click.option("-q", "hey_rate", default=None, hidden=True, expose_value=True)
 @click.option("--threshold", "thresholds", multiple=True, metavar="EXPR", help="Fail (exit 10) unless it "
               "holds, e.g. 'p99 < 50ms' or k6's 'p(95)<200' (repeatable; grammar: loadbench check --help).")
+@click.option("--abort-on-fail", is_flag=True, help="Check the --thresholds every second on the figures so "
+              "far and end the run at the first failure (kept, marked aborted; exit 10), k6 style.")
+@click.option("--abort-delay", default="5s", show_default=True, help="--abort-on-fail: measured time before "
+              "the first check (k6's delayAbortEval), so a few slow first requests do not end the run.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors and failed thresholds.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print every error message and the engine's extras.")
 @click.option("--cpus", default=None, help="Pin the engine process(es) to these CPUs, e.g. 1 or 2-3.")
@@ -146,16 +158,34 @@ def _requests(path: str, mix: tuple[str, ...], method: str, headers: tuple[str, 
               "for every worker to connect.")  # fmt: skip
 @click.option("--locust-bind", default=None, metavar="HOST", help="--engine locust: the master's bind "
               "address (workers on other machines: docs/distributed.md). [default: 127.0.0.1]")  # fmt: skip
+@click.option("--idle", default="0", show_default=True, help="Idle connections opened before the warm-up "
+              "and held through the window, beside the measured load (1k, 10k).")  # fmt: skip
+@click.option("--idle-mode", type=click.Choice(["keepalive", "trickle"]), default="keepalive",
+              show_default=True, help="keepalive: one request each, then idle. trickle: a request's header "
+              "a byte per --trickle-interval, never completed (slowloris).")  # fmt: skip
+@click.option("--trickle-interval", default="1s", show_default=True, help="--idle-mode trickle: the pause "
+              "between two header bytes.")  # fmt: skip
+@click.option("--idle-path", default=None, help="The idle clients' one request. [default: the URL's path]")
+@click.option("--slow-readers", default="0", show_default=True, help="Clients that ask for --slow-path and "
+              "read it at --read-rate each, through a small receive buffer.")  # fmt: skip
+@click.option("--read-rate", default="1KB/s", show_default=True, help="Each slow reader's read rate (512B/s, "
+              "1KB/s, 1MB/s; KB = 1024 bytes).")  # fmt: skip
+@click.option("--slow-path", default="/static/1m.bin", show_default=True, help="The large response slow "
+              "readers read.")  # fmt: skip
 def command(
-    url: str, connections: str | None, rate: str | None, stages: str | None, duration: str | None,
+    url: str | None, targets_file: str | None, connections: str | None, rate: str | None, stages: str | None,
+    duration: str | None,
     max_requests: str | None, warmup: str, timeout: str, method: str, headers: tuple[str, ...],
     body: str | None, mix: tuple[str, ...], no_keepalive: bool, arrival: str, max_connections: str,
     processes: str | None, threads: str | None, latency: bool, hey_rate: str | None,
-    thresholds: tuple[str, ...], quiet: bool, verbose: bool, cpus: str | None, seed: int,
+    thresholds: tuple[str, ...], abort_on_fail: bool, abort_delay: str, quiet: bool, verbose: bool,
+    cpus: str | None, seed: int,
     json_out: str | None, expect_status: str | None, expect_body: str | None, expect_body_re: str | None,
     pipeline: str, unix_socket: str | None, engine: str, http2: bool, streams: str | None, insecure: bool,
     cacert: str | None, allow_remote: bool, locustfile: str | None, locust_workers: int | None,
     workers_timeout: str, locust_bind: str | None,
+    idle: str, idle_mode: str, trickle_interval: str, idle_path: str | None, slow_readers: str,
+    read_rate: str, slow_path: str,
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
     from loadbench.cli._habits import engine_processes, refuse_hey_rate
@@ -169,7 +199,25 @@ def command(
     if quiet and verbose:
         raise UsageError("--quiet and -v exclude each other: choose one")
     checks = parse_thresholds(thresholds, source="--threshold")
-    target, path = parse_url(url)
+    abort_delay_s = parse_duration(abort_delay, what="--abort-delay")
+    if abort_on_fail and not checks:
+        raise UsageError("--abort-on-fail needs at least one --threshold to check, e.g. "
+                         "--threshold 'p(99)<50ms'")  # fmt: skip
+    if abort_on_fail and engine != "native":
+        raise UsageError(f"--abort-on-fail: the {engine} engine cannot end a run early; use --engine native")
+    if (url is None) == (targets_file is None):
+        raise UsageError("give a URL or --targets FILE (one of them)")
+    listed: list[RequestSpec] | None = None
+    if targets_file is not None:
+        from loadbench.engine.targetfile import read_targets
+
+        if mix or body is not None or method != "GET":
+            raise UsageError("--targets FILE sets each request's method and body: drop -m, --body and --mix")
+        target, listed = read_targets(targets_file, allow_remote=allow_remote)  # checks every host first
+        url, path = f"{target.base_url} (--targets {targets_file})", ""
+    else:
+        assert url is not None
+        target, path = parse_url(url)
     check_target(target, allow_remote=allow_remote)  # before any socket or name lookup
     if sum(x is not None for x in (connections, rate, stages)) > 1:
         raise UsageError("-c, -r and --stages exclude each other: choose one load shape")
@@ -210,16 +258,38 @@ def command(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
         cpus=cpu_list, seed=seed, allow_remote=allow_remote, insecure=insecure, cacert=cacert,
-        pipeline=depth, unix_socket=unix_socket,
+        pipeline=depth, unix_socket=unix_socket, live_figures=abort_on_fail,
     )  # fmt: skip
     check = _check(expect_status, expect_body, expect_body_re)
-    specs = [dataclasses.replace(s, check=check) for s in _requests(path, mix, method, headers, body)]
+    if listed is not None:  # -H adds to every target
+        extra = tuple(_requests("/", (), method, headers, None)[0].headers)
+        specs = [dataclasses.replace(s, check=check, headers=s.headers + extra) for s in listed]
+    else:
+        specs = [dataclasses.replace(s, check=check) for s in _requests(path, mix, method, headers, body)]
     if engine != "native" and (check is not None or depth > 1 or unix_socket is not None):
         raise UsageError("--expect-*, --pipeline and --unix-socket need --engine native")
     settings = _engine_settings(engine, load, limit, locustfile, locust_workers, workers_timeout, locust_bind)
     settings |= _http_settings(engine, http2, streams)
+    crowd = crowd_from_options(idle, idle_mode, trickle_interval, idle_path, slow_readers, read_rate,
+                               slow_path)
+    watch = None
+    if abort_on_fail:
+        from loadbench.gate.abort import AbortWatch
+
+        watch = AbortWatch(checks, abort_delay_s, lambda rec: bench_trial(
+            url, specs, rec, options, workload="partial", started=_now()))
     trials = _run(url, target, specs, load, options, json_out, engine=engine, settings=settings,
-                  quiet=quiet, verbose=verbose)
+                  quiet=quiet, verbose=verbose, crowd=crowd, on_tick=watch)
+    if watch is not None and watch.reason is not None:
+        click.echo(f"aborted: {watch.reason} (--abort-on-fail); the trial is kept with aborted: true",
+                   err=True)  # fmt: skip
+        from loadbench.errors import ExitCode
+
+        if checks:
+            from loadbench.cli._habits import hold_thresholds
+
+            hold_thresholds(trials, checks, quiet=quiet)
+        click.get_current_context().exit(int(ExitCode.GATE_FAILED))
     if checks:
         from loadbench.cli._habits import hold_thresholds
 
@@ -315,28 +385,44 @@ def _http_settings(engine: str, http2: bool, streams: str | None) -> dict[str, A
 
 def _run(url: str, target: Target, specs: list[RequestSpec], load: Load, options: Any, json_out: str | None,
          *, engine: str, settings: dict[str, Any], quiet: bool = False, verbose: bool = False,
-         ) -> list[TrialResult]:  # fmt: skip
-    """Run the load, print the summary (unless quiet), write --json; return the trials measured."""
+         crowd: Crowd | None = None, on_tick: Any = None) -> list[TrialResult]:  # fmt: skip
+    """Run the load (beside the idle/slow clients, if any), print the summary (unless quiet), write --json;
+    return the trials measured."""
+    import contextlib
     import json
 
     from loadbench.engine import run_backend
+    from loadbench.engine.crowd.limits import plan_fit
+    from loadbench.engine.crowd.process import CrowdRun
     from loadbench.safe.escape import terminal
     from loadbench.safe.write import check_output, write_output
+
+    fit = plan_fit(crowd, load.connection_limit, host=target.host) if crowd is not None else None
 
     if json_out:  # refuse a bad export path in a second, not after the run; nothing is truncated yet
         check_output(json_out, what="--json")
     workload = specs[0].path if len(specs) == 1 else "mix:" + "+".join(s.path for s in specs)
     started = _now()
-    measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings)
+    crowd_record = None
+    with contextlib.ExitStack() as stack:
+        crowd_run = None
+        if crowd is not None and fit is not None:
+            crowd_run = stack.enter_context(CrowdRun(crowd, target, default_path=specs[0].path,
+                                                     cpus=options.cpus, sources=fit.sources))  # fmt: skip
+        measured = run_backend(engine, target, specs, load, options, workload=workload, settings=settings,
+                               on_tick=on_tick)  # fmt: skip
+        crowd_record = crowd_run.finish() if crowd_run is not None else None
     several = len(measured.recordings) > 1
     for name, recording in measured.recordings.items():
         heading = f"{url} [{name}]" if several else url
         if not quiet:
             text = summary_text(heading, recording, options, extras=measured.extras, verbose=verbose)
+            if crowd_record is not None:
+                text += "\n" + crowd_text(crowd_record)
             click.echo(terminal(text, multiline=True), err=json_out == "-")
     trials = [
         bench_trial(url, specs, recording, options, workload=name, started=started,
-                    extras=measured.extras, suffix=name if several else "")
+                    extras=measured.extras, suffix=name if several else "", crowd=crowd_record)
         for name, recording in measured.recordings.items()
     ]  # fmt: skip
     if json_out:
@@ -356,7 +442,7 @@ def _now() -> Any:
 
 def bench_trial(
     url: str, specs: list[RequestSpec], recording: Recording, options: Any, *, workload: str, started: Any,
-    extras: Any = None, suffix: str = "",
+    extras: Any = None, suffix: str = "", crowd: Any = None,
 ) -> TrialResult:  # fmt: skip
     """The trial record of docs/results-format.md for a bench run, built like a run's (results.build).
 
@@ -371,8 +457,9 @@ def bench_trial(
         trial_id="bench", index=0, model=urlsplit(url).netloc, workload=workload, requests_spec=specs,
         load=recording.load, started=started, url=url,
         cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
+        load_suffix=crowd_suffix(crowd),
     ).for_workload(workload, suffix)
-    return measured_trial(identity, recording, backend_extras=extras)
+    return measured_trial(identity, recording, backend_extras=extras, crowd=crowd)
 
 
 def _ms(ns: float) -> str:

@@ -12,7 +12,8 @@ trial (server failed or generator saturated), 2 a bad expression, 1 any other er
 Threshold grammar (units are mandatory, except for counts):
   METRIC[{model=NAME,workload=PATH,load=LABEL,variant=NAME}] OP NUMBER[UNIT]
   metrics: rps (/s, k/s), mean min max and any percentile pNN, pNN.N (us, ms, s),
-           error_rate (%), errors (a count), server_cpu (%), server_rss (MB)
+           error_rate (%), errors (a count), server_cpu (%), server_rss (MB),
+           cpu_per_request (us, ms: the server's CPU time per response)
   k6 spellings: p(95) avg med min max rate; only p(N) and rate take a bare number:
            p(95)<200 is 200 ms, rate<0.01 is an error fraction of 1 %
   OP: <  <=  >  >=  ==
@@ -21,6 +22,7 @@ Threshold grammar (units are mandatory, except for counts):
 Examples:
   loadbench check reports/run/results.jsonl --threshold 'p99 < 50ms' --threshold 'error_rate < 1%'
   loadbench check results.jsonl -t 'p99{model=uvicorn,workload=/json} < 20ms' -t 'errors == 0'
+  loadbench check results.jsonl -t 'cpu_per_request < 300us'
   loadbench check results.jsonl --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"
   loadbench check results.jsonl -t 'p(95)<200' -t 'rate<0.01' --json - | jq .status   # k6 spellings
 """
@@ -58,12 +60,13 @@ def command(
     from loadbench.gate.junit import render_junit
     from loadbench.gate.render import check_junit, check_markdown, check_text
     from loadbench.results.file import read_results
-    from loadbench.results.records import latest_attempts
+    from loadbench.results.records import latest_attempts, refuse_duplicate_trials
     from loadbench.safe.escape import terminal
     from loadbench.scenario.thresholds import parse_thresholds
 
     parsed = parse_thresholds(thresholds, source="--threshold")
     data = read_results(results)
+    refuse_duplicate_trials(data)
     echo_warnings(data.warnings)
     if not no_scenario_thresholds:
         stored = data.header.scenario.get("thresholds") or ()

@@ -10,7 +10,8 @@ Verdicts (per model, workload and load point; the overall verdict is the worst):
   improvement   the whole interval is beyond the tolerance, the good way
   no change     the whole interval is within ±tolerance
   inconclusive  neither; the output says about how many more pairs would decide
-Default tolerance: rps 5%, p50 10%, p99 15%.
+Default tolerance: rps 5%, p50 10%, p99 15%, cpu_per_request 5%.
+cpu_per_request is the server's CPU time per response: time a neighbour steals is not in it.
 
 \b
 Exit codes: 0 pass (no change, improvement; inconclusive unless --fail-on-inconclusive),
@@ -23,6 +24,7 @@ Examples:
   loadbench compare results.jsonl --baseline main --candidate pr --metric p99 --tolerance 10%
   loadbench compare results.jsonl --baseline waitress --candidate uvicorn   # two models of one run
   loadbench compare old/results.jsonl new/results.jsonl     # two runs (noisier)
+  loadbench compare results.jsonl --metric cpu_per_request   # the server's cost, robust to neighbours
   loadbench compare results.jsonl --calibrate               # the baseline against itself: noise floor
   loadbench compare results.jsonl --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"
 """
@@ -34,8 +36,8 @@ Examples:
 @click.option("--baseline", metavar="NAME", help="The baseline variant (a model in a run without variants).")
 @click.option("--candidate", metavar="NAME", help="The candidate variant (or model).")
 @click.option(
-    "--metric", type=click.Choice(["rps", "p50", "p99"]), default="rps", show_default=True,
-    help="What to compare: throughput, median latency or p99 latency.",
+    "--metric", type=click.Choice(["rps", "p50", "p99", "cpu_per_request"]), default="rps", show_default=True,
+    help="What to compare: throughput, median latency, p99 latency or the server's CPU per request.",
 )
 @click.option("--tolerance", metavar="PCT", help="Changes within ±PCT are 'no change' (default per metric).")
 @click.option(
@@ -75,6 +77,7 @@ def command(
     from loadbench.gate.render import comparison_junit, comparison_markdown, comparison_text
     from loadbench.gate.status import GateStatus
     from loadbench.results.file import read_results
+    from loadbench.results.records import refuse_duplicate_trials
     from loadbench.safe.escape import terminal
 
     tol = None if tolerance is None else parse_percent(tolerance, what="--tolerance")
@@ -84,11 +87,13 @@ def command(
             "--baseline, --candidate and --calibrate apply to a single (paired) results file"
         )
     base_data = read_results(results)
+    refuse_duplicate_trials(base_data)
     echo_warnings(base_data.warnings)
     comparisons: list[Comparison] = []
     main: Comparison | None = None
     if candidate_results is not None:
         cand_data = read_results(candidate_results)
+        refuse_duplicate_trials(cand_data)
         echo_warnings(cand_data.warnings)
         main = paired.compare_runs(
             base_data.trials, cand_data.trials, base_name=results, cand_name=candidate_results,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from loadbench.cli._complete import complete_models
 from loadbench.servers.registry import model_names
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ Examples:
 
 
 @click.command(epilog=EPILOG)
-@click.argument("model", metavar="MODEL")
+@click.argument("model", metavar="MODEL", shell_complete=complete_models)
 @click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1; 0 picks a free one.")
 @click.option("--workers", type=int, default=None, help="Worker processes (model default when omitted).")
 @click.option("--threads", type=int, default=None, help="Threads per worker (waitress, gunicorn-gthread).")

@@ -44,22 +44,50 @@ def _validate(load: Load, requests: Sequence[RequestSpec], options: DriveOptions
     if options.pipeline > 1 and (load.loop == "open" or not options.keepalive):
         raise UsageError(f"pipeline {options.pipeline}: pipelining needs keep-alive and a closed loop "
                          "(-c N or connection stages); drop the rate or --no-keepalive")
+    _check_limits(load, requests, options, duration)
 
 
 def _native_only(backend: str, requests: Sequence[RequestSpec], options: DriveOptions) -> None:
     """Refuse what only the native engine does, rather than ignore it."""
     asked = [what for what, on in (
         ("response checks (expect_status / expect_body)", any(r.check is not None for r in requests)),
+        ("request templates ({seq}, {random:...}, {csv:...})",
+         any(r.template_dir is not None for r in requests)),
         ("pipelining", options.pipeline > 1), ("a Unix socket", options.unix_socket is not None),
     ) if on]  # fmt: skip
     if backend != DEFAULT_BACKEND and asked:
         raise UsageError(f"engine {backend!r} does not do {' or '.join(asked)}; use engine \"native\"")
 
 
+def _check_limits(load: Load, requests: Sequence[RequestSpec], options: DriveOptions,
+                  duration: float | None) -> None:  # fmt: skip
+    """The bounds of loadbench.safe.limits, so bench and the Python API meet what scenarios meet."""
+    from loadbench.safe import limits
+    from loadbench.shapes import Open, Stages
+
+    problems = {
+        "duration": None if duration is None else limits.duration_problem(duration),
+        "warm-up": limits.duration_problem(options.warmup_s),
+        "timeout": limits.timeout_problem(options.timeout_s),
+        "processes": limits.processes_problem(options.processes, len(options.cpus) if options.cpus else None),
+        "connections": limits.connections_problem(load.connection_limit),
+    }
+    if isinstance(load, Open):
+        problems["rate"] = limits.rate_problem(load.rate_per_s, duration, options.processes)
+    elif isinstance(load, Stages) and load.kind == "rate":
+        peak = max((stage.target for stage in load.stages), default=0.0)
+        problems["rate"] = limits.rate_problem(peak, duration, options.processes)
+    for spec in requests:
+        problems.setdefault("request", limits.request_problem(spec.method, spec.path, spec.headers))
+    for what, problem in problems.items():
+        if problem is not None:
+            raise UsageError(f"{what}: {problem}")
+
+
 def run_backend(
     backend: str, target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *,
     workload: str = "", settings: Mapping[str, Any] | None = None,
-    on_tick: Callable[[TickInfo], None] | None = None,
+    on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> BackendResult:  # fmt: skip
     """Send the load with the engine backend called `backend`; see loadbench.engine.backend.
 
@@ -84,7 +112,7 @@ def run_backend(
 
 def drive(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
-    *, on_tick: Callable[[TickInfo], None] | None = None,
+    *, on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> Recording:  # fmt: skip
     """The native engine's Recording of one workload: run_backend("native", ...) for callers that measure
     one workload and want its Recording (bench, benchmarks, tests)."""

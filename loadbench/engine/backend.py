@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Backend", "BackendResult", "TickSink"]
 
-TickSink = Callable[["TickInfo"], None]
+# Called about once a second with the progress; returning True asks the engine to end the run now (the
+# trial is kept, marked aborted; --abort-on-fail). Backends that cannot stop early ignore it.
+TickSink = Callable[["TickInfo"], "bool | None"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

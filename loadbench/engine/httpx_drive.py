@@ -227,7 +227,7 @@ def _cpu_s() -> float:
 
 def drive_httpx(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions, *, http2: bool,
-    streams: int, context: ssl.SSLContext | None, report: Callable[[TickInfo], None] | None = None,
+    streams: int, context: ssl.SSLContext | None, report: Callable[[TickInfo], bool | None] | None = None,
 ) -> HttpxRun:  # fmt: skip
     """Run the load with httpx on a fresh event loop (uvloop when installed); see the module docstring."""
     from loadbench.engine.native.phases import event_loop_factory
@@ -239,7 +239,7 @@ def drive_httpx(
     return HttpxRun(shard=shard, versions=driver.versions, clients_opened=driver.clients_opened)
 
 
-async def _phases(driver: _Driver, loop_name: str, report: Callable[[TickInfo], None] | None) -> Shard:
+async def _phases(driver: _Driver, loop_name: str, report: Callable[[TickInfo], bool | None] | None) -> Shard:
     """Warm-up, measured window, drain: the same phases as the native engine (engine/native/phases.py)."""
     options, load, rec = driver.options, driver.load, driver.rec
     duration_s = run_duration_s(load, options)

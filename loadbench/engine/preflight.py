@@ -50,6 +50,10 @@ def preflight(
             continue
         seen.add(key)
         where = f"{spec.method.upper()} {spec.path}"
+        if spec.template_dir is not None:  # fetched as the run's first rendering of it would be
+            from loadbench.engine.native.templated import first_rendering
+
+            spec = first_rendering(spec, seed=options.seed)
         try:
             raw = _fetch(target, spec, context, options.timeout_s, head_request=spec.method.upper() == "HEAD")
             status, body = _frame(raw, head_request=spec.method.upper() == "HEAD")

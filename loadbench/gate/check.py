@@ -69,6 +69,9 @@ def metric_value(trial: TrialResult, metric: str) -> float | None:
         value = (trial.server or {}).get("cpu_pct_mean")
     elif metric == "server_rss":
         value = (trial.server or {}).get("rss_mb_max")
+    elif metric == "cpu_per_request":
+        us = trial.server_cpu_us_per_request
+        value = None if us is None else us / 1000  # a time: base unit ms
     else:
         raise KeyError(metric)
     return None if value is None else float(value)
@@ -144,6 +147,11 @@ class CheckReport:
 
 def _selects(threshold: Threshold, trial: TrialResult) -> bool:
     return all(_filter_value(trial, key) == value for key, value in threshold.filters)
+
+
+def selects(threshold: Threshold, trial: TrialResult) -> bool:
+    """Whether the threshold's filters ({model=...}, {workload=...}) select this trial."""
+    return _selects(threshold, trial)
 
 
 def _group_key(trial: TrialResult) -> tuple[str, str | None, str, str]:

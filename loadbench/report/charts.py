@@ -200,8 +200,11 @@ def _load_axis(ax: Axes, w: WorkloadSummary) -> None:
     values = sorted({p.load_value for p in w.points if p.load_value > 0})
     if len(values) > 1 and values[-1] / values[0] >= 8:
         ax.set_xscale("log", base=2)
-    ax.set_xticks(values, [chart_label(p) for p in dict.fromkeys(
-        p.load_label for p in sorted(w.points, key=lambda p: p.load_value) if p.load_value > 0)])
+    labels: dict[float, str] = {}  # the first label of each value: several labels can share one
+    for p in sorted(w.points, key=lambda p: p.load_value):
+        if p.load_value > 0:
+            labels.setdefault(p.load_value, p.load_label)
+    ax.set_xticks(values, [chart_label(labels[v]) for v in values])
     ax.minorticks_off()
     ax.set_xlabel(w.load_axis)
 

@@ -8,6 +8,7 @@ matplotlib wrote it and escapes the text inside it.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis import format as fmt
@@ -16,6 +17,7 @@ from loadbench.analysis.caveats import BUSY_OTHER_CPU_PCT
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from loadbench.analysis.profiles import ProfileView
     from loadbench.analysis.summary import Summary
     from loadbench.report.registry import Renderer
 
@@ -23,7 +25,8 @@ RAW_TABLE_COLUMNS = (
     ("trial_id", "trial"), ("model", "model"), ("workload", "workload"), ("load_label", "load"),
     ("repetition", "rep"), ("status_ok", "ok"), ("requests", "requests"), ("rps", "req/s"),
     ("latency_p50_ms", "p50 ms"), ("latency_p99_ms", "p99 ms"), ("latency_max_ms", "max ms"),
-    ("error_rate", "error rate"), ("server_cpu_pct", "server CPU %"), ("server_rss_mb", "RSS MB"),
+    ("error_rate", "error rate"), ("server_cpu_pct", "server CPU %"),
+    ("cpu_per_request_us", "CPU µs/req"), ("server_rss_mb", "RSS MB"),
     ("client_cpu_pct", "client CPU %"), ("other_cpu_pct", "other CPU %"), ("saturated", "saturated"),
 )
 
@@ -40,9 +43,14 @@ def _environment() -> Environment:
     )
     env.filters.update(
         num=fmt.num, ms=fmt.ms, pct=fmt.pct, interval=fmt.interval, with_interval=fmt.with_interval,
-        flags=fmt.flags,
+        flags=fmt.flags, has_cost=_has_cost,
     )
     return env
+
+
+def _has_cost(points: Any) -> bool:
+    """Whether any point carries the server's CPU per request (files from before it existed do not)."""
+    return any(math.isfinite(p.cpu_per_request_us.median) for p in points)
 
 
 def _raw_cell(key: str, value: Any) -> tuple[str, bool]:
@@ -73,11 +81,13 @@ def render_html(summary: Summary) -> str:
     from loadbench.report.charts import model_styles, timeline_note, workload_charts
 
     charts = workload_charts(summary)
-    # Markup: the SVG is matplotlib's output, whose text nodes it escaped itself (see charts.py).
+    # Markup: the SVG is matplotlib's output, whose text nodes it escaped itself (see charts.py); the
+    # flame graphs are flamegraph.py's, which escapes every name it writes (xml_text).
     sections = [
         {"w": w, "charts": [{"chart": c, "svg": Markup(c.svg)} for c in wc],
          "notes": [n for n in (timeline_note(w),) if n],
-         "intervals": any(p.rps.coverage > 0 or p.p99_ms.coverage > 0 for p in w.points)}
+         "intervals": any(p.rps.coverage > 0 or p.p99_ms.coverage > 0 for p in w.points),
+         "profiles": [{"v": v, "svg": Markup(_flame(v))} for v in w.profiles]}
         for w, wc in zip(summary.workloads, charts, strict=True)
     ]
     error_points = [p for w in summary.workloads for p in w.points if p.error_total]
@@ -93,7 +103,25 @@ def render_html(summary: Summary) -> str:
         raw_rows=_raw_rows(summary),
         trial_count=len(summary.table),
         busy_limit=f"{BUSY_OTHER_CPU_PCT:.0f}",
+        sampling_note=SAMPLING_NOTE,
     )
+
+
+SAMPLING_NOTE = (
+    "py-spy sampled every Python process of the server, keeping running threads only (no --idle) and "
+    "Python frames only (no --native: time in C, such as uvloop's, counts in the Python function that "
+    "called it). Runs of the server's framework and standard-library frames are folded into their "
+    "innermost frame, so the app's code stands out; hover a box for its name and share."
+)
+
+
+def _flame(view: ProfileView) -> str:
+    from loadbench.report.flamegraph import flame_svg
+
+    if not view.profiled:
+        return ""
+    title = f"{view.model}, {view.record.workload} at {view.record.load_label}"
+    return flame_svg(view.stacks, total=view.samples, title=title)
 
 
 class HtmlRenderer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
@@ -62,9 +63,12 @@ def render_markdown(summary: Summary) -> str:
         out.append(f"### {_code(w.workload)} ({w.load_kind} loop)")
         out.append("")
         flagged = any(fmt.flags(p) for p in w.points)
-        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % | RSS MB |"
+        cost = any(math.isfinite(p.cpu_per_request_us.median) for p in w.points)  # older files lack it
+        out.append("| model | load | req/s | interval | p50 ms | p99 ms | errors | server CPU % |"
+                   + (" CPU µs/req |" if cost else "") + " RSS MB |"
                    + (" flags |" if flagged else ""))
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if flagged else ""))
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if cost else "")
+                   + ("---|" if flagged else ""))
         for p in w.points:
             name = md_escape(p.model)
             if w.verdict and p.model == w.verdict.winner:
@@ -72,12 +76,14 @@ def render_markdown(summary: Summary) -> str:
             cells = [
                 name, md_escape(p.load_label), fmt.num(p.rps.median), fmt.interval(p.rps) or fmt.MISSING,
                 fmt.ms(p.p50_ms.median), fmt.ms(p.p99_ms.median), fmt.num(p.error_total),
-                fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
+                fmt.num(p.server_cpu_pct.median, 1),
+                *([fmt.num(p.cpu_per_request_us.median, 1)] * cost), fmt.num(p.rss_mb.median, 1),
             ]
             if flagged:
                 cells.append(", ".join(fmt.flags(p)))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    out.extend(_crowd_section(summary))
     for note in summary.notes:
         out.append(f"_{md_escape(note)}_")
         out.append("")
@@ -87,6 +93,36 @@ def render_markdown(summary: Summary) -> str:
         f"{BUSY_OTHER_CPU_PCT:.0f} % of a core), failed.</sub>"
     )
     return "\n".join(out) + "\n"
+
+
+def _crowd_section(summary: Summary) -> list[str]:
+    """Idle and slow clients against the load: held, lost, active req/s and p99, server memory."""
+    if not summary.crowd:
+        return []
+    out = ["### Idle and slow clients beside the load", "",
+           "| workload | model | load | held | waiting | lost | req/s | p99 ms | errors | RSS MB | before MB "
+           "| fds | KiB per held |",
+           "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in summary.crowd:
+        lost = ", ".join(f"{name} {n:,}" for name, n in row.lost if n) or "none"
+        cells = [
+            _code(row.workload), md_escape(row.model), md_escape(row.load_label),
+            fmt.num(row.held), fmt.num(row.waiting), md_escape(lost), fmt.num(row.rps), fmt.ms(row.p99_ms),
+            fmt.num(row.errors), fmt.num(row.rss_mb, 1), fmt.num(row.rss_before_mb, 1), fmt.num(row.fds),
+            fmt.num(row.kib_per_held, 1),
+        ]  # fmt: skip
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        "<sub>held: idle + slow clients still open at the window's end; waiting: keep-alive clients whose"
+        " one request was never answered; KiB per held: (RSS over the window − the same model's RSS "
+        "without idle clients, else before they opened) / held, summed over the server's processes (pre-"
+        'fork shared pages count once per process).</sub>'
+    )
+    out.append("")
+    out.extend(f"- {md_escape(note)}" for note in summary.crowd_notes)
+    out.append("")
+    return out
 
 
 class MarkdownRenderer:

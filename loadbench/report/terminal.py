@@ -6,6 +6,7 @@ The tables are laid out to fit an 80-column terminal: no vertical rules, short h
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from loadbench.analysis import format as fmt
@@ -14,7 +15,7 @@ from loadbench.safe.escape import terminal
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from loadbench.analysis.summary import Point, Summary
+    from loadbench.analysis.summary import Point, Summary, WorkloadSummary
     from loadbench.results.records import Results
 
 
@@ -28,6 +29,24 @@ def _errors(p: Point) -> str:
 
 
 _STYLES = {"saturated": "yellow", "busy": "magenta", "failed": "red"}
+TOP_IN_TERMINAL = 5
+
+
+def _print_profiles(w: WorkloadSummary, console: Console) -> None:
+    """Per profiled model the top functions by own time (total beside); one line per model not profiled."""
+    from rich.text import Text
+
+    for v in w.profiles:
+        head = f"profile of {v.model} at {v.record.load_label}"
+        if not v.profiled:
+            console.print(Text(terminal(f"{head}: not profiled: {v.record.reason}"), style="dim"))
+            continue
+        intro = f"{head} ({v.caption()}); top functions, own / total time:"
+        console.print(Text(terminal(intro), style="dim"))
+        for f in v.top_own[:TOP_IN_TERMINAL]:
+            mark = "" if f.category == "app" else f" [{f.category}]"
+            line = f"  {fmt.pct(f.own_share):>6} {fmt.pct(f.total_share):>6}  {f.function} ({f.path}){mark}"
+            console.print(Text(terminal(line)), soft_wrap=False, overflow="ellipsis", no_wrap=True)
 
 
 def _styled(flag: str) -> str:
@@ -60,7 +79,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         table.add_column("model", overflow="fold", min_width=8)
         table.add_column("load", justify="right", no_wrap=True)
-        for name in ("req/s", "p50 ms", "p99 ms", "errors", "CPU %", "RSS MB"):
+        cost = any(math.isfinite(p.cpu_per_request_us.median) for p in w.points)  # older files lack it
+        for name in ("req/s", "p50 ms", "p99 ms", "errors", "CPU %", *(["CPU µs/req"] * cost), "RSS MB"):
             table.add_column(name, justify="right", no_wrap=True)
         if any(flags.values()):
             table.add_column("flags", min_width=12)
@@ -72,8 +92,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             previous = p.model
             cells: list[RenderableType] = [
                 label, Text(terminal(p.load_label)), fmt.num(p.rps.median), fmt.ms(p.p50_ms.median),
-                fmt.ms(p.p99_ms.median),
-                _errors(p), fmt.num(p.server_cpu_pct.median, 1), fmt.num(p.rss_mb.median, 1),
+                fmt.ms(p.p99_ms.median), _errors(p), fmt.num(p.server_cpu_pct.median, 1),
+                *([fmt.num(p.cpu_per_request_us.median, 1)] * cost), fmt.num(p.rss_mb.median, 1),
             ]
             if any(flags.values()):
                 cells.append(" ".join(_styled(f) for f in flags[id(p)]))
@@ -81,10 +101,16 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
         console.print(table)
         if w.verdict is not None:
             console.print(Text(terminal(w.verdict.sentence)), soft_wrap=False)
+        elif w.profile_note:
+            console.print(Text(terminal(w.profile_note)), soft_wrap=False)
+        _print_profiles(w, console)
         console.print()
     for note in summary.families:
-        console.print(Text(note), soft_wrap=False)
-    console.print(Text("CPU % and RSS MB: the server's processes (100 % = one core).", style="dim"))
+        console.print(Text(terminal(note)), soft_wrap=False)
+    cost_note = "; CPU µs/req: their CPU time per response" if any(
+        math.isfinite(p.cpu_per_request_us.median) for w in summary.workloads for p in w.points) else ""
+    console.print(Text(f"CPU % and RSS MB: the server's processes (100 % = one core){cost_note}.",
+                       style="dim"))
     if summary.saturated:
         console.print(
             f"[bold yellow]Warning:[/] the load generator could not keep up in {len(summary.saturated)} "

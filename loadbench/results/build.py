@@ -33,7 +33,8 @@ class TrialIdentity:
     `model` is the name the reader sees (a scenario's server name, or host:port for `bench`), with the
     registry's `server_model` and its `family` beside it (empty for `bench`). `cpus` maps "server" and
     "client" to the CPUs each was pinned to (None: not pinned). `attempt` is 2 when a paired run measured
-    the round again after the generator saturated. `url` is `bench`'s target.
+    the round again after the generator saturated. `url` is `bench`'s target. `load_suffix` (Crowd.label)
+    keeps trials with idle or slow clients apart from those without: they are different load points.
     """
 
     trial_id: str
@@ -52,6 +53,7 @@ class TrialIdentity:
     started: datetime | str
     cpus: Mapping[str, Sequence[int] | None] | None = None
     url: str | None = None
+    load_suffix: str = ""  # idle/slow clients beside the load (Crowd.label): part of the load point's label
 
     def for_workload(self, workload: str, suffix: str) -> TrialIdentity:
         """The identity of one of several workloads one engine run measured (a Locust journey's steps)."""
@@ -68,7 +70,7 @@ class TrialIdentity:
             "server_model": self.server_model, "family": self.family,
             "server_options": dict(self.server_options), "variant": self.variant, "workload": self.workload,
             "requests_spec": [request_spec_to_json(s) for s in self.requests_spec], "load": load_json,
-            "load_label": load_from_json(load_json).label, "repetition": self.repetition,
+            "load_label": load_from_json(load_json).label + self.load_suffix, "repetition": self.repetition,
             "round": self.round, "started": started,
             "cpus": None if self.cpus is None else {
                 k: None if v is None else list(v) for k, v in self.cpus.items()},
@@ -83,11 +85,17 @@ class TrialIdentity:
 def measured_trial(
     identity: TrialIdentity, measured: Recording | Mapping[str, Any], *,
     monitor: MonitorSummary | None = None, backend_extras: Mapping[str, Any] | None = None,
+    crowd: Mapping[str, Any] | None = None,
+    instructions: int | None = None,
 ) -> TrialResult:  # fmt: skip
     """The record of a measured trial: its identity, the engine's figures and the monitor's summary.
 
     Identity wins over same-named keys of the measurement; the engine's own `client_cpu_pct` wins over
-    the monitor's. Non-finite figures become null. Keys this version does not know land in `extra`.
+    the monitor's. `server_cpu_us_per_request` is the monitor's server CPU over the responses received
+    in its window (`requests`, drained ones included, as the monitor covers the drain too); a
+    measurement that already carries the key keeps it. `instructions` (hardware counters, where the kernel
+    allows them; loadbench.monitor.perf) gives `server_instructions_per_request` the same way. Non-finite
+    figures become null. Keys this version does not know land in `extra`.
     Raises ResultsFormatError when the combination would not read back.
     """
     record = measured if isinstance(measured, Mapping) else measured.to_record()
@@ -96,9 +104,16 @@ def measured_trial(
         if key == "client_cpu_pct" and data.get(key) is not None:
             continue
         data[key] = value
+    if monitor is not None and "server_cpu_us_per_request" not in data:
+        cost = monitor.cpu_us_per_request(int(data.get("requests") or 0))
+        data["server_cpu_us_per_request"] = None if cost is None else round(cost, 3)
+    if instructions is not None and int(data.get("requests") or 0) > 0:
+        data["server_instructions_per_request"] = round(instructions / int(data["requests"]), 1)
     if backend_extras:
         data["backend_extras"] = dict(backend_extras)
     data.update(identity.to_json())
+    if crowd is not None:
+        data["crowd"] = dict(crowd)
     return TrialResult.from_json(data, where=f"trial {identity.trial_id!r}")
 
 

@@ -40,7 +40,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "Mapping": (dict,), "tuple": (list, tuple),
 }
 # The typed sub-records of results.records are TypedDicts: JSON objects, read and checked as mappings.
-_MAPPING_TYPES = frozenset({"LatencySummary", "ServerStats", "LoadRecord", "Failure"})
+_MAPPING_TYPES = frozenset({"LatencySummary", "ServerStats", "LoadRecord", "Failure", "CrowdRecord"})
 _ITEM_CHECKS: dict[str, tuple[type, ...]] = {  # value types inside a few nested keys
     "latency_ms": (int, float, type(None)), "service_ms": (int, float, type(None)),
     "schedule_lag_ms": (int, float, type(None)), "server": (int, float, type(None)),

@@ -145,3 +145,19 @@ def measure_python_startup_ms(runs: int = 5) -> dict[str, float] | None:
         return {"bare": round(bare, 2), "with_app_import": round(app, 2)}
 
     return _probe(both)
+
+
+def git_commit(directory: str | os.PathLike[str] | None = None) -> str | None:
+    """The full commit hash checked out at `directory` (default: the working directory), or None outside
+    a git checkout, without git, or if git takes over 2 s. Uncommitted changes are not marked."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", os.fspath(directory or "."), "rev-parse", "--verify", "HEAD"],
+            capture_output=True, text=True, timeout=2, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) in (40, 64) else None

@@ -20,7 +20,9 @@ from typing import Any
 from loadbench import __version__
 from loadbench.errors import LoadbenchError, OutputError, ResultsFormatError
 from loadbench.results.codec import describe, dumps_line
+from loadbench.results.profiles import PROFILE_KIND, ProfileRecord
 from loadbench.results.records import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
+from loadbench.safe.limits import MAX_RESULTS_FILE_BYTES, MAX_RESULTS_LINE_BYTES
 from loadbench.safe.write import output_error
 
 __all__ = ["ResultsWriter", "default_run_dir", "read_results"]
@@ -86,6 +88,14 @@ class ResultsWriter:
         self._write(line)
         self.trials_written += 1
 
+    def append_profile(self, profile: ProfileRecord) -> None:
+        """Write one profile line (never counted as a trial), flushed to disk before returning."""
+        try:
+            line = dumps_line(profile.to_json())
+        except ResultsFormatError as exc:
+            raise ResultsFormatError(f"{self.path}: profile {profile.trial_id!r}: {exc}") from None
+        self._write(line)
+
     def _write(self, line: str) -> None:
         if self._fd is None:
             raise LoadbenchError(f"{self.path}: ResultsWriter is not open; use it in a `with` block")
@@ -132,7 +142,7 @@ def read_results(path: str | os.PathLike[str]) -> Results:
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = _read_capped(path).decode("utf-8")
     except OSError as exc:
         raise ResultsFormatError(f"{path}: cannot read results file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -151,6 +161,35 @@ def read_results(path: str | os.PathLike[str]) -> Results:
         return _read_lines(path, lines, 1, _bench_header(path))
     header = _check_header(path, first)
     return _read_lines(path, lines, 2, header)
+
+
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes, read in chunks under both size limits, so /dev/zero, a FIFO that never ends or a
+    runaway file stops at the first limit it reaches instead of filling memory."""
+    chunks: list[bytes] = []
+    total = line_start = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            first, last = chunk.find(b"\n"), chunk.rfind(b"\n")
+            # the line running on from earlier chunks, up to its end here or to the end of this chunk
+            running = (first if first >= 0 else len(chunk)) + total - line_start
+            chunks.append(chunk)
+            if last >= 0:
+                line_start = total + last + 1
+            total += len(chunk)
+            if running > MAX_RESULTS_LINE_BYTES:
+                number = sum(c.count(b"\n") for c in chunks[:-1]) + 1
+                limit = f"{MAX_RESULTS_LINE_BYTES // 2**20} MiB"
+                raise ResultsFormatError(
+                    f"{path}:{number}: line is longer than the limit of {limit}; the file was damaged or is "
+                    "not loadbench results"
+                )
+            if total > MAX_RESULTS_FILE_BYTES:
+                raise ResultsFormatError(
+                    f"{path}: larger than the limit of {MAX_RESULTS_FILE_BYTES // 2**30} GiB for a results "
+                    "file; split the run or filter the file (e.g. with jq) before reading it"
+                )
+    return b"".join(chunks)
 
 
 def _check_header(path: Path, data: Mapping[str, Any]) -> ResultsHeader:
@@ -192,6 +231,7 @@ def _read_single_object(path: Path, text: str) -> Results:
 
 def _read_lines(path: Path, lines: list[str], first_number: int, header: ResultsHeader) -> Results:
     trials: list[TrialResult] = []
+    profiles: list[ProfileRecord] = []
     warnings: list[str] = []
     numbered = [(n, line) for n, line in enumerate(lines[first_number - 1:], first_number) if line.strip()]
     for position, (number, line) in enumerate(numbered):
@@ -209,12 +249,16 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
             raise ResultsFormatError(
                 f"{path}:{number}: line cannot be read ({_json_limit(exc)}); the file was damaged or edited"
             ) from None
+        if isinstance(data, dict) and data.get("kind") == PROFILE_KIND:
+            profiles.append(ProfileRecord.from_json(data, where=f"{path}:{number}"))
+            continue
         if isinstance(data, dict) and data.get("kind", "trial") != "trial":
             kind = describe(data["kind"])
             warnings.append(f"{path}:{number}: record kind {kind} is unknown to this loadbench; skipped")
             continue
         trials.append(TrialResult.from_json(data, where=f"{path}:{number}"))
-    return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path)
+    return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path,
+                   profiles=tuple(profiles))
 
 
 def _json_limit(exc: ValueError | RecursionError) -> str:

@@ -292,6 +292,9 @@ class TickInfo:
     requests: int
     rps: float
     errors: int
+    # The measured window's figures so far, when the caller asked for them (DriveOptions.live_figures,
+    # --abort-on-fail): the engine's partial Tally, a whole Recording by the time it reaches the caller.
+    partial: Tally | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,6 +362,7 @@ class Recording(Tally):
     keepalive: bool = True
     pipeline: int = 1
     pipeline_downgrades: int = 0
+    aborted: bool = False  # --abort-on-fail ended the trial early: a threshold failed on the figures so far
 
     @property
     def rps(self) -> float:
@@ -421,6 +425,7 @@ class Recording(Tally):
             **_breakdown(self.ttfb, "ttfb"),
             **({"pipeline": self.pipeline, "pipeline_downgrades": self.pipeline_downgrades}
                if self.pipeline > 1 else {}),
+            **({"aborted": True} if self.aborted else {}),
             "load": self.load.to_json(),
             "load_label": self.load.label,
         }

@@ -30,6 +30,7 @@ from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
     from loadbench.results.metrics import LatencyHistogram
+    from loadbench.results.profiles import ProfileRecord
     from loadbench.types import Load
 
 _T = TypeVar("_T")
@@ -37,6 +38,8 @@ _T = TypeVar("_T")
 RESULTS_FORMAT = "loadbench-results"
 # Version history (bump on any change a version-1 reader would misread; adding optional keys is not one):
 #   1 (loadbench 0.1.0): header line + one "trial" line per trial.
+#     Later within version 1: "profile" lines (loadbench.results.profiles) beside the trials; a reader that
+#     does not know them skips them with a warning, so the version stays 1.
 RESULTS_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
@@ -51,6 +54,7 @@ __all__ = [
     "load_from_json",
     "load_to_json",
     "make_header",
+    "refuse_duplicate_trials",
     "request_spec_to_json",
 ]
 
@@ -72,13 +76,16 @@ class LatencySummary(TypedDict, total=False):
 
 
 class ServerStats(TypedDict, total=False):
-    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB."""
+    """The server's process tree over the measured window (`server`): CPU % of one core, RSS in MiB, open
+    file descriptors summed over its processes (sockets, listeners, files, pipes)."""
 
     cpu_pct_mean: float | None
     cpu_pct_max: float | None
     rss_mb_mean: float | None
     rss_mb_max: float | None
     processes: int | None
+    fds_mean: float | None
+    fds_max: int | None
 
 
 class LoadRecord(TypedDict, total=False):
@@ -91,6 +98,42 @@ class LoadRecord(TypedDict, total=False):
     max_connections: int
     stages_kind: str
     stages: list[list[float]]
+
+
+class CrowdRecord(TypedDict, total=False):
+    """The idle and slow clients held beside the measured load (`crowd`; loadbench.types.Crowd).
+
+    What was asked (`idle`, `idle_mode`, `idle_path`, `trickle_interval_s`, `slow_readers`, `slow_path`,
+    `read_rate_bps`), how long opening them took (`open_s`) over how many 127.0.0.x `source_addresses`,
+    and what the server did with them: `*_held_start` when the warm-up began, `*_held_end` when the window
+    ended; `idle_waiting_*` keep-alive clients whose one request was still unanswered; `*_failed` counts
+    by class (connect_refused, connect_timeout, connect_error: …, closed, reset, answered). Slow readers
+    add the bytes they read and their read rates (bytes/s per client, mean and max). The server's RSS (MiB)
+    and open file descriptors just before the crowd opened are `server_rss_mb_before`, `server_fds_before`.
+    """
+
+    idle: int
+    idle_mode: str
+    idle_path: str
+    trickle_interval_s: float
+    slow_readers: int
+    slow_path: str
+    read_rate_bps: float
+    open_s: float | None
+    source_addresses: int
+    idle_held_start: int
+    idle_held_end: int
+    idle_waiting_start: int
+    idle_waiting_end: int
+    idle_failed: dict[str, int]
+    slow_held_start: int
+    slow_held_end: int
+    slow_failed: dict[str, int]
+    slow_bytes_read: int
+    slow_read_rate_bps_max: float | None
+    slow_read_rate_bps_mean: float | None
+    server_rss_mb_before: float | int | None
+    server_fds_before: float | int | None
 
 
 class Failure(TypedDict, total=False):
@@ -107,7 +150,9 @@ _NO_ERRORS: Mapping[str, int] = {cls.value: 0 for cls in ErrorClass}
 class ResultsHeader:
     """Line 1 of a results file: format, version, when, which scenario (with its text) and the machine.
 
-    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict.
+    `scenario` holds name, path, sha256, text and thresholds; `env` is envinfo.collect_env()'s dict;
+    `git_commit` is the commit checked out where the run started (None outside a git checkout), so
+    `loadbench trend` can label a history of runs by commit.
     `extra` keeps keys this version does not know, so they survive a read-write round trip.
     """
 
@@ -117,6 +162,7 @@ class ResultsHeader:
     created: str
     scenario: Mapping[str, Any]
     env: Mapping[str, Any]
+    git_commit: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonDict:
@@ -190,6 +236,9 @@ class TrialResult:
     client_cpu_pct: float | None = None
     other_cpu_pct: float | None = None
     server: ServerStats | None = None
+    crowd: CrowdRecord | None = None  # idle/slow clients held beside the load (issue 19); null: none
+    server_cpu_us_per_request: float | None = None  # server CPU (user + sys) over the window / responses
+    server_instructions_per_request: float | None = None  # hardware counters, where the kernel allows
     monitor: tuple[tuple[float, ...], ...] = ()
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None
@@ -200,6 +249,7 @@ class TrialResult:
     ttfb_histogram: str | None = None
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection
     pipeline_downgrades: int = 0  # connections whose server closed after one response (no pipelining)
+    aborted: bool = False  # --abort-on-fail ended the trial early (a threshold failed on the figures so far)
     cpus: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -242,12 +292,16 @@ class TrialResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Results:
-    """A whole results file: its header, its complete trials in file order, and reader warnings."""
+    """A whole results file: its header, its complete trials in file order, and reader warnings.
+
+    `profiles` holds the file's profile lines (loadbench.results.profiles), never measurements.
+    """
 
     header: ResultsHeader
     trials: tuple[TrialResult, ...]
     warnings: tuple[str, ...] = ()
     path: Path | None = None
+    profiles: tuple[ProfileRecord, ...] = ()
 
 
 # -- a run's header -----------------------------------------------------------------------------------
@@ -261,6 +315,7 @@ def make_header(
     env: Mapping[str, Any] | None = None,
     created: datetime | str | None = None,
     quick: bool = False,
+    git_commit: str | None = None,
     overrides: Sequence[str] = (),
 ) -> ResultsHeader:
     """The header of a new run; `created` defaults to now (UTC), sha256 is that of `scenario_text`.
@@ -275,11 +330,30 @@ def make_header(
                 "sha256": sha, "text": scenario_text, "thresholds": list(thresholds), "quick": quick}
     if overrides:
         scenario["overrides"] = list(overrides)
-    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}))
+    return ResultsHeader(created=_timestamp(created), scenario=scenario, env=dict(env or {}),
+                         git_commit=git_commit)
 
 
 def _timestamp(value: datetime | str) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+
+
+def refuse_duplicate_trials(results: Results) -> None:
+    """Raise ResultsFormatError when one trial (id and attempt) appears twice: a copied line is not new
+    evidence, and counting it would let six copies of one trial decide a verdict."""
+    from collections import Counter
+
+    from loadbench.errors import ResultsFormatError
+
+    counts = Counter((t.trial_id, int(getattr(t, "attempt", 1) or 1)) for t in results.trials)
+    repeated = [(key, n) for key, n in counts.items() if n > 1]
+    if repeated:
+        (trial_id, attempt), n = repeated[0]
+        more = f" (and {len(repeated) - 1} more trial(s))" if len(repeated) > 1 else ""
+        raise ResultsFormatError(
+            f"{results.path}: trial {trial_id!r} (attempt {attempt}) appears {n} times{more}; a trial counts "
+            "once: remove the copied lines (or merge runs with distinct trial ids)"
+        )
 
 
 def latest_attempts(trials: Sequence[_T]) -> list[_T]:

@@ -8,8 +8,10 @@ has one function; every renderer of that medium calls it on every such string, a
     terminal(text)       a terminal (click.echo, rich): control characters, ANSI escape sequences and
                          bidirectional overrides made visible as \\x1b, \\u202e ... ; newlines kept only
                          when `multiline`
-    rich_markup(text)    the same, then rich's markup escape, for text put inside a rich markup string
-                         (so "a[/]b" or "?sort[desc]=1" is printed, never read as a closing tag or style)
+    rich_markup(text)    the same, for interpolation into a rich markup string (kept for callers that build
+                         markup; rich_text is the safer way)
+    rich_text(text)      the same as a rich Text, which rich never reads as markup (so "a[/]b" or
+                         "?sort[desc]=1" is printed, never taken for a closing tag or a style)
     markdown(text)       GitHub-flavoured markdown inline text (check/compare --markdown, report --format md):
                          inline punctuation backslash-escaped, & < > as entities, newlines as spaces,
                          control characters visible; nothing can open a link, an image, a heading, a
@@ -24,7 +26,8 @@ has one function; every renderer of that medium calls it on every such string, a
                          for the whole figure by the chart module (rcParams["text.parse_math"] = False), so
                          "$x$" stays two dollar signs
     csv_cell(value)      a CSV cell: a string a spreadsheet would run as a formula (starting with = + - @,
-                         tab or CR) gets a leading apostrophe (OWASP "CSV injection"); numbers untouched
+                         tab or CR) gets a leading apostrophe (OWASP "CSV injection"); a CR becomes a line
+                         feed (which the writer quotes); numbers untouched
 
 HTML needs no function here: jinja2's autoescape escapes every value (report/html.py).
 """
@@ -32,7 +35,10 @@ HTML needs no function here: jinja2's autoescape escapes every value (report/htm
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = [
     "chart_label",
@@ -41,6 +47,7 @@ __all__ = [
     "markdown_code",
     "markdown_table_code",
     "rich_markup",
+    "rich_text",
     "terminal",
     "xml",
 ]
@@ -83,17 +90,45 @@ def terminal(text: str, *, multiline: bool = False) -> str:
     return pattern.sub(_visible, text)
 
 
-def rich_markup(text: str) -> str:
-    """`text` made terminal-safe (one line) and escaped for interpolation into a rich markup string."""
-    from rich.markup import escape
+def rich_text(text: str, style: str = "") -> Text:
+    """`text` made terminal-safe (one line) as a rich Text, which rich prints as it is, never as markup.
 
-    return escape(terminal(text))
+    Build lines with `Text.assemble(("failed", "red"), " ", rich_text(reason))` rather than interpolating
+    into a markup string: rich's own markup escape misreads backslashes before brackets.
+    """
+    from rich.text import Text
+
+    return Text(terminal(text), style=style)
+
+
+_RICH_BRACKET = re.compile(r"(\\*)\[")
+_RICH_TAG_LIKE = re.compile(r"\[[a-z#/@][^[]*?]")
+
+
+def rich_markup(text: str) -> str:
+    """`text` made terminal-safe (one line) for interpolation into a rich markup string *followed by a tag*.
+
+    Prefer rich_text. rich.markup.escape loses a backslash before a bracket that does not look like a
+    tag (rich unescapes every "\\[" in plain text); this escapes each "[" by what follows it: a tag-like
+    one gets an odd run of backslashes (literal backslashes plus an escaped bracket), any other one a
+    backslash more than it had. Trailing backslashes are doubled, as rich.markup.escape does.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        run = match.group(1)
+        if _RICH_TAG_LIKE.match(match.string, match.end() - 1):
+            return run * 2 + "\\["
+        return run + "\\[" if run else "["
+
+    escaped = _RICH_BRACKET.sub(one, terminal(text))
+    trailing = len(escaped) - len(escaped.rstrip("\\"))
+    return escaped + "\\" * trailing
 
 
 def markdown(text: str) -> str:
     """`text` as inert GitHub-flavoured markdown inline text, on one line."""
-    text = _MD_LINEBREAK.sub(" ", text)
-    text = _TERMINAL_UNSAFE_LINE.sub(_visible, text)
+    # Outer blanks go: a line break made a space, or four leading spaces, could start a list or code block.
+    text = _TERMINAL_UNSAFE_LINE.sub(_visible, _MD_LINEBREAK.sub(" ", text)).strip()
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _MD_LEADING.sub(r"\1\\\2", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -111,6 +146,8 @@ def markdown_table_code(text: str) -> str:
     starts or ends with one; a pipe becomes \\| (GFM splits cells before it parses code spans).
     """
     text = _TERMINAL_UNSAFE_LINE.sub(_visible, _MD_LINEBREAK.sub(" ", text)).replace("|", "\\|")
+    if not text.strip():
+        return ""  # an empty code span would show its backticks
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -129,6 +166,8 @@ def chart_label(text: str) -> str:
 
 def csv_cell(value: Any) -> Any:
     """A cell value that no spreadsheet runs as a formula; anything but a string is returned as it is."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    # A bare CR is not quoted by a writer whose line end is "\n", and then splits the row for every reader.
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from loadbench.errors import ScenarioError
 from loadbench.plugins import ENGINE_BACKENDS, SERVER_MODELS
+from loadbench.safe import limits
 from loadbench.scenario.engine_table import check_engine_load, locustfile_workload, parse_locust
 from loadbench.scenario.load import (
     default_cpu_split,
@@ -32,11 +33,13 @@ from loadbench.scenario.schema import parse_app, parse_paired, parse_servers, pa
 from loadbench.scenario.text import Problems, find_key_line, syntax_problem
 from loadbench.scenario.types import (
     COMMAND_MODEL,
+    PROFILE_POINTS,
     AppSpec,
     CpuSplit,
     Endpoint,
     LoadSpec,
     Paired,
+    ProfilePoints,
     Scenario,
     ServerEntry,
     Variant,
@@ -70,7 +73,7 @@ __all__ = [
 ]
 
 TOP_LEVEL_KEYS = ("name", "description", "engine", "app", "servers", "endpoints", "mixes", "load", "cpus",
-                  "thresholds", "variants", "paired", "locust")
+                  "thresholds", "variants", "paired", "locust", "profile")
 DEFAULT_ENGINE = "native"
 
 #: apply_quick caps: each measured window, each warm-up, and the paired rounds (two keep one A B / B A).
@@ -104,8 +107,14 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     server model names (default: known_model_names()); `overrides` are `run --set` values, applied to the
     parsed TOML before validation and kept in Scenario.overrides.
     """
+    depth = limits.toml_depth(text)
+    if depth > limits.MAX_TOML_DEPTH:
+        raise ScenarioError(path, [f"{path}: arrays or inline tables nested {depth} deep, more than the "
+                                   f"limit of {limits.MAX_TOML_DEPTH}; flatten the file"])  # fmt: skip
     try:
         raw = tomllib.loads(text)
+    except RecursionError:  # the scan above missed a nesting tomllib still found too deep
+        raise ScenarioError(path, [f"{path}: nested too deeply to read; flatten the file"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, [syntax_problem(path, text, exc)]) from None
     except ValueError as exc:  # tomllib lets int()'s digit limit through (a number of 4300+ digits)
@@ -131,21 +140,40 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     if dict(engine_settings).get("file") and raw.get("endpoints") is None and raw.get("mixes") is None:
         endpoints, workloads = (), (locustfile_workload(),)  # the locustfile says what to send
     else:
-        endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"))
+        endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"), base)
     load = parse_load(problems, raw.get("load"), paired=bool(variants))
     check_engine_load(problems, engine, load)
+    if load.pipeline > 1 and engine != "native":
+        problems.add(f"pipeline = {load.pipeline} needs engine = \"native\" (the {engine} engine does not "
+                     "pipeline)", section="load", key="pipeline")
     if load.http2 and engine != "httpx":
         problems.add(f"http2 = true needs engine = \"httpx\" (the {engine} engine speaks HTTP/1.1 only)",
                      section="load", key="http2")
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
+    profile = _profile(problems, raw)
     if problems.items:
         raise ScenarioError(path, problems.items)
     return Scenario(name=name, description=description, path=path, text=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), app=app, servers=servers,
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
                     variants=variants, paired=paired, engine=engine, engine_settings=engine_settings,
-                    overrides=tuple(o.text for o in overrides))
+                    overrides=tuple(o.text for o in overrides), profile=profile)
+
+
+def _profile(problems: Problems, raw: dict[str, object]) -> ProfilePoints:
+    """The `profile` key: true (the heaviest point), false, "heaviest" or "all" (see docs/profiling.md)."""
+    value = raw.get("profile", False)
+    if value is True:
+        return "heaviest"
+    if value is False:
+        return "off"
+    for points in PROFILE_POINTS:
+        if value == points:
+            return points
+    problems.add(f"{value!r} is not a profile setting; use true, false, 'heaviest', 'all' or 'off'",
+                 key="profile")
+    return "off"
 
 
 def _engine(problems: Problems, raw: dict[str, object]) -> str:
@@ -173,10 +201,16 @@ def load_scenario(path: str | os.PathLike[str], *, cpus: Sequence[int] | None = 
     """Read and validate the scenario file at `path` (relative `cwd` values resolve from its directory)."""
     where = str(path)
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:  # capped, so a device or a huge file cannot fill memory
+            data = handle.read(limits.MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
         problem = f"{where}: cannot read the scenario file: {exc.strerror or exc}"
         raise ScenarioError(where, [problem]) from None
+    if len(data) > limits.MAX_SCENARIO_BYTES:
+        size = f"{limits.MAX_SCENARIO_BYTES // 1024} KiB"
+        problem = (f"{where}: larger than the limit of {size} for a scenario; a scenario is a short TOML "
+                   "file (is this the right file?)")
+        raise ScenarioError(where, [problem])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -10,9 +10,12 @@ import difflib
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.safe import limits
+from loadbench.scenario.crowd import CROWD_KEYS, parse_crowds
 from loadbench.scenario.schema import (
     CHECK_KEYS,
     CPU_KEYS,
@@ -25,6 +28,7 @@ from loadbench.scenario.schema import (
     Reader,
     unit_problem,
 )
+from loadbench.scenario.templates import TemplateState, compile_template
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import CpuSplit, Endpoint, LoadSpec, Workload
 from loadbench.types import ArrivalProcess, Closed, Load, Open, RequestSpec, ResponseCheck, Stages
@@ -33,6 +37,7 @@ from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages, p
 __all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
 
 _METHOD_RE = re.compile(r"^[A-Z]+$")
+MAX_PIPELINE = 1024  # as bench --pipeline
 
 
 def _check(reader: Reader) -> ResponseCheck | None:
@@ -61,8 +66,12 @@ def _check(reader: Reader) -> ResponseCheck | None:
     return check if check.active else None
 
 
-def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
-    """method, path, headers and body shared by [[endpoints]] and inline mix entries."""
+def _request_fields(reader: Reader, base_dir: Path) -> tuple[str, str, tuple[tuple[str, str], ...], bytes,
+                                                            str | None]:  # fmt: skip
+    """method, path, headers, body and template directory shared by [[endpoints]] and inline mix entries.
+
+    Path, header values and body may hold templates (scenario/templates.py), compiled here once so a bad
+    one is reported at its key; CSV files resolve from the scenario's directory."""
     path = reader.string("path", required=True) or "/"
     if not path.startswith("/"):
         reader.report("path", f"{path!r} must start with / (the target's host and port come from the server)")
@@ -73,22 +82,41 @@ def _request_fields(reader: Reader) -> tuple[str, str, tuple[tuple[str, str], ..
     if not isinstance(body, str):
         reader.report("body", f"{body!r} must be a string (sent as UTF-8)")
         body = ""
-    return method, path, reader.string_pairs("headers"), body.encode()
+    headers = reader.string_pairs("headers")
+    templated = False
+    samples: dict[str, str] = {}  # a templated text's first rendering, checked like a plain one
+    for key, text, context in [("path", path, "path"), ("body", body, "body"),
+                               *(("headers", value, "header") for _, value in headers)]:  # fmt: skip
+        try:
+            template = compile_template(text, context=context, base_dir=base_dir)  # type: ignore[arg-type]
+        except UsageError as exc:
+            reader.report(key, str(exc))
+            continue
+        if template is not None:
+            templated = True
+            samples[text] = TemplateState(seed=0).render(template, 0, {}).decode("latin-1", errors="replace")
+    if path.startswith("/") and _METHOD_RE.match(method):  # what the wire cannot carry, refused now
+        problem = limits.request_problem(method, samples.get(path, path),
+                                         [(name, samples.get(value, value)) for name, value in headers])
+        if problem is not None:
+            reader.report("headers" if problem.startswith("header") else "path", problem)
+    return method, path, headers, body.encode(), str(base_dir) if templated else None
 
 
-def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
-                    ) -> tuple[tuple[Endpoint, ...], tuple[Workload, ...]]:
+def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object,
+                    base_dir: Path | None = None) -> tuple[tuple[Endpoint, ...], tuple[Workload, ...]]:
     """Endpoints, then the workloads: each standalone endpoint alone, then each mix as one workload.
 
     An endpoint a mix refers to by name stops being measured alone unless it sets `standalone = true`.
     """
     reported_before = len(problems.items)
+    base = base_dir if base_dir is not None else Path.cwd()
     endpoints: list[Endpoint] = []
     explicit_standalone: dict[str, bool] = {}
     for index, table in enumerate(_tables(problems, raw_endpoints, "endpoints")):
         reader = Reader(problems, table, "endpoints", index)
         reader.check_keys(ENDPOINT_KEYS)
-        method, path, headers, body = _request_fields(reader)
+        method, path, headers, body, template_dir = _request_fields(reader, base)
         name = reader.string("name") or (path if method == "GET" else f"{method} {path}")
         if any(endpoint.name == name for endpoint in endpoints):
             reader.report("name" if "name" in table else "path",
@@ -96,7 +124,7 @@ def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
         if "standalone" in table:
             explicit_standalone[name] = reader.boolean("standalone", True)
         endpoints.append(Endpoint(name=name, method=method, path=path, headers=headers, body=body,
-                                  check=_check(reader)))
+                                  check=_check(reader), template_dir=template_dir))
     by_name = {endpoint.name: endpoint for endpoint in endpoints}
     mixes: list[Workload] = []
     used: set[str] = set()
@@ -104,12 +132,13 @@ def parse_workloads(problems: Problems, raw_endpoints: object, raw_mixes: object
         reader = Reader(problems, table, "mixes", index)
         reader.check_keys(MIX_KEYS)
         name = reader.string("name", required=True) or f"mix{index + 1}"
-        requests = _mix_requests(reader, by_name, used)
+        requests = _mix_requests(reader, by_name, used, base)
         if name in by_name or any(mix.name == name for mix in mixes):
             reader.report("name", f"{name!r} is already the name of an endpoint or mix; names must be unique")
         mixes.append(Workload(name=name, kind="mix", requests=requests))
     final = tuple(Endpoint(name=e.name, method=e.method, path=e.path, headers=e.headers, body=e.body,
-                           check=e.check, standalone=explicit_standalone.get(e.name, e.name not in used))
+                           check=e.check, standalone=explicit_standalone.get(e.name, e.name not in used),
+                           template_dir=e.template_dir)
                   for e in endpoints)
     workloads = tuple(Workload(name=e.name, kind="endpoint", requests=(e.request(),))
                       for e in final if e.standalone) + tuple(mixes)
@@ -132,7 +161,8 @@ def _tables(problems: Problems, raw: object, key: str) -> list[dict[str, Any]]:
     return []
 
 
-def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) -> tuple[RequestSpec, ...]:
+def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str], base_dir: Path,
+                  ) -> tuple[RequestSpec, ...]:  # fmt: skip
     entries = reader.table.get("endpoints")
     if not isinstance(entries, list) or not entries:
         reader.report("endpoints", f"{entries!r} must be a non-empty list, e.g. endpoints = "
@@ -164,9 +194,9 @@ def _mix_requests(reader: Reader, by_name: dict[str, Endpoint], used: set[str]) 
                 used.add(ref)
                 requests.append(by_name[ref].request(float(weight)))
         else:
-            method, path, headers, body = _request_fields(sub)
+            method, path, headers, body, template_dir = _request_fields(sub, base_dir)
             requests.append(RequestSpec(method=method, path=path, headers=headers, body=body,
-                                        weight=float(weight), check=_check(sub)))
+                                        weight=float(weight), check=_check(sub), template_dir=template_dir))
     return tuple(requests)
 
 
@@ -197,7 +227,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         problems.add(message, key="load")
         return LoadSpec(points=())
     reader = Reader(problems, raw, "load")
-    reader.check_keys(LOAD_KEYS)
+    reader.check_keys(LOAD_KEYS + CROWD_KEYS)
     shapes = [key for key in ("connections", "rates", "stages") if key in raw]
     if len(shapes) != 1:
         what = "none" if not shapes else " and ".join(shapes)
@@ -221,20 +251,44 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         if "duration" in raw:
             reader.report("duration", "with stages the duration is the stages' total; remove duration")
     repeat = reader.count("repeat", 1 if paired else 3) or 1
+    if (problem := limits.repeat_problem(repeat)) is not None:
+        reader.report("repeat", problem)
     if paired and "repeat" in raw:
         reader.report("repeat", "with [[variants]] the rounds of [paired] repeat the trials; remove repeat "
                                 "and set [paired] rounds = N")
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else reader.duration("duration", 10.0)
+    if own is not None and (problem := limits.duration_problem(own)) is not None:
+        reader.report("stages", f"the stages add up to {problem}")
     warmup = reader.duration("warmup", 1.0, positive=False)
+    timeout = reader.duration("timeout", 2.0)
+    if (problem := limits.timeout_problem(timeout)) is not None and "timeout" in raw:
+        reader.report("timeout", problem)
+    for point in points:
+        problem = limits.connections_problem(point.connection_limit)
+        if problem is None and isinstance(point, Open):
+            problem = limits.rate_problem(point.rate_per_s, duration)
+        if problem is None and isinstance(point, Stages) and point.kind == "rate":
+            problem = limits.rate_problem(max(s.target for s in point.stages), point.own_duration_s)
+        if problem is not None:
+            reader.report(next(k for k in ("connections", "rates", "stages", "max_connections") if k in raw),
+                          problem)
+            break
     http2 = reader.boolean("http2", False)
     streams = reader.count("streams", 1) or 1
     if streams > 1 and not http2:
         reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
                                  "request at a time per connection)")
-    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat,
-                    timeout_s=reader.duration("timeout", 2.0), http2=http2, streams=streams,
-                    preflight=reader.boolean("preflight", True))
+    pipeline = reader.count("pipeline", 1) or 1
+    if pipeline > MAX_PIPELINE:
+        reader.report("pipeline", f"{pipeline} must be 1 (no pipelining) to {MAX_PIPELINE}")
+        pipeline = 1
+    if pipeline > 1 and any(point.loop == "open" for point in points):
+        reader.report("pipeline", f"{pipeline}: pipelining needs a closed loop (connections = [...] or "
+                      "connection stages such as \"10s:64c\"); drop rates or the pipeline")  # fmt: skip
+    return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
+                    http2=http2, streams=streams, preflight=reader.boolean("preflight", True),
+                    pipeline=pipeline, crowds=parse_crowds(reader))  # fmt: skip
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

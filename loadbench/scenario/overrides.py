@@ -1,7 +1,7 @@
 """`run --set table.key=value`: override one scenario value from the command line, before validation.
 
     override := PATH "=" VALUE
-    PATH     := KEY | TABLE "." KEY | "servers" "." INDEX "." KEY     (INDEX counts from 0)
+    PATH     := KEY | TABLE "." KEY | ("servers" | "variants") "." INDEX "." KEY     (INDEX counts from 0)
     VALUE    := a TOML value (5, 1.5, true, "text", [16, 64]) or, when it is not one, the text itself
 
 So `load.duration=1m30s` sets the string "1m30s" and `load.connections=[16,64]` a list. An unknown table or
@@ -27,6 +27,7 @@ from loadbench.scenario.schema import (
     PAIRED_KEYS,
     SERVER_KEYS,
     THRESHOLD_KEYS,
+    VARIANT_KEYS,
 )
 
 #: Scalar top-level keys and the tables a --set may reach, with their keys.
@@ -35,7 +36,8 @@ TABLE_KEYS: Mapping[str, Sequence[str]] = {
     "app": APP_KEYS, "load": LOAD_KEYS, "cpus": CPU_KEYS, "thresholds": THRESHOLD_KEYS,
     "paired": PAIRED_KEYS, "locust": LOCUST_KEYS,
 }  # fmt: skip
-ARRAY_TABLE_KEYS: Mapping[str, Sequence[str]] = {"servers": SERVER_KEYS}
+# variants.N.cwd is how a CI job points a paired run's arms at its two checkouts (action.yml).
+ARRAY_TABLE_KEYS: Mapping[str, Sequence[str]] = {"servers": SERVER_KEYS, "variants": VARIANT_KEYS}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

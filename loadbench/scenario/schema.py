@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from loadbench.errors import UsageError
+from loadbench.safe import limits
 from loadbench.scenario.text import Problems
 from loadbench.scenario.types import (
     COMMAND_MODEL,
@@ -35,7 +36,7 @@ ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone", *CHE
 MIX_KEYS = ("name", "endpoints")
 MIX_ENTRY_KEYS = ("endpoint", "path", "method", "headers", "body", "weight", *CHECK_KEYS)
 LOAD_KEYS = ("connections", "rates", "stages", "arrival", "max_connections", "duration", "warmup", "repeat",
-             "timeout", "http2", "streams", "preflight")
+             "timeout", "http2", "streams", "preflight", "pipeline")
 CPU_KEYS = ("server", "client")
 THRESHOLD_KEYS = ("checks",)
 VARIANT_KEYS = ("name", "app", "command", "env", "cwd")
@@ -107,6 +108,9 @@ class Reader:
             return default
         if positive and seconds <= 0:
             self.report(key, f"{value!r} must be longer than zero")
+            return default
+        if (problem := limits.duration_problem(seconds)) is not None:
+            self.report(key, problem)
             return default
         return seconds
 

@@ -5,6 +5,7 @@ Grammar (whitespace is allowed between tokens)::
     threshold ::= metric [ "{" filter { "," filter } "}" ] op number [ unit ]
     metric    ::= "rps" | "mean" | "min" | "max" | percentile
                 | "error_rate" | "errors" | "server_cpu" | "server_rss" | "check_failed"
+                | "cpu_per_request"
                 | ("connect_" | "ttfb_") ("mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max")
                 | k6_metric
     percentile::= "p" digits [ "." digits ]           any percentile above 0 and below 100: p50, p75, p99.99
@@ -16,7 +17,8 @@ Grammar (whitespace is allowed between tokens)::
     value     ::= any characters except "," and "}" (surrounding spaces dropped)
     op        ::= "<" | "<=" | ">" | ">=" | "=="
     number    ::= digits [ "." digits ] | "." digits
-    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, connect_*, ttfb_*
+    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, connect_*, ttfb_*, and
+                                                 cpu_per_request (the server's CPU time per response)
                 | "/s" | "k/s"                   for rps (requests per second)
                 | "%"                            for error_rate (of requests) and server_cpu (100 % = 1 core)
                 | "MB"                           for server_rss (the server's peak resident memory)
@@ -81,6 +83,7 @@ METRICS: dict[str, MetricKind] = {
     "errors": MetricKind.COUNT,
     "server_cpu": MetricKind.PERCENT,
     "server_rss": MetricKind.SIZE,
+    "cpu_per_request": MetricKind.TIME,
     "check_failed": MetricKind.COUNT,
     **{f"{part}_{key}": MetricKind.TIME for part in ("connect", "ttfb")
        for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max")},

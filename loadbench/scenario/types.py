@@ -6,12 +6,12 @@ public entry point. Durations are seconds, rates requests per second, CPU number
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from loadbench.errors import UsageError
 from loadbench.plugins import COMMAND_MODEL
-from loadbench.types import Load, RequestSpec, ResponseCheck
+from loadbench.types import Crowd, Load, RequestSpec, ResponseCheck
 
 AppKind = Literal["bundled", "import", "command"]
 Interface = Literal["auto", "wsgi", "asgi"]
@@ -69,10 +69,13 @@ class AppSpec:
 
 WorkloadKind = Literal["endpoint", "mix", "locustfile"]
 PairedOrder = Literal["ABBA", "ABAB"]
+ProfilePoints = Literal["off", "heaviest", "all"]
+PROFILE_POINTS: tuple[ProfilePoints, ...] = ("off", "heaviest", "all")
 
 
 __all__ = [
     "COMMAND_MODEL",
+    "PROFILE_POINTS",
     "AppKind",
     "AppSpec",
     "CpuSplit",
@@ -81,6 +84,7 @@ __all__ = [
     "LoadSpec",
     "Paired",
     "PairedOrder",
+    "ProfilePoints",
     "Scenario",
     "ServerEntry",
     "Variant",
@@ -125,11 +129,12 @@ class Endpoint:
     body: bytes = b""
     check: ResponseCheck | None = None  # expect_status / expect_body / expect_body_re
     standalone: bool = True
+    template_dir: str | None = None  # path, header values and body are templates (RequestSpec.template_dir)
 
     def request(self, weight: float = 1.0) -> RequestSpec:
         """This endpoint as the engine's RequestSpec with the given mix `weight`."""
         return RequestSpec(method=self.method, path=self.path, headers=self.headers, body=self.body,
-                           weight=weight, check=self.check)
+                           weight=weight, check=self.check, template_dir=self.template_dir)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +155,9 @@ class LoadSpec:
     bounds each request, and `repeat` is how many times the whole sweep runs (interleaved). `http2`
     (engine httpx) offers HTTP/2 to the servers that offer it (`http2 = true` in [[servers]]), with
     `streams` concurrent requests per connection; `preflight` fetches every endpoint once per server block
-    before any load and checks the answers (run --no-preflight turns it off).
+    before any load and checks the answers (run --no-preflight turns it off). `pipeline` (engine native,
+    closed loop) keeps that many HTTP/1.1 requests in flight per connection (bench --pipeline). `crowds`
+    are the idle/slow clients each point runs beside (loadbench.types.Crowd), one trial per crowd.
     """
 
     points: tuple[Load, ...]
@@ -161,6 +168,9 @@ class LoadSpec:
     http2: bool = False
     streams: int = 1
     preflight: bool = True
+    pipeline: int = 1
+    abort_delay_s: float | None = None  # run --abort-on-fail: check [thresholds] each second after this
+    crowds: tuple[Crowd, ...] = field(default_factory=lambda: (Crowd(),))  # Crowd(): none
 
     @property
     def kind(self) -> str:
@@ -170,6 +180,10 @@ class LoadSpec:
     def describe(self) -> str:
         """One line: the load points and the time budget."""
         head = type(self.points[0]).describe_points(self.points)
+        crowds = [crowd.label.strip() for crowd in self.crowds if crowd.connections]
+        if crowds:
+            baseline = "none, " if any(not c.connections for c in self.crowds) else ""
+            head += f" (beside: {baseline}{', '.join(crowds)})"
         return (f"{head}; duration {self.duration_s:g}s, warm-up {self.warmup_s:g}s, "
                 f"timeout {self.timeout_s:g}s, repeat {self.repeat}")
 
@@ -223,6 +237,8 @@ class Scenario:
     comparison, and then `paired` is set. `quick` records that apply_quick shortened it. `engine` names the
     load engine backend (loadbench.plugins.ENGINE_BACKENDS) and `engine_settings` its own settings, as
     (key, scalar) pairs. `overrides` are the `run --set table.key=value` texts applied over `text`.
+    (key, scalar) pairs. `profile` says at which load points `run` takes a sampled profile of each server
+    ("off", "heaviest": the highest load of each workload, "all"); see docs/profiling.md.
     """
 
     name: str
@@ -243,6 +259,7 @@ class Scenario:
     engine: str = "native"
     engine_settings: tuple[tuple[str, str | int | float | bool], ...] = ()
     overrides: tuple[str, ...] = ()  # `run --set` values applied over the file, as typed
+    profile: ProfilePoints = "off"
 
     @property
     def pinning_note(self) -> str | None:

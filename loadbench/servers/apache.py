@@ -65,10 +65,14 @@ def mpm_directives(mpm: str, workers: int, threads: int) -> str:
             f"MinSpareServers 1\nMaxSpareServers {workers}\nMaxConnectionsPerChild 0\n"
         )
     total = workers * threads
+    # event: idle keep-alive connections wait on the listener thread, not a worker; a process takes
+    # ThreadsPerChild + AsyncRequestWorkerFactor x idle workers connections (default factor 2, so ~75
+    # per process); a high factor lets a C10K sweep's idle connections in, as the MPM is designed to.
+    factor = "AsyncRequestWorkerFactor 1000\n" if mpm == "event" else ""
     return (
         f"StartServers {workers}\nServerLimit {workers}\nThreadLimit {threads}\nThreadsPerChild {threads}\n"
         f"MaxRequestWorkers {total}\nMinSpareThreads 1\nMaxSpareThreads {total + threads}\n"
-        "MaxConnectionsPerChild 0\n"
+        f"MaxConnectionsPerChild 0\n{factor}"
     )
 
 
@@ -138,6 +142,11 @@ class ApacheModel(ExternalModel):
     description = "real Apache httpd, mpm_event: worker threads + an event loop for idle keep-alive (static)"
     binaries = ("apache2", "httpd")
     install_hint = "apt-get install apache2"
+    unprofiled_reason: str | None = (
+        "Apache httpd is written in C and its workers run no Python: py-spy reads a CPython interpreter's "
+        "frames, and these processes have none (a Python embedded by mod_wsgi, or a CGI interpreter that "
+        "lives for one request, is out of py-spy's reach too)"
+    )
     mpm = "event"
     tls_capable = True
     http2_capable = True  # mod_http2; not under prefork

@@ -133,6 +133,10 @@ class ServerModel(Protocol):
         """HTTP statuses that do not count as ready (a proxy's 502 while the app behind it boots)."""
 
     @property
+    def unprofiled_reason(self) -> str | None:
+        """None when py-spy can sample the server's workers (CPython processes), else why it cannot."""
+
+    @property
     def needs_run_dir(self) -> bool:
         """True when the model writes files before it starts: launch() then calls prepare(), not command()."""
 
@@ -169,6 +173,7 @@ class ModelBase:
     needs_run_dir: bool = False  # True: launch() makes a private run dir and calls prepare()
     tls_capable: bool = False  # True: command()/prepare() honour opts.tls with opts.tls_files
     http2_capable: bool = False  # True: and opts.http2 (HTTP/2 over TLS)
+    unprofiled_reason: str | None = None  # the workers are CPython processes py-spy can sample
     install: str = ""  # the exact command that makes the model available here ("" = from `requires`)
 
     @property

@@ -64,6 +64,12 @@ class CgiModel(NginxModel):
     interfaces = ("wsgi",)
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, fcgiwrap not yet
+    tls_capable = False  # prepare() writes a plain-HTTP server block
+    http2_capable = False
+    unprofiled_reason = (
+        "every CGI request runs in a fresh Python that lives for one request (about 0.1 s): there is no "
+        "long-lived interpreter for py-spy to sample, and nginx and fcgiwrap run no Python"
+    )
 
     def available(self) -> str | None:
         if find_binary(("fcgiwrap",)) is None:

@@ -59,7 +59,10 @@ class GunicornGthreadModel(GunicornModel):
     description = "gunicorn gthread workers: processes, each with a pool of threads"
 
     def worker_args(self, opts: ServerOptions) -> list[str]:
-        return ["--worker-class", "gthread", "--threads", str(opts.threads or DEFAULT_GTHREAD_THREADS)]
+        # keep-alive 75 s as nginx and Apache here (gunicorn's 2 s would drop idle clients), and room for a
+        # C10K sweep's connections (gthread's default worker_connections, 1000, refuses beyond it)
+        return ["--worker-class", "gthread", "--threads", str(opts.threads or DEFAULT_GTHREAD_THREADS),
+                "--keep-alive", "75", "--worker-connections", "16000"]
 
 
 class GunicornGeventModel(GunicornModel):

@@ -119,7 +119,7 @@ def nginx_config(
         f"pid {run_dir}/nginx.pid;\n"
         "error_log stderr notice;\n"
         "events {\n"
-        "    worker_connections 4096;\n"
+        "    worker_connections 16384;\n"  # a C10K sweep's idle connections plus the load, per worker
         "}\n"
         "http {\n"
         "    access_log off;\n"
@@ -192,6 +192,10 @@ class NginxModel(ExternalModel):
     install_hint = "apt-get install nginx"
     tls_capable = True
     http2_capable = True
+    unprofiled_reason: str | None = (
+        "nginx is written in C and runs no Python: py-spy reads a CPython interpreter's frames, and nginx "
+        "has none (a native profiler such as perf sees inside it)"
+    )
 
     def nginx_argv(self, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         binary = self.binary() or self.binaries[0]
@@ -223,6 +227,7 @@ class NginxGunicornModel(NginxModel):
     interfaces: tuple[Literal["wsgi", "asgi"], ...] = ("wsgi",)
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, gunicorn's workers not yet
+    unprofiled_reason = None  # py-spy samples the gunicorn processes behind nginx (and skips nginx)
 
     upstream_name = "gunicorn"
 

@@ -47,6 +47,9 @@ class NginxUwsgiModel(NginxModel):
     serves_import_apps = True
     not_ready_statuses = frozenset({502, 503, 504})  # nginx is up, the app server not yet
     protocol: UpstreamProtocol = "uwsgi"
+    tls_capable = False  # prepare() writes a plain-HTTP server block (TLS in front: the nginx models)
+    http2_capable = False
+    unprofiled_reason = None  # py-spy samples the uWSGI workers behind nginx (and skips nginx)
     socket_flag = "--socket"
 
     def app_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:

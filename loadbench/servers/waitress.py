@@ -25,7 +25,8 @@ class WaitressModel(ModelBase):
             sys.executable, "-m", "loadbench.servers._waitress_main",
             f"--listen={opts.bind_host}:{port}",  # waitress's default is 0.0.0.0:8080
             f"--threads={threads}",
-            "--connection-limit=2000",  # default 100 refuses a benchmark's connections
+            "--connection-limit=16000",  # default 100 refuses a benchmark's (and a C10K sweep's) connections
+            "--asyncore-use-poll",  # select() fails past fd 1024: thousands of idle connections need poll()
             "--backlog=2048",
             "--channel-timeout=30",
             "--ident=loadbench-waitress",

@@ -28,6 +28,19 @@ class TestServer:
     def url(self) -> str:
         return f"{'https' if self.cafile else 'http'}://127.0.0.1:{self.port}"
 
+    def log(self) -> list[str]:
+        """"TARGET ID BODY" of every request the server counted, in arrival order (server.py)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"GET /__log HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        text = data.split(b"\r\n\r\n", 1)[1].decode()
+        return text.split("\n") if text else []
+
     def count(self, window: tuple[float, float] | None = None) -> int:
         """Requests the server has seen (excluding these count queries), or those that arrived inside a
         time.monotonic() `window` [start, end)."""
@@ -47,6 +60,11 @@ class TestServer:
                     break
                 data += chunk
         return int(data.split(b"\r\n\r\n", 1)[1])
+
+
+def _length(data: bytes) -> int:
+    head = data.split(b"\r\n\r\n", 1)[0].lower()
+    return int(head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ Well-behaved modes:
             latency ≈ 2 × delay)
 Pipelining: requests are read and answered in order, so every mode serves a pipelining client.
 --unix PATH listens on that Unix socket instead of TCP (prints "PORT 0").
+Every counted request's target, X-Id header and body are logged in arrival order; GET /__log answers
+them one per line as "TARGET ID BODY" (the ground truth for templated requests and seeds).
 Failing and hostile modes (the class the engine must count is in brackets; see engine/native/aio.py):
   hang            reads requests and never answers                                     [timeout]
   trickle         the head, then the 100-byte body one byte every --delay-ms           [timeout]
@@ -66,6 +68,7 @@ class Server:
         self.status = status
         self.count = 0
         self.arrivals: list[float] = []  # time.monotonic() of each counted request, ascending
+        self.log: list[bytes] = []  # "TARGET ID BODY" of each counted request, in arrival order
 
     def count_between(self, head: bytes) -> int:
         """The count, or with ?from=T0&to=T1 the requests that arrived within [T0, T1)."""
@@ -95,14 +98,22 @@ class Server:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                body = await reader.readexactly(length) if length else b""
+                if head.startswith(b"GET /__log "):
+                    text = b"\n".join(self.log)
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
+                    continue
                 if head.startswith((b"GET /__count ", b"GET /__count?")):
                     body = str(self.count_between(head)).encode()
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
                     continue
                 self.count += 1
                 self.arrivals.append(time.monotonic())
+                ident = b"-"
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"x-id:"):
+                        ident = line.split(b":", 1)[1].strip()
+                self.log.append(b"%s %s %s" % (head.split(b" ", 2)[1], ident, body))
                 mode = self.mode
                 if mode == "bypath":
                     mode = head.split(b" ", 2)[1].split(b"/")[1].split(b"?")[0].decode() or "ok"

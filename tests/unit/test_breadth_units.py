@@ -149,3 +149,29 @@ def test_bench_refuses_bad_values(args: list[str], message: str) -> None:
     result = CliRunner().invoke(bench, ["http://127.0.0.1:9/", "-d", "1s", *args])
     assert result.exit_code != 0
     assert isinstance(result.exception, UsageError) and message in str(result.exception)
+
+
+def _load(extra: str, engine: str = "") -> object:
+    text = (f'name = "t"\n{engine}\n[[servers]]\nmodel = "uvicorn"\n[[endpoints]]\npath = "/"\n'
+            f"[load]\n{extra}\n")
+    return parse_scenario(text, path="t.toml", cpus=(0, 1), known_models=known_model_names())
+
+
+def test_scenario_pipeline() -> None:
+    assert _load("connections = [4]\npipeline = 16").load.pipeline == 16  # type: ignore[attr-defined]
+    assert _load("connections = [4]").load.pipeline == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("extra", "engine", "problem"), [
+    ("connections = [4]\npipeline = 0", "", "t.toml:9: [load] pipeline: 0 must be at least 1"),
+    ("connections = [4]\npipeline = 2000", "", "t.toml:9: [load] pipeline: 2000 must be 1 (no pipelining) "
+     "to 1024"),
+    ("rates = [100]\npipeline = 4", "", "t.toml:9: [load] pipeline: 4: pipelining needs a closed loop "
+     "(connections = [...] or connection stages such as \"10s:64c\"); drop rates or the pipeline"),
+    ("connections = [4]\npipeline = 4", 'engine = "httpx"', "[load] pipeline: pipeline = 4 needs engine = "
+     "\"native\" (the httpx engine does not pipeline)"),
+])  # fmt: skip
+def test_scenario_pipeline_refused(extra: str, engine: str, problem: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        _load(extra, engine)
+    assert problem in str(info.value)

@@ -154,6 +154,7 @@ SECTIONS: dict[str, st.SearchStrategy[Any]] = {
     "variants": st.one_of(array_of_tables(VARIANT_KEYS), VALUES),
     "paired": st.one_of(table(PAIRED_KEYS), VALUES),
     "locust": st.one_of(table(LOCUST_KEYS), VALUES),
+    "profile": st.one_of(VALUES, st.booleans(), st.sampled_from(["heaviest", "all", "off", "some"])),
 }
 assert set(SECTIONS) == set(TOP_LEVEL_KEYS), "a new top-level scenario key needs a strategy here"
 

@@ -39,6 +39,7 @@ def scenario(tmp_path: Path) -> Path:
         pytest.param("load.repeat=3", ("load", "repeat"), 3, id="toml-int"),
         pytest.param('name="x y"', ("name",), "x y", id="top-level"),
         pytest.param("servers.0.workers=4", ("servers", 0, "workers"), 4, id="array-table"),
+        pytest.param("variants.1.cwd=/ci/pr", ("variants", 1, "cwd"), "/ci/pr", id="variant-cwd"),
     ],
 )
 def test_parse(text: str, path: tuple[object, ...], value: object) -> None:
@@ -88,3 +89,15 @@ def test_dry_run_shows_overrides(scenario: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Overrides (--set): load.duration=1m30s" in result.output
     assert "90" in result.output
+
+
+def test_variant_cwd_points_a_paired_run_at_two_checkouts(tmp_path: Path) -> None:
+    base, pr = tmp_path / "base", tmp_path / "pr"
+    base.mkdir(), pr.mkdir()
+    path = tmp_path / "gate.toml"
+    path.write_text('[app]\nmodule = "svc.app:app"\n[[servers]]\nmodel = "uvicorn"\n[[endpoints]]\n'
+                    'path = "/"\n[load]\nconnections = [4]\n[[variants]]\nname = "baseline"\n'
+                    '[[variants]]\nname = "candidate"\n')
+    loaded = load_scenario(path, cpus=(0, 1), overrides=parse_overrides(
+        [f"variants.0.cwd={base}", f"variants.1.cwd={pr}"]))
+    assert [(v.name, v.app.cwd) for v in loaded.variants] == [("baseline", str(base)), ("candidate", str(pr))]

@@ -42,7 +42,7 @@ def test_each_command_help_ends_with_examples() -> None:
     from loadbench.cli import cli
 
     runner = CliRunner()
-    for name in ("run", "bench", "serve", "models", "report", "check", "compare"):
+    for name in ("run", "bench", "serve", "models", "engines", "report", "check", "compare", "schema"):
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Examples:" in result.output, name

@@ -21,7 +21,9 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> Summary:
 
 
 def test_the_registry_lists_the_plugins_table_in_order() -> None:
-    assert format_names() == list(REPORT_FORMATS) == ["html", "md", "csv", "json", "hgrm"]
+    assert format_names() == list(REPORT_FORMATS) == [
+        "html", "md", "csv", "json", "bencher", "github-benchmark", "hgrm"
+    ]
 
 
 @pytest.mark.parametrize("name", list(REPORT_FORMATS))

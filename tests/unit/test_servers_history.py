@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from loadbench.analysis.explain import family_class, family_notes
+from loadbench.analysis.explain import family_class, serving_notes
 from loadbench.analysis.summary import Point, median_ci
 from loadbench.errors import UsageError
 from loadbench.results.family import Family
@@ -151,7 +151,7 @@ def _point(model: str, family: str, workload: str, load: int, rps: float, p50_ms
     )
 
 
-def test_family_notes_set_cgi_beside_the_interpreter_start_up() -> None:
+def test_serving_notes_set_cgi_beside_the_interpreter_start_up() -> None:
     points = [
         _point("cgi", "process-per-request", "/plaintext", 1, 9.0, 110.0),
         _point("cgi", "process-per-request", "/plaintext", 8, 10.0, 800.0),
@@ -160,7 +160,7 @@ def test_family_notes_set_cgi_beside_the_interpreter_start_up() -> None:
         _point("gunicorn", "pre-fork", "/io?ms=20", 64, 190.0, 21.0),
     ]
     kinds = {"/plaintext": "plain", "/io?ms=20": "io"}
-    notes = family_notes(points, kinds, {"bare": 21.5, "with_app_import": 60.0})
+    notes = serving_notes(points, kinds, {"bare": 21.5, "with_app_import": 60.0})
     assert len(notes) == 4
     cgi = notes[0]
     assert cgi.startswith("Process per request (cgi)") and "110" in cgi and "21.5" in cgi
@@ -169,10 +169,10 @@ def test_family_notes_set_cgi_beside_the_interpreter_start_up() -> None:
     assert any(n.startswith("Pre-fork (gunicorn)") and "/io?ms=20" in n for n in notes)
 
 
-def test_family_notes_stay_out_of_reports_of_the_older_families() -> None:
+def test_serving_notes_stay_out_of_reports_of_the_older_families() -> None:
     points = [_point("gunicorn", "pre-fork", "/plaintext", 1, 900.0, 1.0),
               _point("uvicorn", "event-loop", "/plaintext", 1, 5000.0, 0.2)]
-    assert family_notes(points, {"/plaintext": "plain"}) == ()
+    assert serving_notes(points, {"/plaintext": "plain"}) == ()
 
 
 def test_dataclass_replace_keeps_the_app_spec_valid() -> None:

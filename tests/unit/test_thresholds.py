@@ -59,7 +59,9 @@ def _message(problem: str, text: str, column: int) -> str:
     return f"bad threshold (--threshold): {problem}\n  {text}\n  {' ' * column}^"
 
 
-METRIC_LIST = "rps, mean, p50, p90, p95, p99, p99.9, max, error_rate, errors, server_cpu, server_rss"
+METRIC_LIST = (
+    "rps, mean, p50, p90, p95, p99, p99.9, max, error_rate, errors, server_cpu, server_rss, cpu_per_request"
+)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from loadbench.engine.backend import BackendResult, TickSink
 from loadbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from loadbench.results.metrics import LatencyHistogram
+    from loadbench.results.metrics import LatencyHistogram, TickInfo
     from loadbench.types import DriveOptions, Load, RequestSpec, Target
 
 
@@ -39,6 +39,8 @@ class NativeBackend:
         from loadbench.engine.native.recorder import build_recording
 
         processes = usable_processes(load, options.processes)
+        if on_tick is not None and options.live_figures:
+            on_tick = _with_recording(on_tick, load=load, options=options, processes=processes)
         if processes > 1:
             shard = drive_processes(target, requests, load, options, on_tick=on_tick)
         else:
@@ -50,6 +52,26 @@ class NativeBackend:
             keepalive=options.keepalive, pipeline=options.pipeline,
         )  # fmt: skip
         return BackendResult(recordings={workload: recording}, extras=connect_extras(target, shard.connect))
+
+
+def _with_recording(on_tick: TickSink, *, load: Load, options: DriveOptions, processes: int) -> TickSink:
+    """`on_tick` given each tick's figures so far as a whole Recording (built from the partial Shard)."""
+    import dataclasses
+
+    from loadbench.engine.native.phases import max_connections_of
+    from loadbench.engine.native.recorder import Shard, build_recording
+
+    def tick(info: TickInfo) -> bool | None:
+        if isinstance(info.partial, Shard):
+            recording = build_recording(
+                info.partial, load=load, warmup_s=options.warmup_s, target_rps=load.mean_rate_per_s,
+                max_connections=max_connections_of(load), processes=processes, cpus=options.cpus,
+                keepalive=options.keepalive, pipeline=options.pipeline,
+            )  # fmt: skip
+            info = dataclasses.replace(info, partial=recording)
+        return on_tick(info)
+
+    return tick
 
 
 def connect_extras(target: Target, connect: LatencyHistogram | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from loadbench.errors import UsageError
+from loadbench.safe.limits import request_problem
 from loadbench.types import RequestSpec, Target
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -35,17 +36,12 @@ class ProtocolError(Exception):
 def encode_request(spec: RequestSpec, target: Target, *, keepalive: bool) -> bytes:
     """The request's bytes, with Host, User-Agent and Content-Length added unless given."""
     method = spec.method.upper()
-    if not method.isascii() or not method.isalpha():
-        raise UsageError(f"method {spec.method!r} is not an HTTP method; use one like GET or POST")
     path = spec.path or "/"
-    if not path.startswith("/") or any(c in path for c in " \r\n"):
-        raise UsageError(f"request path {path!r} must start with / and contain no spaces or line breaks")
-    names = set()
+    problem = request_problem(spec.method, path, spec.headers)  # the one rule, shared with validation
+    if problem is not None:
+        raise UsageError(problem)
+    names = {name.lower() for name, _value in spec.headers}
     lines = [f"{method} {path} HTTP/1.1"]
-    for name, value in spec.headers:
-        if not name or any(c in name for c in " :\r\n") or any(c in value for c in "\r\n"):
-            raise UsageError(f"header {name!r}: {value!r} is malformed; write it like 'Accept: text/plain'")
-        names.add(name.lower())
     if "host" not in names:
         lines.append(f"Host: {target.authority}")
     if "user-agent" not in names:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import resource
 import socket
@@ -90,7 +91,8 @@ def run_duration_s(load: Load, options: DriveOptions) -> float | None:
 
 def drive_one(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
-    *, report: Callable[[TickInfo], None] | None = None, before_start: Callable[[], None] | None = None,
+    *, report: Callable[[TickInfo], bool | None] | None = None,
+    before_start: Callable[[], None] | None = None,
 ) -> Shard:  # fmt: skip
     """Run one engine process's share of the load on a fresh event loop and return its Shard."""
     factory, loop_name = event_loop_factory()
@@ -115,7 +117,7 @@ def _cpu_s() -> float:
 
 async def _drive(
     target: Target, address: tuple[str, int], requests: Sequence[RequestSpec], load: Load,
-    options: DriveOptions, loop_name: str, report: Callable[[TickInfo], None] | None,
+    options: DriveOptions, loop_name: str, report: Callable[[TickInfo], bool | None] | None,
     before_start: Callable[[], None] | None, context: ssl.SSLContext | None = None,
 ) -> Shard:  # fmt: skip
     loop = asyncio.get_running_loop()
@@ -124,11 +126,21 @@ async def _drive(
         raise UsageError("the run has no bound: give a duration (-d) or a request count (-n)")
     open_loop = load.loop == "open"
     rec = Recorder(open_loop=open_loop)
+    order = mix_sequence(requests, seed=options.seed)
+    rendered = None
+    if any(r.template_dir is not None for r in requests):  # only then: the plain path never imports it
+        from loadbench.engine.native.templated import templated_wire
+
+        # The k-th send takes the k-th mix entry when every request is framed and checked alike.
+        alike = len({(r.method.upper() == "HEAD", r.check) for r in requests}) == 1
+        rendered = templated_wire(requests, order, target, keepalive=options.keepalive, seed=options.seed,
+                                  shard=options.shard, by_send=alike)  # fmt: skip
     run = Run(
         loop=loop, address=address, server_hostname=target.host if context else None, ssl_context=context,
-        wire=[encode_request(r, target, keepalive=options.keepalive) for r in requests],
+        wire=[encode_request(r, target, keepalive=options.keepalive) for r in requests] if rendered is None
+        else [],
         is_head=[r.method.upper() == "HEAD" for r in requests],
-        order=mix_sequence(requests, seed=options.seed), rec=rec, keepalive=options.keepalive,
+        order=order, rec=rec, keepalive=options.keepalive, rendered=rendered,
         timeout_ns=int(options.timeout_s * 1e9), open_loop=open_loop,
         max_connections=max_connections_of(load),
         checks=[CompiledCheck.of(r.check) if r.check is not None and r.check.active else None
@@ -150,6 +162,7 @@ async def _drive(
         run.set_wanted(round(schedule[0].target) if warmup_ns else connections_at(schedule, 0.0))
 
     measuring = warmup_ns == 0
+    aborted = False  # the caller asked to end the run (a tick's report returned True)
     measure_start = t_start
     cpu0 = 0.0
     in_flight_at_begin = 0
@@ -195,10 +208,17 @@ async def _drive(
                 rec.close_second(second)
                 if report is not None:
                     last = rec.seconds[-1]
-                    report(TickInfo(
-                        phase="measure", elapsed_s=(now - measure_start) / 1e9, duration_s=window_ns / 1e9,
+                    elapsed_s = (now - measure_start) / 1e9
+                    # The figures so far (--abort-on-fail): the recorder's own histograms, read at once.
+                    partial = rec.shard(event_loop=loop_name, duration_s=elapsed_s, cpu_s=_cpu_s() - cpu0
+                                        ) if options.live_figures else None  # fmt: skip
+                    if report(TickInfo(
+                        phase="measure", elapsed_s=elapsed_s, duration_s=window_ns / 1e9,
                         requests=rec.requests, rps=float(last.requests), errors=sum(rec.errors.values()),
-                    ))  # fmt: skip
+                        partial=partial,
+                    )):  # fmt: skip
+                        aborted = True
+                        break
                 second += 1
                 next_second += SECOND_NS
             if not open_loop:
@@ -237,7 +257,8 @@ async def _drive(
     run.close_all()
     await asyncio.sleep(0)  # let the aborted transports report connection_lost
     rec.fold()
-    return rec.shard(event_loop=loop_name, duration_s=(t_end - measure_start) / 1e9, cpu_s=cpu_s)
+    shard = rec.shard(event_loop=loop_name, duration_s=(t_end - measure_start) / 1e9, cpu_s=cpu_s)
+    return dataclasses.replace(shard, aborted=True) if aborted else shard
 
 
 def _schedule_ns(t_start: int, times_s: Iterator[float]) -> Iterator[int]:

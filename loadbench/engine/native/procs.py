@@ -9,6 +9,7 @@ the shards exactly, and ends any child still running past the run's deadline.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import time
@@ -50,8 +51,12 @@ def _child(pipe: Connection, target: Target, requests: Sequence[RequestSpec], lo
             if pipe.recv() != "go":
                 raise EngineError("engine process was not told to start")
 
-        shard = drive_one(target, requests, load, options, report=lambda tick: pipe.send(("tick", tick)),
-                          before_start=wait_go)  # fmt: skip
+        def report(tick: TickInfo) -> bool:
+            """Relay the tick; True once the parent said "stop" (--abort-on-fail), seen at the next tick."""
+            pipe.send(("tick", tick))
+            return pipe.poll() and pipe.recv() == "stop"
+
+        shard = drive_one(target, requests, load, options, report=report, before_start=wait_go)
         pipe.send(("shard", shard))
     except LoadbenchError as exc:
         pipe.send(("error", (isinstance(exc, UsageError), str(exc))))
@@ -63,7 +68,7 @@ def _child(pipe: Connection, target: Target, requests: Sequence[RequestSpec], lo
 
 def drive_processes(
     target: Target, requests: Sequence[RequestSpec], load: Load, options: DriveOptions,
-    *, on_tick: Callable[[TickInfo], None] | None = None,
+    *, on_tick: Callable[[TickInfo], bool | None] | None = None,
 ) -> Shard:  # fmt: skip
     """Run the load split over options.processes engine processes (at most usable_processes) and
     return the merged shard."""
@@ -77,7 +82,7 @@ def drive_processes(
             parent_end, child_end = ctx.Pipe()
             cpu = (options.cpus[i % len(options.cpus)],) if options.cpus else None
             child_options = dataclasses.replace(options, processes=1, cpus=cpu, seed=options.seed + i,
-                                                max_requests=budgets[i])  # fmt: skip
+                                                max_requests=budgets[i], shard=(i, count))  # fmt: skip
             proc = ctx.Process(target=_child, args=(child_end, target, requests, loads[i], child_options),
                                name=f"loadbench-engine-{i}", daemon=True)  # fmt: skip
             proc.start()
@@ -96,7 +101,7 @@ def drive_processes(
 
 
 def _collect(children: list[tuple[Any, Connection]], load: Load, options: DriveOptions,
-             on_tick: Callable[[TickInfo], None] | None) -> Shard:  # fmt: skip
+             on_tick: Callable[[TickInfo], bool | None] | None) -> Shard:  # fmt: skip
 
     pipes = [pipe for _, pipe in children]
     _await_all(pipes, "ready", time.monotonic() + START_TIMEOUT_S)
@@ -127,8 +132,10 @@ def _collect(children: list[tuple[Any, Connection]], load: Load, options: DriveO
             elif kind == "tick" and on_tick is not None:
                 key = (payload.phase, int(payload.elapsed_s + 0.5))
                 ticks.setdefault(key, []).append(payload)
-                if len(ticks[key]) == len(pipes):
-                    on_tick(_sum_ticks(ticks.pop(key)))
+                if len(ticks[key]) == len(pipes) and on_tick(_sum_ticks(ticks.pop(key))):
+                    for pipe in pipes:  # end the run: each child stops at its next tick
+                        with contextlib.suppress(OSError):
+                            pipe.send("stop")
     return merge_shards([shards[i] for i in range(len(pipes))])
 
 
@@ -157,4 +164,6 @@ def _sum_ticks(items: list[TickInfo]) -> TickInfo:
         phase=first.phase, elapsed_s=max(t.elapsed_s for t in items), duration_s=first.duration_s,
         requests=sum(t.requests for t in items), rps=sum(t.rps for t in items),
         errors=sum(t.errors for t in items),
+        partial=merge_shards([t.partial for t in items]) if all(  # type: ignore[misc]
+            isinstance(t.partial, Shard) for t in items) else None,
     )  # fmt: skip

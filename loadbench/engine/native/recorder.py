@@ -76,6 +76,7 @@ class Shard(Tally):
     max_cpu_pct: float
     expected_non_2xx: int = 0  # responses outside 2xx that a response check accepts (they count as ok)
     pipeline_downgrades: int = 0
+    aborted: bool = False  # the caller ended the run early (--abort-on-fail)
     # `connect` (a Tally field) holds the connect time of every connection the process opened, warm-up
     # included (with keep-alive most connections open then): TCP connect, plus the TLS handshake on https,
     # from the connect call to the connection being ready to send.
@@ -262,6 +263,7 @@ def merge_shards(shards: list[Shard]) -> Shard:
             connect=_merge_optional(out.connect, s.connect), ttfb=_merge_optional(out.ttfb, s.ttfb),
             expected_non_2xx=out.expected_non_2xx + s.expected_non_2xx,
             pipeline_downgrades=out.pipeline_downgrades + s.pipeline_downgrades,
+            aborted=out.aborted or s.aborted,
         )  # fmt: skip
     return out
 
@@ -337,4 +339,5 @@ def build_recording(
         client_cpu_pct=100.0 * shard.cpu_s / shard.duration_s if shard.duration_s > 0 else 0.0,
         saturated=bool(reasons), saturation_reasons=reasons, processes=processes, cpus=cpus,
         keepalive=keepalive, pipeline=pipeline, pipeline_downgrades=shard.pipeline_downgrades,
+        aborted=shard.aborted,
     )  # fmt: skip

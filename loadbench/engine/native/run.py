@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from time import perf_counter_ns
 from typing import Any
 
@@ -41,14 +41,17 @@ class Run:
         ssl_context: ssl.SSLContext | None, wire: list[bytes], is_head: list[bool], order: list[int],
         rec: Recorder, keepalive: bool, timeout_ns: int, open_loop: bool, max_connections: int,
         checks: list[CompiledCheck | None] | None = None, unix_socket: str | None = None, pipeline: int = 1,
+        rendered: Sequence[bytes] | None = None,
     ) -> None:  # fmt: skip
         self.loop = loop
         self.address = address
         self.server_hostname = server_hostname
         self.ssl_context = ssl_context
-        self.wire = [wire[i] for i in order]
+        # Pre-encoded bytes per slot of the mix order; with templates, a TemplatedWire (engine/templated.py)
+        # whose item access renders the next request (`single` is then off: there is no one request).
+        self.wire: Sequence[bytes] = [wire[i] for i in order] if rendered is None else rendered
         self.is_head = [is_head[i] for i in order]
-        given = checks or [None] * len(wire)
+        given = checks or [None] * len(is_head)
         self.checks = [given[i] for i in order]
         self.checks_on = any(given)
         # Without a check the plain Conn runs, whose hot path knows nothing of checks (engine/checks.py);
@@ -56,11 +59,11 @@ class Run:
         self.conn_class: type[Conn] = PipeConn if pipeline > 1 else CheckedConn if self.checks_on else Conn
         self.depth = pipeline  # requests in flight per new connection; 1 after a downgrade
         self.low_water = pipeline // 2  # PipeConn refills the pipe when this few or fewer are in flight
-        self.batches = [self.wire[0] * k for k in range(pipeline + 1)] if len(self.wire) == 1 else []
+        self.single = len(self.wire) == 1 and rendered is None
+        self.batches = [self.wire[0] * k for k in range(pipeline + 1)] if self.single else []
         self.unix_socket = unix_socket
         self.n_wire = len(self.wire)
-        self.single = self.n_wire == 1
-        self.wire0 = self.wire[0]
+        self.wire0 = self.wire[0] if self.single else b""
         self.rec = rec
         self.lat_append = rec.lat.append
         self.lat_extend = rec.lat.extend

@@ -1,7 +1,8 @@
 """Sample the CPU and memory of the server's process tree, of the load generator and of everything else.
 
 `ProcessMonitor` runs a background thread that every `interval_s` (250 ms) reads, with psutil, the CPU
-time and RSS of the server's processes (the pids it is given plus all their descendants, re-walked each
+time, RSS and open file descriptors (sockets included: one per held connection) of the server's
+processes (the pids it is given plus all their descendants, re-walked each
 sample so pre-fork workers that restart are counted), the CPU time of the client (this process and its
 children, minus the server's tree), and the machine's total busy time. CPU % is per core: 100 means one
 full core. `stop()` returns a frozen `MonitorSummary`, whose `to_record()` gives the results-format keys.
@@ -19,7 +20,7 @@ import psutil
 
 from loadbench.results.monitoring import MonitorSummary
 
-__all__ = ["MonitorSummary", "ProcessMonitor"]
+__all__ = ["MonitorSummary", "ProcessMonitor", "server_snapshot"]
 
 _MB = 1024 * 1024  # "MB" in results means MiB, like top and ps
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
@@ -31,28 +32,45 @@ class _CpuLedger:
     A process is identified by (pid, create_time) so a recycled pid is a new process. One first seen
     after the window began (a restarted worker) contributes all of its CPU time; one that already ran
     before contributes only what it used after we first saw it.
+
+    A process's CPU includes its reaped children's (`children_user` + `children_system`, the kernel's
+    cutime/cstime): a child that lives and dies between two samples (a CGI request, a recycled worker)
+    is never seen, yet its whole CPU time lands in its parent's children counters when the parent waits
+    for it. A child we did see and counted lands there too, so when a seen process disappears its last
+    total becomes a credit that the next rise of any tree member's children counters pays off first
+    (the reaper is usually its parent, but a reparented orphan is reaped by another). A credit never
+    paid off (the process was reaped outside the tree) is simply dropped: nothing is counted twice.
     """
 
     def __init__(self, window_start_epoch: float) -> None:
         self._start = window_start_epoch
-        self._seen: dict[tuple[int, float], float] = {}
+        self._seen: dict[tuple[int, float], tuple[float, float]] = {}  # key -> (own, children) totals
+        self._credit = 0.0  # CPU of seen processes that vanished, still to come through a reaper
 
     def delta(self, procs: list[psutil.Process]) -> float:
-        used = 0.0
-        alive: dict[tuple[int, float], float] = {}
+        now: dict[tuple[int, float], tuple[float, float]] = {}
         for proc in procs:
             try:
                 key = (proc.pid, proc.create_time())
                 times = proc.cpu_times()
             except _GONE:
                 continue
-            total = times.user + times.system
+            reaped = getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+            now[key] = (times.user + times.system, reaped)
+        for key, (own, reaped) in self._seen.items():
+            if key not in now:  # gone (or a zombie): its totals reach its reaper's children counters
+                self._credit += own + reaped
+        used = 0.0
+        for key, (own, reaped) in now.items():
             before = self._seen.get(key)
             if before is None:
-                before = 0.0 if key[1] >= self._start else total
-            used += max(0.0, total - before)
-            alive[key] = total
-        self._seen = alive  # exited processes drop out; their last interval is lost (< one interval)
+                before = (0.0, 0.0) if key[1] >= self._start else (own, reaped)
+            used += max(0.0, own - before[0])
+            grown = max(0.0, reaped - before[1])
+            paid = min(grown, self._credit)
+            self._credit -= paid
+            used += grown - paid
+        self._seen = now
         return used
 
 
@@ -67,6 +85,29 @@ def _tree(pids: list[int] | set[int]) -> dict[int, psutil.Process]:
         except _GONE:
             continue
     return procs
+
+
+def _rss_and_fds(procs: list[psutil.Process]) -> tuple[int, int | None]:
+    """Summed RSS (bytes) and open file descriptors of `procs`; fds None when none could be read (another
+    user's processes without the privilege)."""
+    rss, fds, seen = 0, 0, False
+    for proc in procs:
+        try:
+            rss += proc.memory_info().rss
+        except _GONE:
+            continue
+        try:
+            fds += proc.num_fds()
+            seen = True
+        except _GONE:
+            continue
+    return rss, fds if seen else None
+
+
+def server_snapshot(pids: list[int]) -> dict[str, float | int | None]:
+    """The server tree's RSS (MiB) and open file descriptors now: the baseline before idle clients open."""
+    rss, fds = _rss_and_fds(list(_tree(pids).values()))
+    return {"rss_mb": round(rss / _MB, 1), "fds": fds}
 
 
 def _process_clock_now() -> float:
@@ -115,7 +156,7 @@ class ProcessMonitor:
         self._summary: MonitorSummary | None = None
         self._failure: BaseException | None = None
         self._warnings: list[str] = []
-        self._rows: list[tuple[float, float, float, float]] = []
+        self._rows: list[tuple[float, ...]] = []
         self._max_processes = 0
         self._server_cpu_s = self._client_cpu_s = 0.0
 
@@ -189,12 +230,7 @@ class ProcessMonitor:
         client = {pid: p for pid, p in _tree([self._client_pid]).items() if pid not in server}
         server_cpu = self._server_ledger.delta(list(server.values()))
         client_cpu = self._client_ledger.delta(list(client.values()))
-        rss = 0
-        for proc in server.values():
-            try:
-                rss += proc.memory_info().rss
-            except _GONE:
-                continue
+        rss, fds = _rss_and_fds(list(server.values()))
         wall = now - self._last_t
         self._last_t = now
         if wall <= 0:
@@ -204,7 +240,7 @@ class ProcessMonitor:
         self._max_processes = max(self._max_processes, len(server))
         self._rows.append((
             round(now - self._t0, 3), round(100 * server_cpu / wall, 1), round(rss / _MB, 1),
-            round(100 * client_cpu / wall, 1),
+            round(100 * client_cpu / wall, 1), *(() if fds is None else (float(fds),)),
         ))
 
     def _summarize(self, wall_s: float, busy_s: float) -> MonitorSummary:
@@ -213,9 +249,10 @@ class ProcessMonitor:
             return MonitorSummary(
                 samples=rows, duration_s=wall_s, cpu_pct_mean=None, cpu_pct_max=None, rss_mb_mean=None,
                 rss_mb_max=None, processes=self._max_processes, client_cpu_pct_mean=None,
-                other_cpu_pct_mean=None, warnings=tuple(self._warnings),
+                other_cpu_pct_mean=None, warnings=tuple(self._warnings), server_cpu_s=None,
             )
         other_s = max(0.0, busy_s - self._server_cpu_s - self._client_cpu_s)
+        fd_rows = [row[4] for row in rows if len(row) > 4]
         return MonitorSummary(
             samples=rows,
             duration_s=round(wall_s, 3),
@@ -227,4 +264,7 @@ class ProcessMonitor:
             client_cpu_pct_mean=round(100 * self._client_cpu_s / wall_s, 1),
             other_cpu_pct_mean=round(100 * other_s / wall_s, 1),
             warnings=tuple(self._warnings),
+            fds_mean=round(sum(fd_rows) / len(fd_rows), 1) if fd_rows else None,
+            fds_max=int(max(fd_rows)) if fd_rows else None,
+            server_cpu_s=round(self._server_cpu_s, 6),
         )
