@@ -24,6 +24,14 @@ SERVER_MODELS: Mapping[str, str] = {
     "apache": "loadbench.servers.apache:ApacheModel",
     "apache-worker": "loadbench.servers.apache:ApacheWorkerModel",
     "apache-prefork": "loadbench.servers.apache:ApachePreforkModel",
+    "uwsgi": "loadbench.servers.uwsgi:UwsgiModel",
+    "nginx-uwsgi": "loadbench.servers.nginx_hop:NginxUwsgiModel",
+    "nginx-fastcgi": "loadbench.servers.nginx_hop:NginxFastcgiModel",
+    "nginx-scgi": "loadbench.servers.nginx_hop:NginxScgiModel",
+    "cgi": "loadbench.servers.cgi:CgiModel",
+    "apache-wsgi": "loadbench.servers.apache_wsgi:ApacheWsgiModel",
+    "granian": "loadbench.servers.granian:GranianModel",
+    "granian-wsgi": "loadbench.servers.granian:GranianWsgiModel",
     "command": "loadbench.servers.command:CommandModel",
 }
 

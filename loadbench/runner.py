@@ -109,9 +109,11 @@ def run_plan(
     """
     from loadbench.monitor.perf import status as counters_status
     from loadbench.plan import profile_trials
-    from loadbench.results.env import collect_env, git_commit
+    from loadbench.results.env import collect_env, git_commit, measure_python_startup_ms
+    from loadbench.results.family import Family
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import make_header
+    from loadbench.servers.registry import get_model
 
     sink: RunEvents = events or QuietEvents()
     scenario = plan.scenario
@@ -127,6 +129,10 @@ def run_plan(
 
     results_path = run_dir / "results.jsonl"
     env = collect_env(server_cpus=scenario.cpus.server, client_cpus=scenario.cpus.client)
+    if any(get_model(block.server.model).family == Family.PROCESS_PER_REQUEST for block in blocks):
+        # What a CGI request pays before the app runs, measured here and now, for the report to set beside
+        # its latency (analysis/explain.py, serving_notes).
+        env["python_startup_ms"] = measure_python_startup_ms()
     env["instruction_counters"] = why_not = counters_status()  # said once per run, never per trial
     if why_not != "available":
         sink.warning(f"{why_not}; cpu_per_request (CPU time) is measured instead")
@@ -350,7 +356,8 @@ def _measure(
         counters.extend(c for c in [open_counter(server.pids())] if c)
 
     with _crowd_beside(trial, server, scenario) as crowd_run:
-        identity = _identity(trial, model, scenario, started=started, attempt=attempt)
+        identity = _identity(trial, model, scenario, started=started, attempt=attempt,
+                             adapter=server.adapter)
         with _after_warmup(start_window, trial.warmup_s) as monitor_started:
             measured = _drive(trial, server, scenario, sink, abort_identity=identity)
         summary = monitor.stop() if monitor_started.is_set() else None
@@ -529,14 +536,18 @@ def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threa
 
 
 def _identity(
-    trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None, attempt: int = 1
+    trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None,
+    attempt: int = 1, adapter: str | None = None,
 ) -> TrialIdentity:
     from loadbench.results.build import TrialIdentity
 
+    server_options: dict[str, object] = {"workers": trial.server.workers, "threads": trial.server.threads}
+    if adapter is not None:  # the app of the other face ran through this middleware
+        server_options["adapter"] = adapter
     return TrialIdentity(
         trial_id=trial.trial_id, index=trial.index, model=trial.server.name, server_model=trial.server.model,
         family=model.family,
-        server_options={"workers": trial.server.workers, "threads": trial.server.threads},
+        server_options=server_options,
         variant=trial.variant, workload=trial.workload.name, requests_spec=trial.workload.requests,
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),

@@ -59,11 +59,15 @@ _FAMILY_CLASS: dict[Family, str] = {
     Family.EXTERNAL_MPM_WORKER: "native",
     Family.EXTERNAL_MPM_PREFORK: "native",
     Family.TOPOLOGY: "native",
+    Family.PROTOCOL_HOP: "protocol-hop",
+    Family.EMBEDDED: "embedded",
+    Family.RUST_CORE: "rust-core",
 }
 
 
 def family_class(family: str) -> str:
-    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request, other.
+    """Normalize a server family to: native, event-loop, threaded, pre-fork, process-per-request,
+    protocol-hop, embedded, rust-core or other.
 
     A known Family is looked up; a family this version does not know (a results file from another
     version, or written by hand) is guessed from its words, and is "other" when none fits.
@@ -83,6 +87,9 @@ def _guess_family_class(family: str) -> str:
         ("thread", "threaded"),
         ("process-per-request", "process-per-request"),
         ("fork", "pre-fork"),
+        ("protocol-hop", "protocol-hop"),
+        ("embedded", "embedded"),
+        ("rust", "rust-core"),
     ):
         if needle in text:
             return name
@@ -146,6 +153,11 @@ def _reason(kind: str, winner: Point, worst: Point, cpu_ratio: float) -> str:
             return "a native server sends the files without running any Python"
         return f"serving files is per-request overhead plus copying, and {winner.model} spends less on both"
     if kind == "plain":
+        if lo == "process-per-request":
+            return "starting a Python interpreter and importing the app for every request costs far more " \
+                "than the request's own work"
+        if w == "rust-core":
+            return "with almost no work per request the HTTP handling decides, and it runs in Rust here"
         if w == "event-loop" and lo in ("threaded", "pre-fork"):
             return (
                 "with almost no work per request the per-request overhead decides, and the event loop "
@@ -246,3 +258,92 @@ def _figure(value: float, unit: str) -> str:
 
 def _safe_div(a: float, b: float) -> float:
     return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan
+
+
+#: The families whose presence turns on the family notes (the history of serving Python); a report of the
+#: older families alone keeps its old shape.
+_HISTORY_CLASSES = frozenset({"process-per-request", "protocol-hop", "embedded", "rust-core"})
+
+
+def _first(points: Sequence[Point], cls: str) -> list[Point]:
+    """Every point of the first model (in report order) whose family is of class `cls`."""
+    models = [p.model for p in points if family_class(p.family) == cls]
+    return [p for p in points if models and p.model == models[0]]
+
+
+def _best(points: Sequence[Point], kind_of: Mapping[str, str], kind: str) -> Point | None:
+    """The point with the highest median rps among `points` on workloads of `kind`."""
+    chosen = [p for p in points if kind_of.get(p.workload) == kind and math.isfinite(p.rps.median)]
+    return max(chosen, key=lambda p: p.rps.median, default=None)
+
+
+def _low_load_p50(points: Sequence[Point], kind_of: Mapping[str, str], kind: str) -> Point | None:
+    """The point at the lightest load of the first workload of `kind` among `points`."""
+    chosen = [p for p in points if kind_of.get(p.workload) == kind and math.isfinite(p.p50_ms.median)]
+    return min(chosen, key=lambda p: p.load_value, default=None)
+
+
+def serving_notes(
+    points: Sequence[Point], kind_of: Mapping[str, str], startup_ms: Mapping[str, float] | None = None
+) -> tuple[str, ...]:
+    """A sentence or two per server family in the results, each with the measured figure that shows it.
+
+    `points`: every point of every workload; `kind_of`: workload name → io | cpu | static | plain | ...;
+    `startup_ms`: the run's measured `python -c pass` ("bare") and app-import ("with_app_import") times.
+    Empty unless a family of the history models (process per request, protocol hop, embedded, Rust
+    core) is present, so reports of the older families keep their shape.
+    """
+    present = {family_class(p.family) for p in points}
+    if not present & _HISTORY_CLASSES:
+        return ()
+    all_best_plain = _best(points, kind_of, "plain")
+    notes: list[str] = []
+
+    def peak(cls: str, kind: str) -> tuple[Point | None, Point | None]:
+        mine = _first(points, cls)
+        return _best(mine, kind_of, kind), _low_load_p50(mine, kind_of, kind)
+
+    best, low = peak("process-per-request", "plain")
+    if best is not None and low is not None:
+        text = (f"Process per request ({best.model}): every request starts a fresh interpreter and imports "
+                f"the app; p50 on {low.workload} at {low.load_label} was {ms(low.p50_ms.median)} ms")
+        if startup_ms and startup_ms.get("bare") is not None:
+            text += (f", while `python -c pass` took {ms(startup_ms['bare'])} ms and importing the bundled "
+                     f"app {ms(startup_ms.get('with_app_import', math.nan))} ms on this machine in this run")
+        if all_best_plain is not None and best.rps.median > 0:
+            text += (f"; its peak of {num(best.rps.median)} req/s is "
+                     f"{times(all_best_plain.rps.median / best.rps.median)} below {all_best_plain.model}'s")
+        notes.append(text + ".")
+    best, low = peak("protocol-hop", "plain")
+    if best is not None and low is not None:
+        notes.append(
+            f"Protocol hop ({best.model}): nginx parses HTTP and passes each request over a local socket "
+            f"(uwsgi, FastCGI or SCGI) to long-lived Python workers: no interpreter start, one extra hop and "
+            f"two processes per request; p50 at {low.load_label} {ms(low.p50_ms.median)} ms, "
+            f"peak {num(best.rps.median)} req/s on {best.workload}."
+        )
+    best, low = peak("embedded", "plain")
+    if best is not None and low is not None:
+        notes.append(
+            f"Embedded ({best.model}): the interpreter lives inside the web server's own processes, so the "
+            f"request reaches the app by a function call with no hop; peak {num(best.rps.median)} req/s "
+            f"on {best.workload}, with Apache's HTTP handling in front of the GIL."
+        )
+    for cls, words in (
+        ("pre-fork", "one request per worker process at a time, so a wait blocks the whole process"),
+        ("threaded", "threads overlap waits up to the pool's size, sharing one GIL for the Python work"),
+        ("event-loop", "one loop overlaps every wait; only the Python work per request is serialized"),
+    ):
+        best_io, _ = peak(cls, "io")
+        best_plain, _ = peak(cls, "plain")
+        shown = best_io or best_plain
+        if shown is not None:
+            notes.append(f"{cls.capitalize()} ({shown.model}): {words}; peak {num(shown.rps.median)} req/s "
+                         f"on {shown.workload} at {shown.load_label}.")
+    best, low = peak("rust-core", "plain")
+    if best is not None:
+        notes.append(
+            f"Rust core ({best.model}): HTTP parsing, sockets and scheduling run in Rust, Python only for "
+            f"the app itself; peak {num(best.rps.median)} req/s on {best.workload}."
+        )
+    return tuple(notes)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
 from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
-from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, workload_kind
+from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, serving_notes, workload_kind
 from loadbench.analysis.profiles import ProfileView, profile_finding, view_profile
 from loadbench.analysis.stats import ci_coverage, median, median_ci_rank
 from loadbench.analysis.trialtable import (
@@ -202,6 +202,9 @@ class Summary:
     crowd: tuple[CrowdRow, ...] = ()  # idle/slow clients against the load (analysis/crowd.py)
     crowd_notes: tuple[str, ...] = ()  # what each family present does with a waiting connection
     trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
+    #: A sentence or two per server family with its measured figure (explain.serving_notes); empty unless
+    #: the run has a family of the history models.
+    families: tuple[str, ...] = ()
 
 
 def trials_frame(trials: Sequence[TrialResult]) -> pd.DataFrame:
@@ -424,4 +427,16 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
         crowd=tuple(crowd),
         crowd_notes=tuple(family_notes(crowd)),
         trials=tuple(trials),
+        families=serving_notes(
+            [p for w in workloads for p in w.points], {w.workload: w.kind for w in workloads},
+            _startup_ms(header.env),
+        ),
     )
+
+
+def _startup_ms(env: Mapping[str, Any]) -> dict[str, float] | None:
+    """The run's measured Python start-up times (results/env.py), when it has them."""
+    value = (env or {}).get("python_startup_ms")
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}

@@ -41,9 +41,11 @@ def command(json_out: str | None) -> None:
             for m in all_models()
         ])  # fmt: skip
         return
-    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION")]
+    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "TO MAKE IT AVAILABLE", "DESCRIPTION")]
     for model in all_models():
-        rows.append((model.name, str(model.family), _status(model.available()), model.description))
+        why_not = model.available()
+        install = "-" if why_not is None else (model.install_command or "see AVAILABLE")
+        rows.append((model.name, str(model.family), _status(why_not), install, model.description))
     _table(rows)
 
 

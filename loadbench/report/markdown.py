@@ -44,6 +44,11 @@ def render_markdown(summary: Summary) -> str:
                 only = md_escape(", ".join(w.models))
                 out.append(f"- {_code(w.workload)}: only {only} produced data, nothing to compare.")
         out.append("")
+    if summary.families:
+        out.append("**How each family serves**")
+        out.append("")
+        out.extend(f"- {md_escape(note)}" for note in summary.families)
+        out.append("")
     if summary.saturated:
         out.append(
             f"> [!WARNING]\n> The load generator could not keep up in {len(summary.saturated)} trial(s): "

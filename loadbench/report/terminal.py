@@ -105,6 +105,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             console.print(Text(terminal(w.profile_note)), soft_wrap=False)
         _print_profiles(w, console)
         console.print()
+    for note in summary.families:
+        console.print(Text(terminal(note)), soft_wrap=False)
     cost_note = "; CPU µs/req: their CPU time per response" if any(
         math.isfinite(p.cpu_per_request_us.median) for w in summary.workloads for p in w.points) else ""
     console.print(Text(f"CPU % and RSS MB: the server's processes (100 % = one core){cost_note}.",

@@ -122,6 +122,31 @@ def collect_env(
     }
 
 
+def measure_python_startup_ms(runs: int = 5) -> dict[str, float] | None:
+    """Median wall time (ms) of `python -c pass` and of `python -c "import loadbench.app.wsgi"`, this
+    interpreter, `runs` times each: what a process-per-request (CGI) server pays before the app runs.
+
+    Unlike the probes above this starts 2 × `runs` processes (about a second in all), so the runner asks
+    for it only when a run has a process-per-request model. None when a start fails.
+    """
+    import statistics
+    import subprocess
+    import time
+
+    def one(code: str) -> float:
+        start = time.perf_counter_ns()
+        subprocess.run([sys.executable, "-c", code], check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        return (time.perf_counter_ns() - start) / 1e6
+
+    def both() -> dict[str, float]:
+        bare = statistics.median(one("pass") for _ in range(runs))
+        app = statistics.median(one("import loadbench.app.wsgi") for _ in range(runs))
+        return {"bare": round(bare, 2), "with_app_import": round(app, 2)}
+
+    return _probe(both)
+
+
 def git_commit(directory: str | os.PathLike[str] | None = None) -> str | None:
     """The full commit hash checked out at `directory` (default: the working directory), or None outside
     a git checkout, without git, or if git takes over 2 s. Uncommitted changes are not marked."""

@@ -24,6 +24,9 @@ class Family(StrEnum):
     EXTERNAL_MPM_WORKER = "external (mpm_worker)"  # Apache httpd, worker MPM
     EXTERNAL_MPM_PREFORK = "external (mpm_prefork)"  # Apache httpd, prefork MPM
     TOPOLOGY = "topology"  # several servers in a row (nginx in front of gunicorn)
+    PROTOCOL_HOP = "protocol-hop"  # a web server passing each request over uwsgi/FastCGI/SCGI to the app
+    EMBEDDED = "embedded"  # the interpreter inside the web server's own processes (Apache mod_wsgi)
+    RUST_CORE = "rust-core"  # HTTP, I/O and workers in Rust, Python called per request (granian)
 
 
 def parse_family(text: str) -> Family | None:

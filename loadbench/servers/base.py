@@ -114,6 +114,10 @@ class ServerModel(Protocol):
     def available(self) -> str | None:
         """None when the model can run here, else why not and how to install what is missing."""
 
+    @property
+    def install_command(self) -> str:
+        """The exact command that makes the model available here (`loadbench models` prints it)."""
+
     def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
         """The server's command line for `app` on 127.0.0.1:`port` (pure: no I/O)."""
 
@@ -170,6 +174,14 @@ class ModelBase:
     tls_capable: bool = False  # True: command()/prepare() honour opts.tls with opts.tls_files
     http2_capable: bool = False  # True: and opts.http2 (HTTP/2 over TLS)
     unprofiled_reason: str | None = None  # the workers are CPython processes py-spy can sample
+    install: str = ""  # the exact command that makes the model available here ("" = from `requires`)
+
+    @property
+    def install_command(self) -> str:
+        """The exact command that makes this model available (`loadbench models` prints it when not)."""
+        if self.install:
+            return self.install
+        return " && ".join(hint.split("  (")[0] for _, hint in self.requires)
 
     def available(self) -> str | None:
         """None when every required module can be found (found, never imported: that is slow)."""
@@ -201,15 +213,26 @@ class ModelBase:
         )
 
     def start(self, app: AppSpec, opts: ServerOptions) -> ServerProcess:
+        """Launch the server; an app of a face it does not speak is served through a2wsgi (recorded as
+        ServerProcess.adapter), see loadbench.servers.adapter."""
+        from loadbench.servers.adapter import adapt, adapter_name
         from loadbench.servers.appref import detect_interface
         from loadbench.servers.process import launch
 
-        self.app_target(app)  # refuses a command app or a declared face this server cannot speak
-        if app.kind == "import" and app.interface == "auto":
-            face = detect_interface(str(app.target), cwd=app.cwd, env=app.env, timeout_s=opts.ready_timeout_s)
+        adapter = None
+        if app.kind == "import":
+            face: str | None = app.interface
+            if face == "auto":
+                face = detect_interface(
+                    str(app.target), cwd=app.cwd, env=app.env, timeout_s=opts.ready_timeout_s
+                )
             if face is not None and face not in self.interfaces:
-                raise UsageError(_face_mismatch(self.name, self.interfaces, str(app.target), face))
-        return launch(self, app, opts)
+                app = adapt(app, self.name, self.interfaces[0])
+                adapter = adapter_name(self.interfaces[0])
+        self.app_target(app)  # refuses a command app
+        server = launch(self, app, opts)
+        server.adapter = adapter
+        return server
 
 
 def _face_mismatch(model: str, faces: tuple[str, ...], target: str, face: str) -> str:

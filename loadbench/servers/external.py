@@ -120,6 +120,12 @@ class ExternalModel(ModelBase):
     needs_run_dir = True
     serves_import_apps = False  # True when a Python server behind the binary can serve the user's app
 
+    @property
+    def install_command(self) -> str:
+        if self.install:
+            return self.install
+        return " && ".join(c for c in (self.install_hint, super().install_command) if c)
+
     def binary(self) -> str | None:
         """The server binary's absolute path, or None when it is not installed."""
         return find_binary(self.binaries)

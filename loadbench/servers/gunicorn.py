@@ -72,6 +72,7 @@ class GunicornGeventModel(GunicornModel):
     family = Family.EVENT_LOOP
     description = "gunicorn gevent workers: green threads on an event loop (WSGI)"
     requires = (("gunicorn", "pip install gunicorn"), ("gevent", "pip install gevent"))
+    install = "pip install 'loadbench[gevent]'"
 
     def worker_args(self, opts: ServerOptions) -> list[str]:
         return ["--worker-class", "gevent", "--worker-connections", str(GEVENT_CONNECTIONS)]

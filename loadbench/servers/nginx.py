@@ -72,14 +72,17 @@ def _fixed_location(answer: FixedResponse) -> str:
 def nginx_config(
     *, run_dir: Path, host: str, port: int, workers: int, user: tuple[str, str] | None,
     fixed: tuple[FixedResponse, ...] = (), static_root: Path | None = None,
-    upstream_socket: Path | None = None, tls: TlsFiles | None = None, http2: bool = False,
+    upstream_socket: Path | None = None, upstream_protocol: UpstreamProtocol = "http",
+    cgi_script: Path | None = None, tls: TlsFiles | None = None, http2: bool = False,
 ) -> str:
     """The whole nginx.conf: a private, foreground nginx on host:port, everything under `run_dir`.
 
     `tls`: terminate TLS with that certificate; `http2`: offer HTTP/2 too (ALPN h2, with tls).
 
     `fixed`: exact-path locations answering a fixed body. `static_root`: serve /static/<file> from
-    static_root/static/. `upstream_socket`: proxy every other path to that unix socket (else 404).
+    static_root/static/. `upstream_socket`: pass every other path to that unix socket (else 404), over
+    `upstream_protocol` (HTTP/1.1 with keep-alive, or uwsgi / FastCGI / SCGI with the CGI variables;
+    `cgi_script` names the script a FastCGI wrapper such as fcgiwrap runs for every request).
     `user`: (user, group) workers run as; only when nginx starts as root.
     """
     temp_paths = "".join(f"    {kind}_temp_path {run_dir}/{kind}_temp;\n" for kind in _TEMP_PATHS)
@@ -92,20 +95,11 @@ def nginx_config(
             "        }\n"
         )
     if upstream_socket is not None:
-        upstream = (
-            "    upstream app {\n"
-            f"        server unix:{upstream_socket};\n"
-            f"        keepalive {UPSTREAM_KEEPALIVE};\n"
-            "    }\n"
-        )
-        locations += (
-            "        location / {\n"
-            "            proxy_pass http://app;\n"
-            "            proxy_http_version 1.1;\n"
-            '            proxy_set_header Connection "";\n'
-            "            proxy_set_header Host $http_host;\n"
-            "        }\n"
-        )
+        # Only HTTP upstreams keep connections here: uWSGI's uwsgi, SCGI and FastCGI sockets and fcgiwrap
+        # close theirs after each response, so each request pays the hop's connect (that is the hop).
+        keepalive = f"        keepalive {UPSTREAM_KEEPALIVE};\n" if upstream_protocol == "http" else ""
+        upstream = f"    upstream app {{\n        server unix:{upstream_socket};\n{keepalive}    }}\n"
+        locations += _upstream_location(upstream_protocol, cgi_script)
     else:
         upstream = ""
         locations += "        location / {\n            return 404;\n        }\n"
@@ -147,6 +141,45 @@ def nginx_config(
         "    }\n"
         "}\n"
     )
+
+
+UpstreamProtocol = Literal["http", "uwsgi", "fastcgi", "scgi"]
+
+#: The CGI meta-variables (RFC 3875) nginx sends over uwsgi, FastCGI and SCGI: what a WSGI server builds
+#: its environ from. PATH_INFO is the decoded path, as a WSGI server's own HTTP parser would give it.
+_CGI_PARAMS = (
+    ("REQUEST_METHOD", "$request_method"), ("QUERY_STRING", "$query_string"),
+    ("CONTENT_TYPE", "$content_type"), ("CONTENT_LENGTH", "$content_length"),
+    ("REQUEST_URI", "$request_uri"), ("PATH_INFO", "$document_uri"), ("SCRIPT_NAME", ""),
+    ("DOCUMENT_ROOT", "$document_root"), ("SERVER_PROTOCOL", "$server_protocol"),
+    ("GATEWAY_INTERFACE", "CGI/1.1"), ("SERVER_SOFTWARE", "nginx"), ("REMOTE_ADDR", "$remote_addr"),
+    ("REMOTE_PORT", "$remote_port"), ("SERVER_ADDR", "$server_addr"), ("SERVER_PORT", "$server_port"),
+    ("SERVER_NAME", "$server_name"),
+)
+_PASS = {"uwsgi": "uwsgi", "fastcgi": "fastcgi", "scgi": "scgi"}
+
+
+def _upstream_location(protocol: UpstreamProtocol, cgi_script: Path | None) -> str:
+    """`location /` passing every request to the upstream `app` over `protocol`."""
+    if protocol == "http":
+        return (
+            "        location / {\n"
+            "            proxy_pass http://app;\n"
+            "            proxy_http_version 1.1;\n"
+            '            proxy_set_header Connection "";\n'
+            "            proxy_set_header Host $http_host;\n"
+            "        }\n"
+        )
+    kind = _PASS[protocol]
+    params = list(_CGI_PARAMS)  # nginx adds the request headers (HTTP_HOST, ...) itself
+    if protocol == "scgi":  # nginx puts CONTENT_LENGTH first itself, as SCGI requires; SCGI=1 is ours
+        params = [(name, value) for name, value in params if name != "CONTENT_LENGTH"] + [("SCGI", "1")]
+    if cgi_script is not None:
+        params.append(("SCRIPT_FILENAME", str(cgi_script)))
+    lines = "".join(
+        f"            {kind}_param {name} {value or chr(34) * 2};\n" for name, value in params
+    )
+    return f"        location / {{\n            {kind}_pass app;\n{lines}        }}\n"
 
 
 class NginxModel(ExternalModel):

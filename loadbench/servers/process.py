@@ -70,6 +70,8 @@ class ServerProcess:
         self.ready_path = ready_path
         self.need_200 = need_200
         self.ready_s: float | None = None
+        #: The adapter the app is served through ("a2wsgi.WSGIMiddleware", ...), None when served as is.
+        self.adapter: str | None = None
         self._guard = guard
         self._lifeline_fd = lifeline_fd
         self._private_dir = private_dir

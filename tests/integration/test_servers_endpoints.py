@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from loadbench.servers import AppSpec, ServerOptions, get_model
+from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 
 pytestmark = pytest.mark.integration
 
-MODELS = ["waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "hypercorn"]
+
+#: Models with no Python behind them (static files and fixed answers only), and the user-command model.
+NOT_THE_APP = {"nginx", "apache", "apache-worker", "apache-prefork", "command"}
+
+
+# A model joins by being registered; the original five stay first, waitress the reference.
+MODELS = [name for name in model_names() if name not in NOT_THE_APP]
 ENDPOINTS = [
     "/plaintext", "/json", "/health", "/static/1k.bin", "/static/100k.bin", "/static/1m.bin", "/io?ms=1",
     "/cpu?n=100", "/db?id=7", "/no/such/page", "/io?ms=abc",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from runner_support import marked_pids
 
-from loadbench.errors import ServerStartError, UsageError
+from loadbench.errors import ServerStartError
 from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 from loadbench.servers.gunicorn import GunicornModel
 
@@ -163,8 +163,11 @@ def test_user_import_app_is_detected_and_served(tmp_path: Path, http: Callable[.
         "    await send({'type': 'http.response.body', 'body': b'mine'})\n"
     )
     app = AppSpec(kind="import", target="myasgi:app", cwd=str(tmp_path), ready_path="/")
-    with pytest.raises(UsageError, match="waitress serves WSGI apps, but myasgi:app is ASGI"):
-        get_model("waitress").start(app, ServerOptions())
+    # waitress speaks WSGI only: the ASGI app is served through a2wsgi's ASGIMiddleware, and says so.
+    with get_model("waitress").start(app, ServerOptions()) as adapted:
+        assert adapted.adapter == "a2wsgi.ASGIMiddleware"
+        answer = http(adapted.url, "/")
+        assert (answer.status, answer.body) == (404, b"mine")
     with get_model("uvicorn").start(app, ServerOptions()) as server:  # any answer, even 404, is ready
         answer = http(server.url, "/")
         assert (answer.status, answer.body) == (404, b"mine")

@@ -54,7 +54,7 @@ def problems_of(text: str, **kwargs: Any) -> list[str]:
 # --- shipped scenarios -------------------------------------------------------------------------------
 
 EXPECTED_SHIPPED = {"quickstart", "server-models", "io-bound", "cpu-bound", "ci-smoke", "open-loop",
-                    "paired-example", "ramp"}
+                    "paired-example", "ramp", "history", "deployment"}
 
 
 def test_shipped_scenarios_are_listed() -> None:
@@ -88,6 +88,20 @@ def test_quickstart_contents() -> None:
     assert scenario.app.kind == "bundled" and scenario.app.ready_path == "/health"
     assert scenario.thresholds == ("error_rate < 1%", "p99 < 1s")
     assert len(build_plan(scenario).trials) == 18
+
+
+def test_history_tells_the_story_in_order_and_deployment_asks_about_nginx() -> None:
+    history = load_scenario(find_scenario("history"), cpus=(0, 1))
+    assert [s.model for s in history.servers] == [
+        "cgi", "nginx-fastcgi", "nginx-scgi", "apache-wsgi", "gunicorn", "uwsgi", "uvicorn", "granian"]
+    assert [w.name for w in history.workloads] == ["/plaintext", "/db?id=1", "/io?ms=20"]
+    assert history.load.points == (Closed(connections=1), Closed(connections=8), Closed(connections=64))
+    deployment = load_scenario(find_scenario("deployment"), cpus=(0, 1))
+    assert [s.model for s in deployment.servers] == ["gunicorn", "nginx-gunicorn", "nginx-uwsgi", "uvicorn",
+                                                      "granian"]
+    closing = [w for w in deployment.workloads if "no keep-alive" in w.name]
+    assert len(closing) == 3
+    assert all(dict(w.requests[0].headers) == {"Connection": "close"} for w in closing)
 
 
 def test_paired_example_variants_set_the_delay_env() -> None:

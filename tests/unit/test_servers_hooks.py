@@ -10,8 +10,10 @@ import pytest
 from loadbench.servers import AppSpec, ServerOptions, get_model, model_names
 from loadbench.servers.external import ExternalModel
 
-FILE_WRITERS = {"nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork"}
-PROXIES = {"nginx-gunicorn", "nginx-uvicorn"}
+FILE_WRITERS = {"nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork",
+                "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi"}
+#: Models with a proxy in front of a Python server: its 502/503/504 mean "the app is not up yet".
+PROXIES = {"nginx-gunicorn", "nginx-uvicorn", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi"}
 
 
 @pytest.mark.parametrize("name", model_names())

@@ -16,7 +16,9 @@ PORT = 43210
 def test_registry_lists_every_model_in_order() -> None:
     assert model_names() == [
         "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "hypercorn",
-        "nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork", "command",
+        "nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork",
+        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi",
+        "granian", "granian-wsgi", "command",
     ]
     assert [m.name for m in all_models()] == model_names()
 
