@@ -89,8 +89,9 @@ def test_results_schema_names_every_record_field() -> None:
                              rss_mb_max=4.0, processes=1, samples=(), client_cpu_pct_mean=None,
                              other_cpu_pct_mean=None, fds_mean=5.0, fds_max=6)
     assert set(defs["server"]["properties"]) == set(monitor.to_record()["server"])
-    # the runner adds why hardware counters were unavailable, once per run, beside collect_env's keys
-    assert set(defs["env"]["properties"]) == set(ENV) | {"instruction_counters"}
+    # the runner adds, once per run, why hardware counters were unavailable and (with a CGI model) the
+    # interpreter's start-up time, beside collect_env's keys
+    assert set(defs["env"]["properties"]) == set(ENV) | {"instruction_counters", "python_startup_ms"}
     assert set(defs["profile"]["properties"]) == _fields(ProfileRecord)
     assert set(defs["sampler"]["properties"]) == set(Sampler().to_json())
     load_keys = set(defs["load"]["properties"])
