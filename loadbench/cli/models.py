@@ -41,11 +41,11 @@ def command(json_out: str | None) -> None:
             for m in all_models()
         ])  # fmt: skip
         return
-    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "TO MAKE IT AVAILABLE", "DESCRIPTION")]
+    rows: list[tuple[str, ...]] = [("MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION", "TO MAKE IT AVAILABLE")]
     for model in all_models():
         why_not = model.available()
         install = "-" if why_not is None else (model.install_command or "see AVAILABLE")
-        rows.append((model.name, str(model.family), _status(why_not), install, model.description))
+        rows.append((model.name, str(model.family), _status(why_not), model.description, install))
     _table(rows)
 
 

@@ -117,6 +117,8 @@ class ApacheWsgiModel(ApacheModel):
     install = "apt-get install apache2 libapache2-mod-wsgi-py3"
     interfaces = ("wsgi",)
     mpm = "event"
+    tls_capable = False  # its prepare() writes a plain-HTTP virtual host (mod_wsgi behind TLS: not built)
+    http2_capable = False
 
     def available(self) -> str | None:
         why_not = super().available()
