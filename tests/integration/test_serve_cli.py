@@ -41,7 +41,8 @@ def test_models_lists_every_model_with_availability(capsys: pytest.CaptureFixtur
     assert set(rows) == {
         "waitress", "gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uvicorn", "hypercorn",
         "nginx", "nginx-gunicorn", "nginx-uvicorn", "apache", "apache-worker", "apache-prefork", "command",
-        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi", "granian", "granian-wsgi",
+        "uwsgi", "nginx-uwsgi", "nginx-fastcgi", "nginx-scgi", "cgi", "apache-wsgi", "granian",
+        "granian-wsgi",
     }
 
 
