@@ -28,16 +28,16 @@ GUARD_GRACE_S = 3.0  # the guard's own SIGTERM -> SIGKILL delay
 
 def guard_argv(
     command: Sequence[str], lifeline_fd: int, cpus: tuple[int, ...] | None, stop_signal: int = signal.SIGTERM,
-    remove_dir: Path | None = None, run_dir: Path | None = None, tls_dir: Path | None = None,
+    *remove_dirs: Path | None,
 ) -> list[str]:
-    """The guard's command line wrapping `command` (see guard.py); every dir given is removed with it."""
+    """The guard's command line wrapping `command` (see guard.py); every dir given (not None) goes with it."""
     argv = [
         sys.executable, "-S", str(GUARD_PATH), "--lifeline", str(lifeline_fd), "--parent", str(os.getpid()),
         "--grace", str(GUARD_GRACE_S), "--stop-signal", str(int(stop_signal)),
     ]
     if cpus:
         argv += ["--cpus", ",".join(str(c) for c in cpus)]
-    for directory in (remove_dir, run_dir, tls_dir):
+    for directory in remove_dirs:
         if directory is not None:
             argv += ["--remove-dir", str(directory)]
     return [*argv, "--", *command]
@@ -131,6 +131,7 @@ class GuardedProcess:
                 except subprocess.TimeoutExpired:
                     self._guard.kill()
                     self._guard.wait()
+            # The guard has reaped the group; anything still in it escaped the guard's grace: kill it.
             if self.pid > 1 and group_alive(self.pid):
                 signal_group(self.pid, signal.SIGKILL)
         finally:
@@ -143,17 +144,18 @@ class GuardedProcess:
 def spawn_guarded(
     command: list[str], *, log_path: Path, deadline: float, cpus: tuple[int, ...] | None = None,
     env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
-    stop_signal: int = signal.SIGTERM, remove_dir: Path | None = None,
+    stop_signal: int = signal.SIGTERM, remove_dirs: Sequence[Path | None] = (),
 ) -> GuardedProcess:
     """Start `command` under a new guard (own session, lifeline pipe, pinned to `cpus`), output to `log_path`.
 
     Returns once the guard has reported CMD's pid, or by `deadline` (time.monotonic()); a GuardedProcess
-    whose pid is -1 means the command never started (read its log and returncode).
+    whose pid is -1 means the command never started (read its log and returncode). The guard removes
+    `remove_dirs` (None entries are skipped) should it have to stop CMD because loadbench went away.
     """
     read_fd, write_fd = os.pipe()
     try:
         with open(log_path, "ab") as log:
-            argv = guard_argv(command, read_fd, cpus, stop_signal, remove_dir)
+            argv = guard_argv(command, read_fd, cpus, stop_signal, *remove_dirs)
             guard = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, pass_fds=(read_fd,),
                 start_new_session=True, cwd=cwd, env=None if env is None else dict(env),

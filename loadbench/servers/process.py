@@ -1,11 +1,15 @@
 """Run one server behind the guard and wait until it answers: ServerProcess and launch().
 
-launch() picks or checks the port, runs `python -S loadbench/launch/guard.py ... -- CMD` in a new
-session with the read end of a lifeline pipe (see guard.py for the orphan-proofing), reads CMD's pid
-back from the guard, and probes the ready path over HTTP every 10 ms until it answers. It returns a
-ready ServerProcess, or raises ServerStartError (command line + log tail) with every process it
-started already gone. A model with `needs_run_dir` (nginx, Apache) gets a fresh private run dir per
-start for its config files, removed with the server; see ServerModel.
+launch() picks or checks the port, starts CMD under the guard with launch/spawn.py's spawn_guarded (a new
+session, a lifeline pipe, CMD's pid read back from the guard; see guard.py for the orphan-proofing), and
+probes the ready path over HTTP every 10 ms until it answers. It returns a ready ServerProcess, or raises
+ServerStartError (command line + log tail) with every process it started already gone. A model with
+`needs_run_dir` (nginx, Apache) gets a fresh private run dir per start for its config files, removed with
+the server; see ServerModel.
+
+A ServerProcess wraps that GuardedProcess and adds what only a server has (its address, readiness, its
+private dirs, how it ended); the process group's lifecycle (log tail, stop) is GuardedProcess's alone,
+shared with Locust and py-spy.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +30,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from loadbench.errors import ServerStartError, ServerUnavailableError
-from loadbench.launch.guard import group_alive, signal_group
-from loadbench.launch.spawn import GUARD_GRACE_S, guard_argv
-from loadbench.launch.spawn import read_pid as _read_pid
+from loadbench.launch.spawn import GUARD_GRACE_S, GuardedProcess, spawn_guarded
+from loadbench.launch.spawn import guard_argv as guard_argv  # re-exported: the guard's command line
 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
@@ -51,29 +53,27 @@ class ServerProcess:
     """
 
     def __init__(
-        self, *, model: ServerModel, command: list[str], guard: subprocess.Popen[bytes], pid: int,
-        host: str, port: int, log_path: Path, lifeline_fd: int, ready_path: str, need_200: bool,
-        private_dir: Path | None, run_dir: Path | None = None, tls: TlsFiles | None = None,
+        self, *, model: ServerModel, process: GuardedProcess, host: str, port: int, ready_path: str,
+        need_200: bool, private_dir: Path | None, run_dir: Path | None = None, tls: TlsFiles | None = None,
         http2: bool = False,
     ) -> None:
         self.model = model
-        self.command = command
-        self.pid = pid
-        self.pgid = pid
+        self.command = process.command
+        self.pid = process.pid
+        self.pgid = process.pid
         self.host = host
         self.port = port
         self.tls = tls
         self.http2 = http2
         self.scheme = "https" if tls is not None else "http"
         self.url = f"{self.scheme}://{host}:{port}"
-        self.log_path = log_path
+        self.log_path = process.log_path
         self.ready_path = ready_path
         self.need_200 = need_200
         self.ready_s: float | None = None
         #: The adapter the app is served through ("a2wsgi.WSGIMiddleware", ...), None when served as is.
         self.adapter: str | None = None
-        self._guard = guard
-        self._lifeline_fd = lifeline_fd
+        self._process = process  # the guard, the lifeline and the group's stop
         self._private_dir = private_dir
         self._run_dir = run_dir  # a prepare()d model's files: removed at stop, whatever happened
         self._tls_dir = tls.ca.parent if tls is not None else None  # the throwaway CA: removed at stop
@@ -85,19 +85,19 @@ class ServerProcess:
     @property
     def guard_pid(self) -> int:
         """The guard's pid (not a server process; kept out of pids())."""
-        return self._guard.pid
+        return self._process.guard_pid
 
     @property
     def returncode(self) -> int | None:
         """The server's exit code once it has exited (via the guard: 128 + N after signal N), else None."""
-        return self._guard.poll()
+        return self._process.returncode
 
     def pids(self) -> list[int]:
         """The server's own processes (main process and workers), for the CPU/RSS monitor; never the guard."""
         import psutil
 
         try:
-            children = psutil.Process(self._guard.pid).children(recursive=True)
+            children = psutil.Process(self._process.guard_pid).children(recursive=True)
         except psutil.Error:
             return []
         pids = []
@@ -109,7 +109,7 @@ class ServerProcess:
 
     def alive(self) -> bool:
         """True while the guard and the server's main process both run."""
-        if self._stopped or self._guard.poll() is not None:
+        if self._stopped or self._process.returncode is not None:
             return False
         try:
             with open(f"/proc/{self.pid}/stat", "rb") as stat:
@@ -168,39 +168,20 @@ class ServerProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         """The last `lines` lines of the server's own log (stdout and stderr), "" when there is none."""
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                log.seek(max(0, log.tell() - 64 * 1024))
-                data = log.read()
-        except OSError:
-            return ""
-        return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+        return self._process.log_tail(lines)
 
     def stop(self, grace_s: float = 5.0) -> None:
         """SIGTERM the server's group (the model's stop_signal), wait up to `grace_s`, then SIGKILL the rest.
 
-        Idempotent; afterwards no process of the group is left.
+        Idempotent; afterwards no process of the group is left (GuardedProcess.stop), and the server's
+        private dirs (log, run dir, throwaway CA) are gone.
         """
         if self._stopped:
             return
         self._stopped = True
         try:
-            signal_group(self.pgid, self.model.stop_signal)
-            try:
-                self._guard.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                signal_group(self.pgid, signal.SIGKILL)
-                self._guard.kill()
-                self._guard.wait()
-            # The guard has reaped the group; anything still in it escaped the guard's grace: kill it.
-            if group_alive(self.pgid):
-                signal_group(self.pgid, signal.SIGKILL)
+            self._process.stop(grace_s)
         finally:
-            with contextlib.suppress(OSError):
-                os.close(self._lifeline_fd)
-            if self._guard.stdout is not None:
-                self._guard.stdout.close()
             for directory in (self._private_dir, self._run_dir, self._tls_dir):
                 if directory is not None:
                     shutil.rmtree(directory, ignore_errors=True)
@@ -220,9 +201,8 @@ class ServerProcess:
         guard's own death (then the guard failed, not the server). Waits up to `wait_s` for the guard,
         which exits with the server's code once it has cleaned the server's group."""
         name = self.model.name
-        try:
-            code = self._guard.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
+        code = self._process.wait(wait_s)
+        if code is None:
             return f"{name}'s main process (pid {self.pid}) ended; exit code unknown"
         if code < 0:  # the guard was killed: a guard that ran to the end exits with the server's code
             return (f"the guard of {name} (pid {self.guard_pid}) was killed by {_signal_name(-code)}, which "
@@ -349,28 +329,18 @@ def _spawn(
     model: ServerModel, app: AppSpec, opts: ServerOptions, command: list[str], host: str, port: int,
     log_dir: Path, deadline: float, private_dir: Path | None, run_dir: Path | None = None,
 ) -> ServerProcess:
-    log_path = log_dir / f"{model.name}-{port}.log"
-    read_fd, write_fd = os.pipe()
-    try:
-        with open(log_path, "ab") as log:
-            tls_dir = opts.tls_files.ca.parent if opts.tls_files is not None else None
-            argv = guard_argv(command, read_fd, opts.cpus, model.stop_signal, private_dir, run_dir, tls_dir)
-            guard = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, pass_fds=(read_fd,),
-                start_new_session=True, cwd=app.cwd, env=child_env(app),
-            )
-    except BaseException:
-        os.close(write_fd)
-        raise
-    finally:
-        os.close(read_fd)
-    pid = _read_pid(guard, deadline)
-    server = ServerProcess(
-        model=model, command=command, guard=guard, pid=pid or -1, host=host, port=port, log_path=log_path,
-        lifeline_fd=write_fd, ready_path=app.ready_path, need_200=app.kind == "bundled", private_dir=None,
-        run_dir=run_dir, tls=opts.tls_files, http2=opts.http2,
+    tls_dir = opts.tls_files.ca.parent if opts.tls_files is not None else None
+    process = spawn_guarded(
+        command, log_path=log_dir / f"{model.name}-{port}.log", deadline=deadline, cpus=opts.cpus,
+        env=child_env(app), cwd=app.cwd, stop_signal=model.stop_signal,
+        remove_dirs=(private_dir, run_dir, tls_dir),
     )
-    if pid is None:
+    server = ServerProcess(
+        model=model, process=process, host=host, port=port, ready_path=app.ready_path,
+        need_200=app.kind == "bundled", private_dir=None, run_dir=run_dir, tls=opts.tls_files,
+        http2=opts.http2,
+    )
+    if process.pid < 0:
         server.stop()
-        raise server._error(f"the guard could not start {model.name} (exit code {guard.returncode})")
+        raise server._error(f"the guard could not start {model.name} (exit code {process.returncode})")
     return server
