@@ -5,7 +5,7 @@ interleaved (A B C A B C, never A A B B C C) so a slow drift of the machine spre
 instead of biasing one: for each repetition, for each server, one block runs all its workloads × load
 points. With variants (a paired comparison), for each server × workload × load point the variants run
 `rounds` rounds in ABBA order (baseline, candidate, candidate, baseline, ...), one block per trial; the
-runner keeps each variant's server running from one of its blocks to the next (see runner._ServerPool),
+runner keeps each variant's server running from one of its blocks to the next (see runner/pool.py),
 so a round costs two measurements and no server start.
 """
 
