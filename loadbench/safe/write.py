@@ -105,6 +105,17 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
+def _writable_lstat(path: Path, what: str) -> os.stat_result | None:
+    """lstat of an existing output path that may be written (None: it does not exist); raise the
+    refusal (a link, a directory, a socket) otherwise."""
+    st = _lstat(path)
+    if st is not None:
+        refused = _refusal(path, what, st)
+        if refused is not None:
+            raise refused
+    return st
+
+
 def check_output(path: str | os.PathLike[str], *, what: str = "output") -> None:
     """Refuse, before any work, an output path that is sure to fail; create nothing.
 
@@ -115,18 +126,12 @@ def check_output(path: str | os.PathLike[str], *, what: str = "output") -> None:
         return
     target = Path(path)
     try:
-        st = _lstat(target)
-        if st is not None:
-            refused = _refusal(target, what, st)
-            if refused is not None:
-                raise refused
-            if _in_place(st.st_mode):
-                return
-            where = target.parent
-        else:
-            where = target.parent
-            while _lstat(where) is None and where != where.parent:
-                where = where.parent
+        st = _writable_lstat(target, what)
+        if st is not None and _in_place(st.st_mode):
+            return
+        where = target.parent  # an existing file's parent exists; a new file's nearest existing ancestor
+        while _lstat(where) is None and where != where.parent:
+            where = where.parent
         if not where.is_dir():
             raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         if os.statvfs(where).f_flag & os.ST_RDONLY:
@@ -154,14 +159,10 @@ def write_output(
         return None
     target = Path(path)
     try:
-        st = _lstat(target)
-        if st is not None:
-            refused = _refusal(target, what, st)
-            if refused is not None:
-                raise refused
-            if _in_place(st.st_mode):
-                _write_in_place(target, payload)
-                return target
+        st = _writable_lstat(target, what)
+        if st is not None and _in_place(st.st_mode):
+            _write_in_place(target, payload)
+            return target
         target.parent.mkdir(parents=True, exist_ok=True)
         if append:
             _append(target, payload)
