@@ -230,6 +230,8 @@ class TrialResult:
     backend: str = "native"  # the engine backend's registry name; files from before it was recorded: native
     backend_extras: Mapping[str, Any] = field(default_factory=dict)  # the backend's own facts (see engine)
     url: str | None = None  # `loadbench bench`'s target URL (a run's trials have a server model instead)
+    unix_socket: bool = False  # the load went over a Unix socket, not TCP (serve/bench --unix-socket)
+    target: str | None = None  # where the load went when not the URL's host:port: "unix:PATH"; else null
     event_loop: str = ""
     processes: int = 1
     keepalive: bool = True

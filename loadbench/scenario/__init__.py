@@ -149,6 +149,7 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     if load.http2 and engine != "httpx":
         problems.add(f"http2 = true needs engine = \"httpx\" (the {engine} engine speaks HTTP/1.1 only)",
                      section="load", key="http2")
+    _check_unix_sockets(problems, servers, engine, load)
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
     profile = _profile(problems, raw)
@@ -159,6 +160,22 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
                     variants=variants, paired=paired, engine=engine, engine_settings=engine_settings,
                     overrides=tuple(o.text for o in overrides), profile=profile)
+
+
+def _check_unix_sockets(problems: Problems, servers: tuple[ServerEntry, ...], engine: str, load: LoadSpec
+                        ) -> None:  # fmt: skip
+    """A server on a Unix socket is driven by the native engine alone, and without idle or slow clients
+    (those connect over TCP)."""
+    for index, server in enumerate(servers):
+        if not server.unix_socket:
+            continue
+        if engine != DEFAULT_ENGINE:
+            problems.add(f"unix_socket = true needs engine = \"native\" (the {engine} engine connects over "
+                         "TCP only)", section="servers", index=index, key="unix_socket")  # fmt: skip
+        if any(crowd.connections for crowd in load.crowds):
+            problems.add("unix_socket = true cannot run beside idle or slow clients (they connect over TCP); "
+                         "drop [load] idle/slow_readers or unix_socket", section="servers", index=index,
+                         key="unix_socket")  # fmt: skip
 
 
 def _profile(problems: Problems, raw: dict[str, object]) -> ProfilePoints:

@@ -99,7 +99,8 @@ class ServerEntry:
 
     `workers` (processes) and `threads` (per process) are None when the model's own default applies.
     `tls`: the server terminates TLS with a throwaway certificate (the run trusts its CA); `http2`: it
-    offers HTTP/2 too (ALPN h2; needs tls).
+    offers HTTP/2 too (ALPN h2; needs tls). `unix_socket`: it listens on a Unix socket in a private
+    directory instead of a port, and the run drives it there (engine native).
     """
 
     name: str
@@ -108,12 +109,13 @@ class ServerEntry:
     threads: int | None = None
     tls: bool = False
     http2: bool = False
+    unix_socket: bool = False
 
     def describe(self) -> str:
         """"gunicorn-4w (gunicorn, workers=4)" or just "uvicorn" when there is nothing to add."""
         options = [f"{key}={value}" for key, value in (("workers", self.workers), ("threads", self.threads))
                    if value is not None]
-        options += ["tls"] * self.tls + ["http2"] * self.http2
+        options += ["tls"] * self.tls + ["http2"] * self.http2 + ["unix_socket"] * self.unix_socket
         extras = ([self.model] if self.model != self.name else []) + options
         return f"{self.name} ({', '.join(extras)})" if extras else self.name
 

@@ -92,6 +92,7 @@ _trials = st.builds(
     timeline=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 10**6), _opt_float), max_size=4)
     .map(tuple),
     histogram=st.none() | _text, cpus=st.none() | st.just({"server": [0], "client": [1]}),
+    unix_socket=st.booleans(), target=st.none() | _text.map(lambda p: "unix:" + p),
     extra=st.dictionaries(st.text(min_size=1, max_size=8).map(lambda k: "x_" + k), _json, max_size=2),
 )  # fmt: skip
 
