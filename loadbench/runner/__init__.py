@@ -27,7 +27,7 @@ from loadbench.errors import ServerStartError, ServerUnavailableError, UsageErro
 from loadbench.runner.events import QuietEvents, RunEvents, RunOutcome
 from loadbench.runner.pool import _ServerPool
 from loadbench.runner.profiling import _profile, _profiler
-from loadbench.runner.trial import _failed, _measure, engine_settings
+from loadbench.runner.trial import _failed, _measure, engine_settings, server_target
 
 if TYPE_CHECKING:
     from loadbench.plan import Block, Plan, Trial
@@ -79,6 +79,7 @@ def run_plan(
     for message in warnings:
         sink.warning(message)
     blocks = [block for block in plan.blocks if block.server.name not in missing]
+    _check_unix_sockets(blocks)
     _check_limits(plan)  # refuses, before any server or socket, a plan whose connections cannot fit
 
     results_path = run_dir / "results.jsonl"
@@ -245,14 +246,26 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
 def _start(
     model: ServerModel, app: AppSpec, block: Block, scenario: Scenario, log_dir: Path
 ) -> ServerProcess:
-    from loadbench.servers.base import ServerOptions
+    from loadbench.servers.base import PRIVATE_SOCKET, ServerOptions
 
     options = ServerOptions(
         workers=block.server.workers, threads=block.server.threads, cpus=scenario.cpus.server,
         log_dir=log_dir, tls=block.server.tls, http2=block.server.http2,
+        unix_socket=PRIVATE_SOCKET if block.server.unix_socket else None,  # in a private dir, gone at stop
     )
     return model.start(app, options)
 
+
+
+def _check_unix_sockets(blocks: list[Block]) -> None:
+    """UsageError, before any server starts, when a `unix_socket = true` server cannot listen on one."""
+    from loadbench.servers.registry import check_unix_socket_support, get_model
+
+    for name, model in {b.server.name: b.server.model for b in blocks if b.server.unix_socket}.items():
+        try:
+            check_unix_socket_support(get_model(model))
+        except UsageError as exc:
+            raise UsageError(f"[[servers]] {name}: unix_socket = true: {exc}") from None
 
 
 def _check_limits(plan: Plan) -> None:
@@ -268,12 +281,12 @@ def _preflight(block: Block, scenario: Scenario, server: ServerProcess) -> list[
     if not scenario.load.preflight or not scenario.endpoints:
         return []
     from loadbench.engine.preflight import preflight
-    from loadbench.types import DriveOptions, Target
+    from loadbench.types import DriveOptions
 
     requests = list(dict.fromkeys(r for trial in block.trials for r in trial.workload.requests))
-    options = DriveOptions(timeout_s=scenario.load.timeout_s,
+    target, unix_socket = server_target(server)
+    options = DriveOptions(timeout_s=scenario.load.timeout_s, unix_socket=unix_socket,
                            cacert=str(server.tls.ca) if server.tls is not None else None)  # fmt: skip
-    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return preflight(target, requests, options, bundled=block.app.kind == "bundled")
 
 

@@ -12,11 +12,13 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from loadbench.results.build import failed_trial
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from loadbench.engine.backend import BackendResult
     from loadbench.engine.crowd.process import CrowdRun
     from loadbench.plan import Trial
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from loadbench.scenario import Scenario
     from loadbench.servers.base import ServerModel
     from loadbench.servers.process import ServerProcess
+    from loadbench.types import Target
 
 
 def _measure(
@@ -49,7 +52,7 @@ def _measure(
 
     with _crowd_beside(trial, server, scenario) as crowd_run:
         identity = _identity(trial, model, scenario, started=started, attempt=attempt,
-                             adapter=server.adapter)
+                             adapter=server.adapter, unix_socket=server.unix_socket)
         with _after_warmup(start_window, trial.warmup_s) as monitor_started:
             measured = _drive(trial, server, scenario, sink, abort_identity=identity)
         summary = monitor.stop() if monitor_started.is_set() else None
@@ -107,7 +110,7 @@ def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEve
     With run --abort-on-fail (scenario.load.abort_delay_s) and an `abort_identity`, the scenario's
     thresholds are checked every second on the figures so far and a failure ends the trial (aborted)."""
     from loadbench.engine import run_backend
-    from loadbench.types import DriveOptions, Target
+    from loadbench.types import DriveOptions
 
     def on_tick(info: TickInfo) -> bool | None:
         sink.tick(trial, info)
@@ -125,17 +128,30 @@ def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEve
                           scenario.load.abort_delay_s or 0.0,
                           lambda rec: measured_trial(identity, rec), passing=on_tick)  # type: ignore[arg-type]
 
+    target, unix_socket = server_target(server)
     options = DriveOptions(
         duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
         cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
-        pipeline=scenario.load.pipeline, live_figures=bool(watching),
+        pipeline=scenario.load.pipeline, live_figures=bool(watching), unix_socket=unix_socket,
     )  # the run trusts its own throwaway CA: no --insecure
-    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return run_backend(
         scenario.engine, target, trial.workload.requests, trial.load, options,
         workload=trial.workload.name, settings=engine_settings(scenario, server),
         on_tick=tick,
     )  # fmt: skip
+
+
+def server_target(server: ServerProcess) -> tuple[Target, str | None]:
+    """Where requests to `server` go: its Target (scheme, host, port: what the Host header says) and the
+    Unix socket the bytes go to instead of host:port (None over TCP)."""
+    from loadbench.types import Target
+
+    if server.unix_socket is not None:
+        from loadbench.servers.unixsock import SOCKET_HOST
+
+        return Target(scheme="http", host=SOCKET_HOST, port=80), str(server.unix_socket)
+    scheme: Literal["http", "https"] = "https" if server.tls is not None else "http"
+    return Target(scheme=scheme, host="127.0.0.1", port=server.port), None
 
 
 def engine_settings(scenario: Scenario, server: ServerProcess) -> dict[str, object]:
@@ -171,7 +187,7 @@ def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threa
 
 def _identity(
     trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None,
-    attempt: int = 1, adapter: str | None = None,
+    attempt: int = 1, adapter: str | None = None, unix_socket: Path | None = None,
 ) -> TrialIdentity:
     from loadbench.results.build import TrialIdentity
 
@@ -186,6 +202,7 @@ def _identity(
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),
         cpus={"server": scenario.cpus.server, "client": scenario.cpus.client}, load_suffix=trial.crowd.label,
+        unix_socket=None if unix_socket is None else str(unix_socket),
     )  # fmt: skip
 
 
