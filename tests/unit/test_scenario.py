@@ -684,3 +684,31 @@ def test_locust_table_problems_have_file_and_line(tmp_path: Path, body: str, pro
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert re.search(problem, str(caught.value)), str(caught.value)
+
+
+# --- unix_socket = true (issue 17 item 5) -----------------------------------------------------------------
+
+def test_unix_socket_server_entry() -> None:
+    scenario = parse(BASE.replace('model = "uvicorn"\n', 'model = "uvicorn"\nunix_socket = true\n'))
+    (server,) = scenario.servers
+    assert server.unix_socket is True and server.describe() == "uvicorn (unix_socket)"
+    assert parse(BASE).servers[0].unix_socket is False
+
+
+@pytest.mark.parametrize(
+    ("server_extra", "top", "load_extra", "fragment"),
+    [("tls = true\n", "", "", "t.toml:5: [[servers]] #1 unix_socket: a Unix socket serves plain HTTP; drop tls = true"),
+     ("", 'engine = "httpx"\n', "", 'unix_socket = true needs engine = "native" (the httpx engine connects'),
+     ("", "", "idle = 100\n", "unix_socket = true cannot run beside idle or slow clients"),
+     ("", "", "", None)],
+    ids=["tls", "engine", "crowd", "ok"],
+)
+def test_unix_socket_problems(server_extra: str, top: str, load_extra: str, fragment: str | None) -> None:
+    text = top + BASE.replace('model = "uvicorn"\n', f'model = "uvicorn"\nunix_socket = true\n{server_extra}')
+    text = text.replace("connections = [1, 8]\n", f"connections = [1, 8]\n{load_extra}")
+    if fragment is None:
+        assert parse(text).servers[0].unix_socket
+        return
+    problems = problems_of(text)
+    assert len(problems) == 1 and fragment in problems[0], problems
+    assert problems[0].startswith("t.toml:"), problems
