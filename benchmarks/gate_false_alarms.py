@@ -186,7 +186,7 @@ def one_gate(
         finally:
             events.stop()
         trials = read_results(outcome.results_path).trials
-    others = [t.other_cpu_pct_mean for t in trials if t.other_cpu_pct_mean is not None]
+    others = [t.other_cpu_pct for t in trials if t.other_cpu_pct is not None]
     out: dict[str, Any] = {"hogged_rounds": sorted(hogged),
                            "other_cpu_pct_median": round(statistics.median(others), 1) if others else None}
     for metric in METRICS:
