@@ -222,7 +222,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         label = f"{s['load']}{share} {noise} {s['rounds']}r×{s['duration_s']:g}s"
         groups[f"{label} | {row['case']}"].append(row)
     lines = ["| conditions | case | metric | gates | regression | inconclusive | no change/improvement | "
-             "median change | median s/gate | other CPU |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "median change | median s/gate | other CPU |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key in sorted(groups):
         label, case = key.split(" | ")
         gates = groups[key]
