@@ -25,7 +25,8 @@ from loadbench.results.claims import ClaimRecord
 if TYPE_CHECKING:
     from loadbench.results.records import TrialResult
 
-__all__ = ["PointJudgement", "claim_record", "claim_sentence", "claims_note", "judge_point", "usable"]
+__all__ = ["PointJudgement", "claim_factor", "claim_record", "claim_sentence", "claims_note", "judge_point",
+           "usable"]
 
 
 def usable(trial: TrialResult) -> bool:
@@ -111,17 +112,28 @@ def _where(record: ClaimRecord) -> str:
     return f"on {record.workload} at {record.load_label}"
 
 
+def _level(record: ClaimRecord) -> str:
+    return f"{record.confidence:.0%}".replace("%", " %")
+
+
+def claim_factor(record: ClaimRecord) -> str:
+    """The claim's ratio with its interval: "3.4× (3.1–3.8×, 95 %)"."""
+    ratio = f"{_ratio(record.ratio)}×" if record.ratio is not None else "?×"
+    if record.ratio_low is None or record.ratio_high is None:
+        return f"{ratio} (no interval yet)"
+    return f"{ratio} ({_ratio(record.ratio_low)}–{_ratio(record.ratio_high)}×, {_level(record)})"
+
+
 def claim_sentence(record: ClaimRecord) -> str:
     """The claim in words, with its interval ("uvicorn serves 3.4× (3.1–3.8×, 95 %) the requests of
     waitress on /plaintext at 16 connections (8 pairs)"), a tie, or undecided with the interval so far."""
-    level = f"{record.confidence:.0%}".replace("%", " %")
     have = record.ratio is not None
-    shown = (f"{_ratio(record.ratio_low)}–{_ratio(record.ratio_high)}×, {level}"
+    shown = (f"{_ratio(record.ratio_low)}–{_ratio(record.ratio_high)}, {_level(record)}"
              if record.ratio_low is not None and record.ratio_high is not None else "no interval yet")
     pairs = f"{record.pairs} pair{'s' if record.pairs != 1 else ''}"
     if record.state == "a wins" and have:
-        return (f"{record.a} serves {_ratio(record.ratio or 0.0)}× ({shown}) the requests of {record.b} "
-                f"{_where(record)} ({pairs}).")
+        factor = claim_factor(record)
+        return f"{record.a} serves {factor} the requests of {record.b} {_where(record)} ({pairs})."
     if record.state == "tie":
         return (f"{record.a} and {record.b} tie {_where(record)}: ratio {_ratio(record.ratio or 0.0)} "
                 f"({shown}), within ±{record.tie_band:.0%} ({pairs}).")
@@ -138,7 +150,7 @@ def claims_note(claims: Sequence[ClaimRecord]) -> str:
     wins = sum(c.state == "a wins" for c in claims)
     ties = sum(c.state == "tie" for c in claims)
     undecided = len(claims) - wins - ties
-    level = f"{claims[0].confidence:.0%}".replace("%", " %")
+    level = _level(claims[0])
     rounds = max(c.rounds for c in claims)
     parts = [f"{wins} win{'s' if wins != 1 else ''}"]
     parts += [f"{ties} tie{'s' if ties != 1 else ''}"] if ties else []
