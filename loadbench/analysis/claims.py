@@ -67,11 +67,12 @@ def judge_point(
     pairs = [(by_model[a][r], by_model[b][r]) for r in sorted(set(by_model[a]) & set(by_model[b]))]
     pairs = [(x, y) for x, y in pairs if usable(x) and usable(y)]
     logs = [math.log(x.rps / y.rps) for x, y in pairs]
+    cap = len(logs) + 1  # the rounds, not the pairs, are capped (below): a lost pair is no round saved
     claim = decide_claim(a, b, logs, band=band, elapsed_s=elapsed_s, budget_s=budget_s, round_s=round_s,
-                         max_pairs=max_rounds)  # fmt: skip
+                         max_pairs=cap)  # fmt: skip
     if claim.state is ClaimState.B_WINS:  # the median of the ratios disagrees with the medians' ranking
         claim = decide_claim(b, a, [-d for d in logs], band=band, elapsed_s=elapsed_s, budget_s=budget_s,
-                             round_s=round_s, max_pairs=max_rounds)  # fmt: skip
+                             round_s=round_s, max_pairs=cap)  # fmt: skip
     if claim.state is ClaimState.CONTINUE and rounds >= max_rounds:
         claim = replace(claim, state=ClaimState.UNDECIDED, why=f"max_rounds ({max_rounds}) did not decide it")
     fewest = min((min(x.requests, y.requests) for x, y in pairs), default=None)

@@ -166,7 +166,7 @@ class Adaptive:
 
     def describe(self) -> str:
         """One line for the dry run."""
-        return (f"adaptive: rounds repeat each load point until its claim is decided at 95 % (ties within "
+        return (f"rounds repeat each load point until its claim is decided at 95 % (ties within "
                 f"±{self.tie_band:.0%}), at most {self.max_rounds} rounds, budget {self.budget_s:g}s")
 
 
