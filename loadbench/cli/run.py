@@ -128,7 +128,8 @@ def command(
             console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
     console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
     if outcome.interrupted:
-        kept = f"{outcome.trials_written} of {outcome.trials_planned}"
+        kept = f"{outcome.trials_written}" if loaded.load.adaptive is not None else \
+            f"{outcome.trials_written} of {outcome.trials_planned}"  # an adaptive run plans round by round
         console.print(f"[yellow]Interrupted: {kept} trials kept.[/]")
         sys.exit(int(ExitCode.INTERRUPTED))
     if abort_on_fail and outcome.trials_written:

@@ -22,7 +22,7 @@ from loadbench.results.claims import ClaimRecord
 from loadbench.results.file import ResultsWriter, read_results
 from loadbench.results.records import TrialResult, make_header
 from loadbench.runner.adaptive import run_adaptive
-from loadbench.scenario import Scenario, parse_scenario
+from loadbench.scenario import Scenario, apply_quick, parse_scenario
 
 TRIAL_S = 0.5  # what one synthetic trial costs on the fake clock
 
@@ -260,3 +260,8 @@ def test_the_plan_of_an_adaptive_run_is_its_first_round() -> None:
     plan = build_plan(_scenario())
     assert len(plan.trials) == 12 and {t.round for t in plan.trials} == {1}
     assert len(plan.blocks) == 12  # one block per trial: the pool keeps every server up between them
+
+
+def test_quick_runs_an_adaptive_scenario_once_not_adaptively() -> None:
+    quick = apply_quick(_scenario())
+    assert quick.load.adaptive is None and quick.load.repeat == 1 and quick.quick
