@@ -196,6 +196,7 @@ def one_gate(
         bounds = group.interval_pct()
         out[metric] = {"verdict": group.verdict.value, "change_pct": round(group.change_pct(), 2),
                        "tolerance_pct": round(100 * DEFAULT_TOLERANCE[metric], 2),
+                       "log_ratios": [round(r, 5) for r in group.log_ratios],  # to judge again offline
                        "interval_pct": None if bounds is None else [round(b, 2) for b in bounds]}
     return out
 
@@ -222,11 +223,14 @@ def table(rows: list[dict[str, Any]]) -> str:
         label = f"{s['load']}{share} {noise} {s['rounds']}r×{s['duration_s']:g}s"
         groups[f"{label} | {row['case']}"].append(row)
     lines = ["| conditions | case | metric | gates | regression | inconclusive | no change/improvement | "
-             "median change | median s/gate |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "median change | median s/gate | other CPU |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key in sorted(groups):
         label, case = key.split(" | ")
         gates = groups[key]
         seconds = statistics.median(g["seconds"] for g in gates)
+        others = [g["other_cpu_pct_median"] for g in gates if g.get("other_cpu_pct_median") is not None]
+        other = f"{statistics.median(others):.0f} %" if others else "n/a"
         for metric in METRICS:
             verdicts = Counter(g[metric]["verdict"] for g in gates)
             n = len(gates)
@@ -234,7 +238,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             change = statistics.median(g[metric]["change_pct"] for g in gates)
             bad, unsure = verdicts[Verdict.REGRESSION.value], verdicts[Verdict.INCONCLUSIVE.value]
             lines.append(f"| {label} | {case} | {metric} | {n} | {bad} | {unsure} | {passed} | "
-                         f"{change:+.1f}% | {seconds:.0f} |")
+                         f"{change:+.1f}% | {seconds:.0f} | {other} |")
     return "\n".join(lines)
 
 
@@ -285,26 +289,28 @@ def main(argv: list[str] | None = None) -> int:
           f"2 server starts", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = _read(args.out)
-    for case in cases:
+    # Cases take turns gate by gate, so a spell of other load on the machine falls on all of them alike.
+    for gate, case in [(g, c) for g in range(1, args.gates + 1) for c in cases]:
         slowdown = CASES[case]
         cand_delay = round((1 + slowdown) * (c0_us + args.delay_us) - c0_us)
         have = sum(1 for r in done if r["case"] == case and r["settings"] == settings.key())
-        for gate in range(have + 1, args.gates + 1):
-            start, load_before = time.monotonic(), os.getloadavg()[0]
-            result = one_gate(settings, cand_delay, rate, rng)
-            seconds = time.monotonic() - start
-            row = {"case": case, "slowdown": slowdown, "candidate_delay_us": cand_delay,
-                   "c0_us": round(c0_us, 2), "settings": settings.key(), "gate": gate,
-                   "seconds": round(seconds, 1), "loadavg_1min": [load_before, os.getloadavg()[0]],
-                   **result}  # fmt: skip
-            with args.out.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(row) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            done.append(row)
-            verdicts = "  ".join(f"{m} {result[m]['verdict']:12s} {result[m]['change_pct']:+6.1f}%"
-                                 for m in METRICS)
-            print(f"  {case} gate {gate:2d}/{args.gates}: {verdicts} ({seconds:.0f} s)", flush=True)
+        if gate <= have:
+            continue
+        start, load_before = time.monotonic(), os.getloadavg()[0]
+        result = one_gate(settings, cand_delay, rate, rng)
+        seconds = time.monotonic() - start
+        row = {"case": case, "slowdown": slowdown, "candidate_delay_us": cand_delay,
+               "c0_us": round(c0_us, 2), "settings": settings.key(), "gate": gate,
+               "seconds": round(seconds, 1), "loadavg_1min": [load_before, os.getloadavg()[0]],
+               **result}  # fmt: skip
+        with args.out.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        done.append(row)
+        verdicts = "  ".join(f"{m} {result[m]['verdict']:12s} {result[m]['change_pct']:+6.1f}%"
+                             for m in METRICS)
+        print(f"  {case} gate {gate:2d}/{args.gates}: {verdicts} ({seconds:.0f} s)", flush=True)
     print(table(done))
     return 0
 
