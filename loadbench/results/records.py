@@ -30,6 +30,7 @@ from loadbench.results.codec import (
 from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
+    from loadbench.results.claims import ClaimRecord
     from loadbench.results.metrics import LatencyHistogram
     from loadbench.results.profiles import ProfileRecord
     from loadbench.types import Load
@@ -302,7 +303,8 @@ class TrialResult:
 class Results:
     """A whole results file: its header, its complete trials in file order, and reader warnings.
 
-    `profiles` holds the file's profile lines (loadbench.results.profiles), never measurements.
+    `profiles` holds the file's profile lines (loadbench.results.profiles) and `claims` its claim lines
+    (loadbench.results.claims, adaptive runs only); neither is a measurement.
     """
 
     header: ResultsHeader
@@ -310,6 +312,7 @@ class Results:
     warnings: tuple[str, ...] = ()
     path: Path | None = None
     profiles: tuple[ProfileRecord, ...] = ()
+    claims: tuple[ClaimRecord, ...] = ()
 
 
 # -- a run's header -----------------------------------------------------------------------------------

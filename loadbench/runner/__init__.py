@@ -12,18 +12,21 @@ The runner never prints: it reports through a RunEvents sink (the CLI's progress
 This module holds the run and its block and round loop; its parts each do one job:
 
     events.py     RunEvents, QuietEvents, RunOutcome: what the runner tells its caller and returns
-    pool.py       _ServerPool: servers a paired run keeps from one block to the next
+    pool.py       _ServerPool: servers a paired or adaptive run keeps from one block to the next
+    adaptive.py   an adaptive run's rounds: each load point repeated until its claim is decided
     trial.py      one trial measured on a running server (monitor, counters, crowd, drive, abort)
     profiling.py  the run's ProfileSession and a trial rerun under py-spy
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loadbench.errors import ServerStartError, ServerUnavailableError, UsageError
+from loadbench.runner.adaptive import run_adaptive
 from loadbench.runner.events import QuietEvents, RunEvents, RunOutcome
 from loadbench.runner.pool import _ServerPool
 from loadbench.runner.profiling import _profile, _profiler
@@ -69,6 +72,7 @@ def run_plan(
     from loadbench.results.records import make_header
     from loadbench.servers.registry import get_model
 
+    started_s = time.monotonic()  # an adaptive run's budget counts from here, server starts included
     sink: RunEvents = events or QuietEvents()
     scenario = plan.scenario
     missing = unavailable_models(plan)
@@ -98,14 +102,21 @@ def run_plan(
     )
     interrupted = False
     paired = bool(scenario.variants)
+    adaptive = scenario.load.adaptive is not None
     profiler = _profiler(plan, run_dir, sink, warnings)
-    with ResultsWriter(results_path, header) as writer, _ServerPool(keep=paired) as pool:
+    pool = _ServerPool(keep=paired or adaptive, all_entries=adaptive)
+    with ResultsWriter(results_path, header) as writer, pool:
         progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir,
                          profiler=profiler, profile_plan=profile_trials(plan, scenario.profile))
         sink.started(plan, results_path, sorted(missing))
         try:
-            for group in _rounds(blocks, paired=paired):
-                _run_round(group, progress)
+            if adaptive:
+                servers = [server for server in scenario.servers if server.name not in missing]
+                run_adaptive(scenario, servers, run_block=lambda block: _run_block(block, progress),
+                             write_claim=writer.append_claim, clock=time.monotonic, started_s=started_s)
+            else:
+                for group in _rounds(blocks, paired=paired):
+                    _run_round(group, progress)
         except KeyboardInterrupt:
             interrupted = True
     return RunOutcome(

@@ -22,6 +22,7 @@ from loadbench.scenario import (
     parse_scenario,
     shipped_scenarios,
 )
+from loadbench.scenario.types import Adaptive
 from loadbench.types import Closed, Open, RequestSpec, Stage, Stages
 
 MODELS = known_model_names()
@@ -84,10 +85,11 @@ def test_quickstart_contents() -> None:
     scenario = load_scenario(find_scenario("quickstart"), cpus=(0, 1))
     assert [s.model for s in scenario.servers] == ["waitress", "gunicorn", "uvicorn"]
     assert [w.name for w in scenario.workloads] == ["/plaintext", "/io?ms=20"]
-    assert scenario.load.points == (Closed(connections=1), Closed(connections=16), Closed(connections=64))
+    assert scenario.load.points == (Closed(connections=8), Closed(connections=64))
+    assert scenario.load.adaptive == Adaptive(budget_s=50.0, max_rounds=40, tie_band=0.10)
     assert scenario.app.kind == "bundled" and scenario.app.ready_path == "/health"
     assert scenario.thresholds == ("error_rate < 1%", "p99 < 1s")
-    assert len(build_plan(scenario).trials) == 18
+    assert len(build_plan(scenario).trials) == 12  # round 1: 2 workloads × 2 points × 3 servers
 
 
 def test_history_tells_the_story_in_order_and_deployment_asks_about_nginx() -> None:
