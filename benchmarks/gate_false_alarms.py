@@ -61,6 +61,7 @@ from loadbench.plan import build_plan
 from loadbench.results.file import read_results
 from loadbench.runner import QuietEvents, run_plan
 from loadbench.scenario import parse_scenario
+from loadbench.scenario.types import Paired
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import get_model
 from loadbench.types import Closed, DriveOptions, RequestSpec, Target
@@ -185,13 +186,16 @@ def one_gate(
         finally:
             events.stop()
         trials = read_results(outcome.results_path).trials
-    out: dict[str, Any] = {"hogged_rounds": sorted(hogged)}
+    others = [t.other_cpu_pct for t in trials if t.other_cpu_pct is not None]
+    out: dict[str, Any] = {"hogged_rounds": sorted(hogged),
+                           "other_cpu_pct_median": round(statistics.median(others), 1) if others else None}
     for metric in METRICS:
         comparison = compare_in_run(trials, baseline="baseline", candidate="candidate", metric=metric,
                                     tolerance=DEFAULT_TOLERANCE[metric])  # fmt: skip
         (group,) = comparison.groups
         bounds = group.interval_pct()
         out[metric] = {"verdict": group.verdict.value, "change_pct": round(group.change_pct(), 2),
+                       "tolerance_pct": round(100 * DEFAULT_TOLERANCE[metric], 2),
                        "interval_pct": None if bounds is None else [round(b, 2) for b in bounds]}
     return out
 
@@ -241,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gates", type=int, default=20, help="gates per case in the file (default 20)")
     parser.add_argument("--cases", default="slow0,slow3,slow5,slow10",
                         help="comma-separated: " + ", ".join(CASES))
-    parser.add_argument("--rounds", type=int, default=10, help="paired rounds per gate (default 10)")
-    parser.add_argument("--duration", type=float, default=1.0, help="measured seconds per trial")
-    parser.add_argument("--warmup", type=float, default=0.3, help="warm-up seconds per trial")
+    parser.add_argument("--rounds", type=int, default=Paired().rounds,
+                        help=f"paired rounds per gate (default {Paired().rounds}, [paired]'s default)")
+    parser.add_argument("--duration", type=float, default=0.5, help="measured seconds per trial (0.5)")
+    parser.add_argument("--warmup", type=float, default=0.2, help="warm-up seconds per trial (0.2)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--load", choices=("closed", "open"), default="closed")
     parser.add_argument("--open-share", type=float, default=0.5, help="open loop: rate / capacity")
@@ -285,12 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         cand_delay = round((1 + slowdown) * (c0_us + args.delay_us) - c0_us)
         have = sum(1 for r in done if r["case"] == case and r["settings"] == settings.key())
         for gate in range(have + 1, args.gates + 1):
-            start = time.monotonic()
+            start, load_before = time.monotonic(), os.getloadavg()[0]
             result = one_gate(settings, cand_delay, rate, rng)
             seconds = time.monotonic() - start
             row = {"case": case, "slowdown": slowdown, "candidate_delay_us": cand_delay,
                    "c0_us": round(c0_us, 2), "settings": settings.key(), "gate": gate,
-                   "seconds": round(seconds, 1), **result}  # fmt: skip
+                   "seconds": round(seconds, 1), "loadavg_1min": [load_before, os.getloadavg()[0]],
+                   **result}  # fmt: skip
             with args.out.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(row) + "\n")
                 out.flush()
