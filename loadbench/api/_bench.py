@@ -25,14 +25,16 @@ def bench(
     headers: Mapping[str, str] | None = None, body: bytes | str = b"",
     arrival: Literal["uniform", "poisson"] = "uniform", max_connections: int | str = 1024,
     processes: int = 1, cpus: str | list[int] | None = None, seed: int = 0, keepalive: bool = True,
-    engine: str = "native", allow_remote: bool = False,
+    engine: str = "native", allow_remote: bool = False, unix_socket: str | None = None,
 ) -> TrialResult:  # fmt: skip
     """Send load to `url` and return the measured trial (requests, rps, latency_ms, errors, saturated...).
 
     The load is one of: `connections` (closed loop, default 10), `rate` (open loop, requests per second,
     latency counted from each scheduled send) or `stages` ("10s:100/s,30s:500/s"). `duration` is the
     measured window after `warmup` (default 10 s unless `requests` bounds the run); `timeout` is each
-    request's whole deadline. Only loopback targets unless `allow_remote`. Bad values raise UsageError
+    request's whole deadline. Only loopback targets unless `allow_remote`. `unix_socket` sends the
+    requests to that Unix socket instead of the URL's host:port (whose host names the Host header), as
+    `bench --unix-socket`; native engine only. Bad values raise UsageError
     with one line naming the argument; a backend that cannot run here raises EngineUnavailableError.
     """
     import asyncio
@@ -43,6 +45,13 @@ def bench(
     check_target(target, allow_remote=allow_remote)
     load = _load(connections, rate, stages, arrival, max_connections, duration)
     options = _options(duration, requests, warmup, timeout, keepalive, processes, cpus, seed, allow_remote)
+    if unix_socket is not None:
+        import dataclasses
+
+        from loadbench.servers.unixsock import check_client_socket
+
+        check_client_socket(unix_socket, what="unix_socket")
+        options = dataclasses.replace(options, unix_socket=unix_socket)
     spec = _request(method, path, headers, body)
     try:
         asyncio.get_running_loop()
@@ -130,6 +139,7 @@ def _measure(url: str, spec: RequestSpec, load: Load, options: DriveOptions, eng
         trial_id="bench", index=0, model=urlsplit(url).netloc, workload=spec.path, requests_spec=[spec],
         load=recording.load, started=started, url=url,
         cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
+        unix_socket=options.unix_socket,
     )  # fmt: skip
     return measured_trial(identity, recording, backend_extras=result.extras)
 

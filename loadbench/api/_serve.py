@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from loadbench.errors import UsageError
@@ -23,9 +24,13 @@ def serve(
     model: str, app: str | None = None, *, interface: Literal["auto", "wsgi", "asgi"] = "auto",
     command: str | None = None, port: int = 0, workers: int | None = None, threads: int | None = None,
     cpus: str | list[int] | None = None, ready_timeout: float | str = 15.0, ready_path: str | None = None,
-    env: dict[str, str] | None = None, cwd: str | None = None,
+    env: dict[str, str] | None = None, cwd: str | None = None, unix_socket: str | None = None,
 ) -> Iterator[str]:  # fmt: skip
     """Start `model` serving `app` and yield its base URL (http://127.0.0.1:PORT); stop it on exit.
+
+    With `unix_socket` PATH it listens there instead of a port (as `serve --unix-socket`: any existing
+    path is refused, the socket is made 0600 and removed at stop) and yields http://localhost, the URL to
+    pair with the path: `bench(url + "/plaintext", unix_socket=PATH)`.
 
     `app` is "package.module:attribute" (your WSGI or ASGI app; `interface` says which, "auto" detects
     it); None serves loadbench's bundled app. With model "command", `command` is the server's command
@@ -49,6 +54,7 @@ def serve(
         port=port, workers=workers, threads=threads,
         cpus=parse_cpus(cpus, what="cpus") if cpus is not None else None,
         ready_timeout_s=parse_duration(ready_timeout, what="ready_timeout"),
+        unix_socket=Path(unix_socket) if unix_socket is not None else None,
     )  # fmt: skip
     server = server_model.start(spec, options)
     try:

@@ -253,7 +253,9 @@ def command(
     if not 1 <= depth <= MAX_PIPELINE:
         raise UsageError(f"--pipeline {pipeline}: must be 1 (no pipelining) to {MAX_PIPELINE}")
     if unix_socket is not None:
-        _check_unix_socket(unix_socket)
+        from loadbench.servers.unixsock import check_client_socket
+
+        check_client_socket(unix_socket)
     options = DriveOptions(
         duration_s=run_s, max_requests=limit, warmup_s=parse_duration(warmup, what="--warmup"),
         timeout_s=timeout_s, keepalive=not no_keepalive, processes=n_processes,
@@ -318,21 +320,6 @@ def _check(status: str | None, body: str | None, body_re: str | None) -> Respons
             raise UsageError(f"--expect-body-re {body_re!r}: not a regular expression ({exc})") from None
     return ResponseCheck(status=parse_statuses(status) if status is not None else (),
                          body=(body or "").encode(), body_re=body_re or "")  # fmt: skip
-
-
-def _check_unix_socket(path: str) -> None:
-    import os
-    import stat
-
-    from loadbench.errors import UsageError
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise UsageError(f"--unix-socket {path}: {exc.strerror}; start the server on that socket "
-                         "first") from None
-    if not stat.S_ISSOCK(mode):
-        raise UsageError(f"--unix-socket {path}: not a socket")
 
 
 def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,

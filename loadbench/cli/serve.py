@@ -44,8 +44,8 @@ Examples:
               "printed; pass it to clients, e.g. bench --cacert FILE). Models that can: see the error.")
 @click.option("--http2", is_flag=True, help="Offer HTTP/2 too (ALPN h2; needs --tls).")
 @click.option("--unix-socket", default=None, metavar="PATH", help="Listen on this Unix socket instead of a "
-              "port (its directory must exist; an existing path is refused, a stale socket of yours is "
-              "replaced; the file is removed on stop). Models that can: see `loadbench models`.")
+              "port (in an existing directory of yours; any existing path is refused: remove it first; the "
+              "socket is made 0600 and removed on stop). Models that can: see `loadbench models`.")
 def command(
     model: str, port: int, workers: int | None, threads: int | None, cpus: str | None, app_target: str | None,
     interface: str, command_template: str | None, ready_timeout: str, log_dir: str | None, tls: bool,
@@ -70,11 +70,7 @@ def command(
     if unix_socket is not None:  # likewise, before anything starts
         from loadbench.servers.registry import check_unix_socket_support
 
-        check_unix_socket_support(server_model)
-        if port:
-            raise UsageError("--port and --unix-socket exclude each other: the server listens on one of them")
-        if tls:
-            raise UsageError("--tls and --unix-socket exclude each other: a Unix socket serves plain HTTP")
+        check_unix_socket_support(server_model)  # the port and tls conflicts: ServerOptions, below
     if app_target and command_template:
         raise UsageError("--app and --command exclude each other: serve a Python app or run a command")
     if command_template:

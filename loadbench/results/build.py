@@ -84,7 +84,8 @@ class TrialIdentity:
         if self.url is not None:
             out["url"] = self.url
         if self.unix_socket is not None:
-            out["unix_socket"], out["target"] = True, f"unix:{self.unix_socket}"
+            out["unix_socket"] = True  # "" when the path is unknown (a server that never started)
+            out["target"] = f"unix:{self.unix_socket}" if self.unix_socket else None
         return out
 
 

@@ -209,8 +209,8 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
     results: list[TrialResult] = []
     start_failure: ServerStartError | None = None  # after a second failed start, the block is given up
     start_attempts = 0
-    def fail(trial: Trial, message: str, log_tail: str) -> None:
-        results.append(out.record(trial, _failed(trial, model, scenario, message, log_tail)))
+    def fail(trial: Trial, message: str, log_tail: str, unix_socket: Path | None = None) -> None:
+        results.append(out.record(trial, _failed(trial, model, scenario, message, log_tail, unix_socket)))
 
     try:
         for trial in block.trials:
@@ -237,8 +237,8 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                     log_tail = server.log_tail()
                     start_failure = ServerStartError(reason)
                     server.stop()
+                    fail(trial, reason, log_tail, server.unix_socket)
                     server = None
-                    fail(trial, reason, log_tail)
                     continue
             if server is None:
                 assert start_failure is not None
@@ -271,12 +271,16 @@ def _start(
 def _check_unix_sockets(blocks: list[Block]) -> None:
     """UsageError, before any server starts, when a `unix_socket = true` server cannot listen on one."""
     from loadbench.servers.registry import check_unix_socket_support, get_model
+    from loadbench.servers.unixsock import check_private_room
 
-    for name, model in {b.server.name: b.server.model for b in blocks if b.server.unix_socket}.items():
+    on_sockets = {b.server.name: b.server.model for b in blocks if b.server.unix_socket}
+    for name, model in on_sockets.items():
         try:
             check_unix_socket_support(get_model(model))
         except UsageError as exc:
             raise UsageError(f"[[servers]] {name}: unix_socket = true: {exc}") from None
+    if on_sockets:  # once per run, not per block: TMPDIR is the same for every server
+        check_private_room(model_names=on_sockets.values())
 
 
 def _check_limits(plan: Plan) -> None:

@@ -245,7 +245,7 @@ def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threa
 
 def _identity(
     trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None,
-    attempt: int = 1, adapter: str | None = None, unix_socket: Path | None = None,
+    attempt: int = 1, adapter: str | None = None, unix_socket: Path | str | None = None,
 ) -> TrialIdentity:
     from loadbench.results.build import TrialIdentity
 
@@ -264,6 +264,12 @@ def _identity(
     )  # fmt: skip
 
 
-def _failed(trial: Trial, model: ServerModel, scenario: Scenario, reason: str, log_tail: str) -> TrialResult:
-    return failed_trial(_identity(trial, model, scenario), reason=reason, log_tail=log_tail,
-                        backend=scenario.engine)
+def _failed(trial: Trial, model: ServerModel, scenario: Scenario, reason: str, log_tail: str,
+            unix_socket: Path | None = None) -> TrialResult:  # fmt: skip
+    """A failed trial's record; one of a `unix_socket = true` server says so even when the server never
+    started (then its socket path is unknown: target null)."""
+    where: Path | str | None = unix_socket
+    if where is None and trial.server.unix_socket:
+        where = ""  # on a socket, path unknown
+    return failed_trial(_identity(trial, model, scenario, unix_socket=where), reason=reason,
+                        log_tail=log_tail, backend=scenario.engine)

@@ -26,6 +26,7 @@ from loadbench.scenario.types import (
     PairedOrder,
     ServerEntry,
     Variant,
+    socket_conflicts,
 )
 from loadbench.units import parse_count, parse_duration
 
@@ -364,8 +365,8 @@ def parse_servers(problems: Problems, raw: object, app: AppSpec, known_models: S
         if http2 and not tls:
             reader.report("http2", "HTTP/2 is negotiated over TLS (ALPN h2); add tls = true")
         unix_socket = reader.boolean("unix_socket", False)
-        if unix_socket and tls:
-            reader.report("unix_socket", "a Unix socket serves plain HTTP; drop tls = true or unix_socket")
+        for problem in socket_conflicts(tls=tls) if unix_socket else []:
+            reader.report("unix_socket", problem)
         entries.append(ServerEntry(name=name, model=model or "", workers=reader.count("workers"),
                                    threads=reader.count("threads"), tls=tls, http2=http2,
                                    unix_socket=unix_socket))

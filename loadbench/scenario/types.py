@@ -94,6 +94,19 @@ __all__ = [
 ]
 
 
+def socket_conflicts(*, port: int = 0, tls: bool = False) -> list[str]:
+    """What excludes a Unix socket (one line each, with the fix): the one check of `serve --unix-socket`,
+    ServerOptions and a scenario's [[servers]] unix_socket (servers/unixsock.py re-exports it)."""
+    problems = []
+    if port:
+        problems.append(f"port {port} and a Unix socket exclude each other: a server listens on one of them; "
+                        "drop the port (serve: --port) or the socket")
+    if tls:
+        problems.append("tls and a Unix socket exclude each other: a Unix socket serves plain HTTP "
+                        "here; drop tls (serve: --tls; [[servers]] tls = true) or the socket")
+    return problems
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerEntry:
     """One server to measure: `name` (unique in the scenario, used in results) runs the registered `model`.

@@ -60,12 +60,10 @@ class ServerOptions:
     def __post_init__(self) -> None:
         check_loopback(self.host)
         if self.unix_socket is not None:
-            if self.port:
-                raise UsageError(f"port {self.port} and a Unix socket exclude each other: a server listens "
-                                 "on one of them; drop the port (serve: --port)")
-            if self.tls:
-                raise UsageError("tls over a Unix socket is not supported: a socket is local by nature; "
-                                 "drop tls (serve: --tls) or the socket")
+            from loadbench.scenario.types import socket_conflicts
+
+            for problem in socket_conflicts(port=self.port, tls=self.tls):
+                raise UsageError(problem)
         if self.http2 and not self.tls:
             raise UsageError("http2 needs tls: HTTP/2 is negotiated over TLS (ALPN h2); add tls = true "
                              "(serve: --tls)")

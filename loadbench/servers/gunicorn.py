@@ -39,6 +39,7 @@ class GunicornModel(ModelBase):
             sys.executable, "-m", "gunicorn",
             "--config", "/dev/null",  # never pick up a gunicorn.conf.py from the working directory
             "--bind", bind_address(opts, port),
+            *socket_umask(opts, "0o177"),
             "--workers", str(default_workers(opts)),
             *self.worker_args(opts),
             "--backlog", "2048",
@@ -50,6 +51,12 @@ class GunicornModel(ModelBase):
             *tls_args(opts, "--certfile", "--keyfile"),
             self.app_target(app),
         ]
+
+
+def socket_umask(opts: ServerOptions, mask: str) -> list[str]:
+    """--umask MASK on a Unix socket: gunicorn and hypercorn apply it around the socket's bind() only (and
+    gunicorn to its workers' heartbeat files), never to the app's files, so 0o177 makes the socket 0600."""
+    return ["--umask", mask] if opts.socket_path is not None else []
 
 
 def bind_address(opts: ServerOptions, port: int) -> str:

@@ -14,7 +14,7 @@ import sys
 
 from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
-from loadbench.servers.gunicorn import bind_address
+from loadbench.servers.gunicorn import bind_address, socket_umask
 from loadbench.servers.uvicorn import tls_args
 
 DEFAULT_WORKERS = 1
@@ -42,6 +42,7 @@ class HypercornModel(ModelBase):
             sys.executable, "-m", "hypercorn",
             "--config", CONFIG,
             "--bind", bind_address(opts, port),
+            *socket_umask(opts, str(0o177)),  # hypercorn's --umask is a decimal int
             "--workers", str(opts.workers or DEFAULT_WORKERS),
             "--worker-class", _worker_class(),
             "--backlog", "2048",

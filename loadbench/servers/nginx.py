@@ -234,7 +234,11 @@ class NginxGunicornModel(NginxModel):
     def upstream_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
         """GunicornModel's own command line behind nginx, on the Unix socket `socket_path` (plain HTTP:
         nginx ends TLS), as `loadbench serve gunicorn --unix-socket` would run it."""
-        return GunicornModel().command(app, _upstream(opts, socket_path), 0)
+        argv = GunicornModel().command(app, _upstream(opts, socket_path), 0)
+        # nginx's workers (nobody, when run as root) connect to it: the socket keeps gunicorn's own mode
+        # (0777), in the server's private run dir, instead of serve's owner-only --umask
+        at = argv.index("--umask")
+        return argv[:at] + argv[at + 2:]
 
     def argv(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         socket_path = run_dir / f"{self.upstream_name}.sock"

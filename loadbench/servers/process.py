@@ -2,8 +2,9 @@
 
 launch() picks or checks the port, starts CMD under the guard with launch/spawn.py's spawn_guarded (a new
 session, a lifeline pipe, CMD's pid read back from the guard; see guard.py for the orphan-proofing), and
-probes the ready path over HTTP every 10 ms until it answers (over AF_UNIX for a server on a Unix socket,
-whose path servers/unixsock.py checks before the start and whose file goes at stop). It returns a ready
+probes the ready path over HTTP every 10 ms until it answers (over AF_UNIX for a server on a Unix socket:
+servers/unixsock.py checks its path before the start, says when the socket there is the server's own, and
+removes that file at stop). It returns a ready
 ServerProcess, or raises ServerStartError (command line + log tail) with every process it started already
 gone. A model with `needs_run_dir` (nginx, Apache) gets a fresh private run dir per start for its config
 files, removed with the server; see ServerModel.
@@ -37,7 +38,7 @@ from loadbench.launch.spawn import guard_argv as guard_argv  # re-exported: the 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
     from loadbench.servers.certs import TlsFiles
-    from loadbench.servers.unixsock import SocketIdentity
+    from loadbench.servers.unixsock import SocketIdentity, SocketPlace
 
 _PROBE_EVERY_S = 0.01
 _FIRST_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): .+$", re.MULTILINE)
@@ -60,6 +61,7 @@ class ServerProcess:
         self, *, model: ServerModel, process: GuardedProcess, host: str, port: int, ready_path: str,
         need_200: bool, private_dir: Path | None, run_dir: Path | None = None, tls: TlsFiles | None = None,
         http2: bool = False, unix_socket: Path | None = None, socket_dir: Path | None = None,
+        socket_place: SocketPlace | None = None,
     ) -> None:
         self.model = model
         self.command = process.command
@@ -90,6 +92,7 @@ class ServerProcess:
         self._run_dir = run_dir  # a prepare()d model's files: removed at stop, whatever happened
         self._tls_dir = tls.ca.parent if tls is not None else None  # the throwaway CA: removed at stop
         self._socket_dir = socket_dir  # a private socket's directory: removed at stop
+        self._socket_place = socket_place  # the socket's directory, opened before the start
         self._socket_made: SocketIdentity | None = None  # the socket file the server made, noted when ready
         self._stopped = False
 
@@ -134,18 +137,10 @@ class ServerProcess:
 
     def probe(self, timeout_s: float = 0.5) -> int | None:
         """One GET of the ready path: the HTTP status, or None when nothing answered."""
-        conn: http.client.HTTPConnection
-        if self.unix_socket is not None:
-            from loadbench.servers.unixsock import UnixHTTPConnection
+        from loadbench.servers.unixsock import probe_connection
 
-            conn = UnixHTTPConnection(self.unix_socket, timeout=timeout_s)
-        elif self.tls is not None:
-            import ssl
-
-            context = ssl.create_default_context(cafile=str(self.tls.ca))
-            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout_s, context=context)
-        else:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s)
+        conn = probe_connection(self.host, self.port, timeout_s, unix_socket=self.unix_socket,
+                                cafile=self.tls.ca if self.tls is not None else None)
         try:
             conn.request("GET", self.ready_path, headers={"Connection": "close"})
             response = conn.getresponse()
@@ -170,12 +165,13 @@ class ServerProcess:
             if not self.alive():
                 raise self._error(f"{self.exit_description()} before it was ready on {self.where}")
             remaining = deadline - time.monotonic()
-            status = self.probe(timeout_s=max(0.05, min(0.5, remaining)))
+            status, theirs = self._probe_own(timeout_s=max(0.05, min(0.5, remaining)))
             if status is not None and (status == 200 or not self.need_200) and status not in not_yet:
                 self.ready_s = time.monotonic() - started
-                self._note_socket()
                 return
-            if status is not None:
+            if theirs:
+                last = f"the socket at {self.unix_socket} is not held by this server's processes"
+            elif status is not None:
                 last = f"last answer: HTTP {status}"
             if time.monotonic() >= deadline:
                 want = "HTTP 200" if self.need_200 else "an HTTP response"
@@ -199,25 +195,31 @@ class ServerProcess:
         if self._stopped:
             return
         self._stopped = True
-        self._note_socket()  # a server stopped before it was ready may have made its socket already
+        place = self._socket_place
+        if place is not None and self._socket_made is None:  # stopped before ready: the socket it holds
+            from loadbench.servers.unixsock import claim
+
+            self._socket_made = claim(place, self.pids)
         try:
             self._process.stop(grace_s)
         finally:
-            if self._socket_made is not None:
-                from loadbench.servers.unixsock import remove_socket
-
-                remove_socket(self._socket_made)
+            if place is not None:
+                if self._socket_made is not None:
+                    place.remove(self._socket_made)
+                place.close()
             for directory in (self._private_dir, self._run_dir, self._tls_dir, self._socket_dir):
                 if directory is not None:
                     shutil.rmtree(directory, ignore_errors=True)
 
-    def _note_socket(self) -> None:
-        """Note the socket file the server made (launch() checked the path was free before it started,
-        so a socket there now is this server's), so stop() removes that file and nothing else."""
-        if self.unix_socket is not None and self._socket_made is None:
-            from loadbench.servers.unixsock import identify
+    def _probe_own(self, timeout_s: float) -> tuple[int | None, bool]:
+        """(status, someone else's socket): one probe, on a Unix socket only of one this server holds."""
+        if self._socket_place is None:
+            return self.probe(timeout_s), False
+        from loadbench.servers.unixsock import probe_held
 
-            self._socket_made = identify(self.unix_socket)
+        status, made, theirs = probe_held(self._socket_place, self.pids, lambda: self.probe(timeout_s))
+        self._socket_made = made or self._socket_made
+        return status, theirs
 
     def __enter__(self) -> ServerProcess:
         if self.ready_s is None:
@@ -284,12 +286,15 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
         log_dir.mkdir(parents=True, exist_ok=True)
     # a port picked by us can be taken before the server binds it; a socket path is checked and ours
     attempts = 3 if opts.port == 0 and opts.unix_socket is None else 1
+    place = None
     # A model that needs files before it starts (a config, a document root: nginx, apache) sets
     # needs_run_dir; its prepare(app, opts, port, run_dir) gets a fresh private run dir per attempt.
     run_dir = None
     try:
         if opts.unix_socket is not None:
-            opts, socket_dir = _resolve_socket(model, opts)
+            from loadbench.servers.unixsock import resolve
+
+            opts, socket_dir, place = resolve(model.name, opts)
         for attempt in range(attempts):
             port = 0 if opts.unix_socket is not None else opts.port or free_port(host)
             if opts.tls:  # a throwaway CA and certificate per start, in a private dir removed with it
@@ -305,7 +310,7 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
             if opts.port:
                 _check_port_free(model.name, host, port, command)
             server = _spawn(model, app, opts, command, host, port, log_dir, deadline, private_dir, run_dir,
-                            socket_dir)
+                            socket_dir, place)
             server._private_dir = private_dir
             try:
                 server.wait_ready(deadline)
@@ -321,27 +326,12 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
             return server
         raise AssertionError("unreachable")
     except BaseException:
+        if place is not None:
+            place.close()  # idempotent: a started server's stop() closed it already
         for directory in (private_dir, run_dir, tls_dir, socket_dir):
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
         raise
-
-
-def _resolve_socket(model: ServerModel, opts: ServerOptions) -> tuple[ServerOptions, Path | None]:
-    """`opts` with the socket path command() binds, and the private directory made for it (or None)."""
-    from loadbench.servers.base import PRIVATE_SOCKET
-    from loadbench.servers.unixsock import PRIVATE_NAME, check_socket_path
-
-    if opts.unix_socket == PRIVATE_SOCKET:
-        socket_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-sock-"))  # mode 0700
-        try:
-            path = check_socket_path(socket_dir / PRIVATE_NAME, what="the private socket")
-        except BaseException:
-            shutil.rmtree(socket_dir, ignore_errors=True)
-            raise
-        return dataclasses.replace(opts, unix_socket=path), socket_dir
-    assert isinstance(opts.unix_socket, Path)
-    return dataclasses.replace(opts, unix_socket=check_socket_path(opts.unix_socket)), None
 
 
 def _signal_name(number: int, fallback: str | None = None) -> str:
@@ -387,19 +377,21 @@ def _check_port_free(name: str, host: str, port: int, command: list[str]) -> Non
 def _spawn(
     model: ServerModel, app: AppSpec, opts: ServerOptions, command: list[str], host: str, port: int,
     log_dir: Path, deadline: float, private_dir: Path | None, run_dir: Path | None = None,
-    socket_dir: Path | None = None,
+    socket_dir: Path | None = None, socket_place: SocketPlace | None = None,
 ) -> ServerProcess:
+    from loadbench.servers.unixsock import log_name
+
     tls_dir = opts.tls_files.ca.parent if opts.tls_files is not None else None
-    listen = "unix" if opts.socket_path is not None else port
+    log_path = log_name(log_dir, model.name) if socket_place else log_dir / f"{model.name}-{port}.log"
     process = spawn_guarded(
-        command, log_path=log_dir / f"{model.name}-{listen}.log", deadline=deadline, cpus=opts.cpus,
+        command, log_path=log_path, deadline=deadline, cpus=opts.cpus,
         env=child_env(app), cwd=app.cwd, stop_signal=model.stop_signal,
         remove_dirs=(private_dir, run_dir, tls_dir, socket_dir),
     )
     server = ServerProcess(
         model=model, process=process, host=host, port=port, ready_path=app.ready_path,
         need_200=app.kind == "bundled", private_dir=None, run_dir=run_dir, tls=opts.tls_files,
-        http2=opts.http2, unix_socket=opts.socket_path, socket_dir=socket_dir,
+        http2=opts.http2, unix_socket=opts.socket_path, socket_dir=socket_dir, socket_place=socket_place,
     )
     if process.pid < 0:
         server.stop()

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from loadbench.errors import UsageError
 from loadbench.results.file import read_results
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import get_model, unix_socket_models
+from loadbench.servers import unixsock
 from loadbench.servers.unixsock import UnixHTTPConnection
 
 pytestmark = pytest.mark.integration
@@ -61,6 +63,7 @@ def test_each_model_answers_http_over_its_socket_and_removes_it(name: str, tmp_p
     with _model(name).start(AppSpec(), ServerOptions(unix_socket=path)) as server:
         assert server.unix_socket == path and server.where == f"unix:{path}" and server.port == 0
         assert os.path.exists(path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "the socket is the owner's alone once ready"
         assert _get(path, "/plaintext") == (200, b"Hello, World!")
         pids = server.pids()
     assert not os.path.lexists(path), "the socket file the server made must go with it"
@@ -76,16 +79,122 @@ def test_private_socket_lives_in_a_private_dir_removed_at_stop() -> None:
     assert not directory.exists()
 
 
-def test_a_stale_socket_of_ours_is_replaced_a_live_one_refused(tmp_path: Path) -> None:
+def test_any_existing_path_is_refused_even_a_stale_socket(tmp_path: Path) -> None:
     path = tmp_path / "app.sock"
     with socket.socket(socket.AF_UNIX) as stale:  # bound, closed: the file stays, nothing listens
         stale.bind(str(path))
+    inode = os.lstat(path).st_ino
+    with pytest.raises(UsageError, match=r"app.sock: the path exists \(a socket\); remove it first \(loadbench "
+                                         r"never removes a file it did not create\)$"):
+        get_model("waitress").start(AppSpec(), ServerOptions(unix_socket=path))
+    assert os.lstat(path).st_ino == inode, "a socket loadbench did not make is never removed"
+
+
+def test_a_symlink_at_the_path_is_refused_and_not_followed(tmp_path: Path) -> None:
+    target, path = tmp_path / "elsewhere.sock", tmp_path / "app.sock"
+    path.symlink_to(target)  # dangling: binding through it would create `target`
+    with pytest.raises(UsageError, match=r"the path exists \(a symbolic link\); remove it first"):
+        get_model("uvicorn").start(AppSpec(), ServerOptions(unix_socket=path))
+    assert path.is_symlink() and not os.path.lexists(target)
+
+
+def test_an_unsafe_parent_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # world-writable, no sticky bit: anyone could swap the name
+    with pytest.raises(UsageError, match="writable by others without the sticky bit"):
+        unixsock.check_socket_path(shared / "a.sock")
+    shared.chmod(0o1777)  # as /tmp: others cannot rename or remove what we make there
+    unixsock.check_socket_path(shared / "a.sock").close()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    if os.geteuid() == 0:
+        os.chown(theirs, 4242, 4242)
+    else:
+        monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(UsageError, match=r"directory .*theirs belongs to another user \(uid \d+\); choose "
+                                         "a directory of yours"):
+        unixsock.check_socket_path(theirs / "a.sock")
+    assert list(shared.iterdir()) == [] and list(theirs.iterdir()) == []
+
+
+def test_stop_leaves_alone_a_file_that_replaced_the_socket(tmp_path: Path) -> None:
+    path = tmp_path / "app.sock"
     with _model("waitress").start(AppSpec(), ServerOptions(unix_socket=path)) as server:
         assert _get(path, "/health")[0] == 200
-        with pytest.raises(UsageError, match="a server is already listening on that socket"):
-            get_model("uvicorn").start(AppSpec(), ServerOptions(unix_socket=path))
-        assert server.alive() and _get(path, "/health")[0] == 200  # the refused start touched nothing
+        replacement = tmp_path / "notes.txt"
+        replacement.write_text("keep me")
+        os.replace(replacement, path)  # someone put their file where the socket was
+    assert path.read_text() == "keep me"
+    assert not server.alive()
+
+
+def test_stop_removes_the_socket_of_a_server_that_could_not(tmp_path: Path) -> None:
+    """A server killed outright leaves its socket: stop() removes it, as the file it noted when ready."""
+    path = tmp_path / "app.sock"
+    server = _model("uvicorn").start(AppSpec(), ServerOptions(unix_socket=path))
+    try:
+        os.killpg(server.pgid, signal.SIGKILL)
+        psutil.Process(server.pid).wait(5)
+        assert stat.S_ISSOCK(os.lstat(path).st_mode), "uvicorn, killed, could not remove it"
+    finally:
+        server.stop()
     assert not os.path.lexists(path)
+
+
+def test_a_second_server_on_the_same_path_neither_steals_nor_removes_the_first_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "app.sock"
+    with _model("waitress").start(AppSpec(), ServerOptions(unix_socket=path)) as first:
+        inode = os.lstat(path).st_ino
+        with pytest.raises(UsageError, match="the path exists"):
+            get_model("uvicorn").start(AppSpec(), ServerOptions(unix_socket=path))
+        # The race the check cannot close: the second start checked the path just before the first bound.
+        # Its server is still loading its app (and then fails, never binding), while its probe reaches the
+        # first server's socket: that must neither make it ready nor be noted for removal at its stop.
+        from loadbench.errors import ServerStartError
+
+        (tmp_path / "slowfail.py").write_text("import time\ntime.sleep(1.5)\nraise RuntimeError('never binds')\n")
+        monkeypatch.setattr(unixsock, "check_socket_path",
+                            lambda p, what="": unixsock.SocketPlace(Path(os.path.abspath(p))))
+        app = AppSpec(kind="import", target="slowfail:app", interface="asgi", cwd=str(tmp_path))
+        with pytest.raises(ServerStartError, match="before it was ready on unix:") as err:
+            _model("uvicorn").start(app, ServerOptions(unix_socket=path, ready_timeout_s=10))
+        assert "never binds" in err.value.log_tail
+        assert os.lstat(path).st_ino == inode and first.alive()
+        assert _get(path, "/health")[0] == 200
+    assert not os.path.lexists(path)
+
+
+def test_each_start_on_a_socket_logs_to_its_own_file(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    for _ in range(2):
+        with _model("waitress").start(AppSpec(), ServerOptions(unix_socket=tmp_path / "a.sock", log_dir=logs)):
+            pass
+    assert sorted(p.name for p in logs.iterdir()) == ["waitress-unix-1.log", "waitress-unix-2.log"]
+
+
+def test_private_sockets_under_a_long_tmpdir_say_to_shorten_it() -> None:
+    with pytest.raises(UsageError, match="; set TMPDIR to a shorter directory$"):
+        unixsock.check_private_room("/" + "t" * 70, ["gunicorn-gthread"])
+    unixsock.check_private_room("/tmp", ["gunicorn-gthread"])
+
+
+def test_the_python_api_serves_and_benches_over_a_socket(tmp_path: Path) -> None:
+    import loadbench
+
+    path = tmp_path / "api.sock"
+    with loadbench.serve("uvicorn", unix_socket=str(path)) as url:
+        assert url == "http://localhost" and stat.S_ISSOCK(os.lstat(path).st_mode)
+        result = loadbench.bench(url + "/plaintext", unix_socket=str(path), connections=2, requests=40)
+    assert result.requests == 40 and result.error_count == 0 and result.unix_socket is True
+    assert result.target == f"unix:{path}"
+    assert not os.path.lexists(path)
+    plain = tmp_path / "notes.txt"
+    plain.write_text("x")
+    with pytest.raises(UsageError, match=r"unix_socket .*: a file, not a socket; give the path the server"):
+        loadbench.bench("http://localhost/", unix_socket=str(plain))
 
 
 def test_a_server_that_fails_on_a_socket_shows_its_log(tmp_path: Path) -> None:
@@ -114,13 +223,14 @@ def test_serve_refuses_bad_socket_paths_in_one_line(
          f"--unix-socket {tmp_path}/missing/a.sock: directory {tmp_path}/missing does not exist; create it "
          "first or choose a path in an existing directory"),
         (["uvicorn", "--unix-socket", str(plain)],
-         f"--unix-socket {plain}: already exists and is a file that is not a socket; loadbench will not "
-         "replace it, choose another path"),
-        (["uvicorn", "--unix-socket", str(tmp_path)], "already exists and is a directory"),
+         f"--unix-socket {plain}: the path exists (a file); remove it first (loadbench never removes a "
+         "file it did not create)"),
+        (["uvicorn", "--unix-socket", str(tmp_path)], "the path exists (a directory)"),
         (["nginx", "--unix-socket", str(tmp_path / "a.sock")],
          "nginx cannot listen on a Unix socket; models that can: waitress, gunicorn,"),
         (["uvicorn", "--unix-socket", str(tmp_path / "a.sock"), "--port", "8000"],
-         "--port and --unix-socket exclude each other"),
+         "port 8000 and a Unix socket exclude each other: a server listens on one of them; drop the port "
+         "(serve: --port)"),
         (["uvicorn", "--unix-socket", str(tmp_path / ("x" * 120))], "more than a Unix socket path can hold"),
     ]
     for args, message in cases:

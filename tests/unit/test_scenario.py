@@ -700,7 +700,8 @@ def test_unix_socket_server_entry() -> None:
 @pytest.mark.parametrize(
     ("server_extra", "top", "load_extra", "fragment"),
     [("tls = true\n", "", "",
-      "t.toml:5: [[servers]] #1 unix_socket: a Unix socket serves plain HTTP; drop tls = true"),
+      "t.toml:5: [[servers]] #1 unix_socket: tls and a Unix socket exclude each other: a Unix socket "
+      "serves plain HTTP here; drop tls"),
      ("", 'engine = "httpx"\n', "", 'unix_socket = true needs engine = "native" (the httpx engine connects'),
      ("", "", "idle = 100\n", "unix_socket = true cannot run beside idle or slow clients"),
      ("", "", "", None)],

@@ -180,9 +180,9 @@ def test_models_report_availability_without_importing_servers() -> None:
 @pytest.mark.parametrize(
     ("name", "listen"),
     [("waitress", ["--unix-socket=/run/x/app.sock", "--unix-socket-perms=600"]),
-     ("gunicorn", ["--bind", "unix:/run/x/app.sock"]),
-     ("gunicorn-gevent", ["--bind", "unix:/run/x/app.sock"]),
-     ("uvicorn", ["--uds", "/run/x/app.sock"]), ("hypercorn", ["--bind", "unix:/run/x/app.sock"]),
+     ("gunicorn", ["--bind", "unix:/run/x/app.sock", "--umask", "0o177"]),
+     ("gunicorn-gevent", ["--bind", "unix:/run/x/app.sock", "--umask", "0o177"]),
+     ("uvicorn", ["--uds", "/run/x/app.sock"]), ("hypercorn", ["--bind", "unix:/run/x/app.sock", "--umask", "127"]),
      ("uwsgi", ["--http-socket", "/run/x/app.sock"]), ("granian", ["--uds", "/run/x/app.sock"]),
      ("granian-wsgi", ["--uds", "/run/x/app.sock"])],
 )
@@ -193,12 +193,14 @@ def test_unix_socket_command_lines_bind_the_socket_and_no_port(name: str, listen
     joined = " ".join(argv)
     assert " ".join(listen) in joined
     assert "127.0.0.1" not in joined and "--port" not in argv and "--host" not in argv
+    # the umask flags narrow the socket only; on TCP they are left out (the app's files keep theirs)
+    assert "--umask" not in get_model(name).command(AppSpec(), ServerOptions(), 8000)
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"port": 8000}, "port 8000 and a Unix socket exclude each other"),
-     ({"tls": True}, "tls over a Unix socket is not supported")],
+     ({"tls": True}, r"tls and a Unix socket exclude each other: .*; drop tls \(serve: --tls")],
 )
 def test_unix_socket_options_refuse_a_port_and_tls(options: dict[str, object], message: str) -> None:
     from pathlib import Path
