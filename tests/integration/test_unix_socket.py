@@ -24,9 +24,9 @@ from schema_check import check_results_file
 from loadbench.cli import main
 from loadbench.errors import UsageError
 from loadbench.results.file import read_results
+from loadbench.servers import unixsock
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import get_model, unix_socket_models
-from loadbench.servers import unixsock
 from loadbench.servers.unixsock import UnixHTTPConnection
 
 pytestmark = pytest.mark.integration
@@ -84,8 +84,8 @@ def test_any_existing_path_is_refused_even_a_stale_socket(tmp_path: Path) -> Non
     with socket.socket(socket.AF_UNIX) as stale:  # bound, closed: the file stays, nothing listens
         stale.bind(str(path))
     inode = os.lstat(path).st_ino
-    with pytest.raises(UsageError, match=r"app.sock: the path exists \(a socket\); remove it first \(loadbench "
-                                         r"never removes a file it did not create\)$"):
+    with pytest.raises(UsageError, match=r"app.sock: the path exists \(a socket\); remove it first "
+                                         r"\(loadbench never removes a file it did not create\)$"):
         get_model("waitress").start(AppSpec(), ServerOptions(unix_socket=path))
     assert os.lstat(path).st_ino == inode, "a socket loadbench did not make is never removed"
 
@@ -155,7 +155,8 @@ def test_a_second_server_on_the_same_path_neither_steals_nor_removes_the_first_o
         # first server's socket: that must neither make it ready nor be noted for removal at its stop.
         from loadbench.errors import ServerStartError
 
-        (tmp_path / "slowfail.py").write_text("import time\ntime.sleep(1.5)\nraise RuntimeError('never binds')\n")
+        slow = "import time\ntime.sleep(1.5)\nraise RuntimeError('never binds')\n"
+        (tmp_path / "slowfail.py").write_text(slow)
         monkeypatch.setattr(unixsock, "check_socket_path",
                             lambda p, what="": unixsock.SocketPlace(Path(os.path.abspath(p))))
         app = AppSpec(kind="import", target="slowfail:app", interface="asgi", cwd=str(tmp_path))
@@ -169,14 +170,15 @@ def test_a_second_server_on_the_same_path_neither_steals_nor_removes_the_first_o
 
 def test_each_start_on_a_socket_logs_to_its_own_file(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
+    options = ServerOptions(unix_socket=tmp_path / "a.sock", log_dir=logs)
     for _ in range(2):
-        with _model("waitress").start(AppSpec(), ServerOptions(unix_socket=tmp_path / "a.sock", log_dir=logs)):
+        with _model("waitress").start(AppSpec(), options):
             pass
     assert sorted(p.name for p in logs.iterdir()) == ["waitress-unix-1.log", "waitress-unix-2.log"]
 
 
 def test_private_sockets_under_a_long_tmpdir_say_to_shorten_it() -> None:
-    with pytest.raises(UsageError, match="; set TMPDIR to a shorter directory$"):
+    with pytest.raises(UsageError, match=r"; set TMPDIR to a shorter directory$"):
         unixsock.check_private_room("/" + "t" * 70, ["gunicorn-gthread"])
     unixsock.check_private_room("/tmp", ["gunicorn-gthread"])
 
@@ -283,6 +285,22 @@ def test_run_drives_a_unix_socket_server_over_its_socket(tmp_path: Path) -> None
     assert run.watcher.wait_gone(5.0) == []
     raw = json.loads(run.results.read_text().splitlines()[1])
     assert raw["unix_socket"] is True and raw["target"] == trial.target
+
+
+def test_failed_trials_of_a_unix_socket_server_say_so(tmp_path: Path) -> None:
+    (tmp_path / "broken_app.py").write_text("raise RuntimeError('this app does not import')\n")
+    app = f'[app]\nmodule = "broken_app:app"\ninterface = "asgi"\ncwd = "{tmp_path}"\n'
+    scenario = small_scenario(tmp_path, "unix-broken", servers=("uvicorn",), app=app, path="/")
+    text = scenario.read_text().replace('model = "uvicorn"\n', 'model = "uvicorn"\nunix_socket = true\n')
+    scenario.write_text(text)
+    with watched_run([str(scenario), "--no-report"], tmp_path / "run") as run:
+        run.proc.wait(120)
+        run.watcher.stop()
+    check_results_file(run.results)
+    (trial,) = read_results(run.results).trials
+    assert not trial.status_ok and "this app does not import" in str(trial.failure)
+    raw = json.loads(run.results.read_text().splitlines()[1])
+    assert raw["unix_socket"] is True and raw["target"] is None  # the server never started: no path known
 
 
 def test_run_refuses_a_unix_socket_server_whose_model_cannot(tmp_path: Path) -> None:

@@ -142,7 +142,12 @@ def test_scenario_expect_keys_refused(extra: str, problem: str) -> None:
     (["--pipeline", "0"], "--pipeline 0"),
     (["--pipeline", "2000"], "--pipeline 2000"),
     (["--pipeline", "4", "-r", "100/s"], "closed loop"),
-    (["--unix-socket", "/nonexistent/x.sock"], "--unix-socket"),
+    (["--unix-socket", "/nonexistent/x.sock"], "--unix-socket /nonexistent/x.sock: No such file or "
+     "directory; start the server on that socket first (e.g. loadbench serve uvicorn --unix-socket "
+     "/nonexistent/x.sock)"),
+    (["--unix-socket", "/etc/passwd"], "--unix-socket /etc/passwd: a file, not a socket; give the path the "
+     "server listens on (serve prints it: ready at unix:PATH)"),
+    (["--unix-socket", "/tmp"], "--unix-socket /tmp: a directory, not a socket;"),
     (["--expect-status", "200", "--engine", "locust"], "need --engine native"),
 ])  # fmt: skip
 def test_bench_refuses_bad_values(args: list[str], message: str) -> None:

@@ -182,7 +182,8 @@ def test_models_report_availability_without_importing_servers() -> None:
     [("waitress", ["--unix-socket=/run/x/app.sock", "--unix-socket-perms=600"]),
      ("gunicorn", ["--bind", "unix:/run/x/app.sock", "--umask", "0o177"]),
      ("gunicorn-gevent", ["--bind", "unix:/run/x/app.sock", "--umask", "0o177"]),
-     ("uvicorn", ["--uds", "/run/x/app.sock"]), ("hypercorn", ["--bind", "unix:/run/x/app.sock", "--umask", "127"]),
+     ("uvicorn", ["--uds", "/run/x/app.sock"]),
+     ("hypercorn", ["--bind", "unix:/run/x/app.sock", "--umask", "127"]),
      ("uwsgi", ["--http-socket", "/run/x/app.sock"]), ("granian", ["--uds", "/run/x/app.sock"]),
      ("granian-wsgi", ["--uds", "/run/x/app.sock"])],
 )
