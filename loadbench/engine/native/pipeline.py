@@ -124,7 +124,7 @@ class PipeConn(Conn):
         self.transport = transport  # type: ignore[assignment]
         run = self.run
         t = perf_counter_ns()
-        run.conn_append(t - self.t0)
+        run.connected(self, t)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             with contextlib.suppress(OSError):
