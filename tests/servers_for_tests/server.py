@@ -21,6 +21,8 @@ Well-behaved modes:
             check counts; a request that is both gets "no")
   split     the head and half the body after --delay-ms, the rest --delay-ms later (TTFB ≈ delay,
             latency ≈ 2 × delay)
+  head-body the head at once, the body --delay-ms later, in two writes (as uvicorn writes them): a read
+            can end exactly at a head's end
 Pipelining: requests are read and answered in order, so every mode serves a pipelining client.
 --unix PATH listens on that Unix socket instead of TCP (prints "PORT 0").
 Every counted request's target, X-Id header and body are logged in arrival order; GET /__log answers
@@ -176,6 +178,11 @@ class Server:
             await writer.drain()
             await asyncio.sleep(self.delay_s)
             writer.write(b"lf")
+        elif mode == "head-body":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(self.delay_s)
+            writer.write(b"ok")
         elif mode == "close":
             writer.write(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
             await writer.drain()

@@ -246,6 +246,13 @@ class PipeConn(Conn):
                 carried = 0
                 if self.dead or self.close_after:
                     break
+            else:
+                if self.mode != _EXPECT_HEAD:
+                    # The read ended exactly at a head whose body is still to come (uvicorn writes head
+                    # and body apart): the response is spread over reads like any other. Without this
+                    # fb stayed 0, the hot path took the body's read for whole responses, and the body
+                    # was cached as "the last response".
+                    self._partial(buf, t)
         except ProtocolError as exc:
             self._fail(ErrorClass.PROTOCOL, str(exc))
             return
