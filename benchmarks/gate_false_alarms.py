@@ -61,6 +61,7 @@ from loadbench.plan import build_plan
 from loadbench.results.file import read_results
 from loadbench.runner import QuietEvents, run_plan
 from loadbench.scenario import parse_scenario
+from loadbench.scenario.types import Paired
 from loadbench.servers.base import AppSpec, ServerOptions
 from loadbench.servers.registry import get_model
 from loadbench.types import Closed, DriveOptions, RequestSpec, Target
@@ -185,13 +186,16 @@ def one_gate(
         finally:
             events.stop()
         trials = read_results(outcome.results_path).trials
-    out: dict[str, Any] = {"hogged_rounds": sorted(hogged)}
+    others = [t.other_cpu_pct for t in trials if t.other_cpu_pct is not None]
+    out: dict[str, Any] = {"hogged_rounds": sorted(hogged),
+                           "other_cpu_pct_median": round(statistics.median(others), 1) if others else None}
     for metric in METRICS:
         comparison = compare_in_run(trials, baseline="baseline", candidate="candidate", metric=metric,
                                     tolerance=DEFAULT_TOLERANCE[metric])  # fmt: skip
         (group,) = comparison.groups
         bounds = group.interval_pct()
         out[metric] = {"verdict": group.verdict.value, "change_pct": round(group.change_pct(), 2),
+                       "tolerance_pct": round(100 * DEFAULT_TOLERANCE[metric], 2),
                        "interval_pct": None if bounds is None else [round(b, 2) for b in bounds]}
     return out
 
@@ -218,11 +222,14 @@ def table(rows: list[dict[str, Any]]) -> str:
         label = f"{s['load']}{share} {noise} {s['rounds']}r×{s['duration_s']:g}s"
         groups[f"{label} | {row['case']}"].append(row)
     lines = ["| conditions | case | metric | gates | regression | inconclusive | no change/improvement | "
-             "median change | median s/gate |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "median change | median s/gate | other CPU |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key in sorted(groups):
         label, case = key.split(" | ")
         gates = groups[key]
         seconds = statistics.median(g["seconds"] for g in gates)
+        others = [g["other_cpu_pct_median"] for g in gates if g.get("other_cpu_pct_median") is not None]
+        other = f"{statistics.median(others):.0f} %" if others else "n/a"
         for metric in METRICS:
             verdicts = Counter(g[metric]["verdict"] for g in gates)
             n = len(gates)
@@ -230,7 +237,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             change = statistics.median(g[metric]["change_pct"] for g in gates)
             bad, unsure = verdicts[Verdict.REGRESSION.value], verdicts[Verdict.INCONCLUSIVE.value]
             lines.append(f"| {label} | {case} | {metric} | {n} | {bad} | {unsure} | {passed} | "
-                         f"{change:+.1f}% | {seconds:.0f} |")
+                         f"{change:+.1f}% | {seconds:.0f} | {other} |")
     return "\n".join(lines)
 
 
@@ -241,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gates", type=int, default=20, help="gates per case in the file (default 20)")
     parser.add_argument("--cases", default="slow0,slow3,slow5,slow10",
                         help="comma-separated: " + ", ".join(CASES))
-    parser.add_argument("--rounds", type=int, default=10, help="paired rounds per gate (default 10)")
-    parser.add_argument("--duration", type=float, default=1.0, help="measured seconds per trial")
-    parser.add_argument("--warmup", type=float, default=0.3, help="warm-up seconds per trial")
+    parser.add_argument("--rounds", type=int, default=Paired().rounds,
+                        help=f"paired rounds per gate (default {Paired().rounds}, [paired]'s default)")
+    parser.add_argument("--duration", type=float, default=0.5, help="measured seconds per trial (0.5)")
+    parser.add_argument("--warmup", type=float, default=0.2, help="warm-up seconds per trial (0.2)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--load", choices=("closed", "open"), default="closed")
     parser.add_argument("--open-share", type=float, default=0.5, help="open loop: rate / capacity")
@@ -280,25 +288,28 @@ def main(argv: list[str] | None = None) -> int:
           f"2 server starts", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = _read(args.out)
-    for case in cases:
+    # Cases take turns gate by gate, so a spell of other load on the machine falls on all of them alike.
+    for gate, case in [(g, c) for g in range(1, args.gates + 1) for c in cases]:
         slowdown = CASES[case]
         cand_delay = round((1 + slowdown) * (c0_us + args.delay_us) - c0_us)
         have = sum(1 for r in done if r["case"] == case and r["settings"] == settings.key())
-        for gate in range(have + 1, args.gates + 1):
-            start = time.monotonic()
-            result = one_gate(settings, cand_delay, rate, rng)
-            seconds = time.monotonic() - start
-            row = {"case": case, "slowdown": slowdown, "candidate_delay_us": cand_delay,
-                   "c0_us": round(c0_us, 2), "settings": settings.key(), "gate": gate,
-                   "seconds": round(seconds, 1), **result}  # fmt: skip
-            with args.out.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(row) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            done.append(row)
-            verdicts = "  ".join(f"{m} {result[m]['verdict']:12s} {result[m]['change_pct']:+6.1f}%"
-                                 for m in METRICS)
-            print(f"  {case} gate {gate:2d}/{args.gates}: {verdicts} ({seconds:.0f} s)", flush=True)
+        if gate <= have:
+            continue
+        start, load_before = time.monotonic(), os.getloadavg()[0]
+        result = one_gate(settings, cand_delay, rate, rng)
+        seconds = time.monotonic() - start
+        row = {"case": case, "slowdown": slowdown, "candidate_delay_us": cand_delay,
+               "c0_us": round(c0_us, 2), "settings": settings.key(), "gate": gate,
+               "seconds": round(seconds, 1), "loadavg_1min": [load_before, os.getloadavg()[0]],
+               **result}  # fmt: skip
+        with args.out.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        done.append(row)
+        verdicts = "  ".join(f"{m} {result[m]['verdict']:12s} {result[m]['change_pct']:+6.1f}%"
+                             for m in METRICS)
+        print(f"  {case} gate {gate:2d}/{args.gates}: {verdicts} ({seconds:.0f} s)", flush=True)
     print(table(done))
     return 0
 

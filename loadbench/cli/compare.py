@@ -10,7 +10,8 @@ Verdicts (per model, workload and load point; the overall verdict is the worst):
   improvement   the whole interval is beyond the tolerance, the good way
   no change     the whole interval is within ±tolerance
   inconclusive  neither; the output says about how many more pairs would decide
-Default tolerance: rps 5%, p50 10%, p99 15%, cpu_per_request 5%.
+Default metric (auto): cpu_per_request when every trial measured it, else rps.
+Default tolerance: rps 5%, p50 10%, p99 15%, cpu_per_request 2.5%.
 cpu_per_request is the server's CPU time per response: time a neighbour steals is not in it.
 Two files must hold runs of one scenario (name and sha256), one load kind and one results format
 (exit 2 otherwise); runs of different loadbench versions get a caveat beside the verdict.
@@ -38,8 +39,10 @@ Examples:
 @click.option("--baseline", metavar="NAME", help="The baseline variant (a model in a run without variants).")
 @click.option("--candidate", metavar="NAME", help="The candidate variant (or model).")
 @click.option(
-    "--metric", type=click.Choice(["rps", "p50", "p99", "cpu_per_request"]), default="rps", show_default=True,
-    help="What to compare: throughput, median latency, p99 latency or the server's CPU per request.",
+    "--metric", type=click.Choice(["auto", "rps", "p50", "p99", "cpu_per_request"]), default="auto",
+    show_default=True,
+    help="What to compare: throughput, median latency, p99 latency or the server's CPU per request. auto: "
+    "cpu_per_request when every trial measured it (loadbench started the servers), else rps.",
 )
 @click.option("--tolerance", metavar="PCT", help="Changes within ±PCT are 'no change' (default per metric).")
 @click.option(
@@ -92,12 +95,17 @@ def command(
     base_data = read_results(results)
     refuse_duplicate_trials(base_data)
     echo_warnings(base_data.warnings)
-    comparisons: list[Comparison] = []
-    main: Comparison | None = None
+    cand_data = None
     if candidate_results is not None:
         cand_data = read_results(candidate_results)
         refuse_duplicate_trials(cand_data)
         echo_warnings(cand_data.warnings)
+    if metric == "auto":
+        every = [*base_data.trials, *(cand_data.trials if cand_data is not None else ())]
+        metric = paired.default_metric(every)  # the comparison's text names the metric it chose
+    comparisons: list[Comparison] = []
+    main: Comparison | None = None
+    if candidate_results is not None and cand_data is not None:
         caveats = comparable_runs(base_data, cand_data, base_name=results, cand_name=candidate_results)
         main = paired.compare_runs(
             base_data.trials, cand_data.trials, base_name=results, cand_name=candidate_results,

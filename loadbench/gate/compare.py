@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 CompareMetric = Literal["rps", "p50", "p99", "cpu_per_request"]
 COMPARE_METRICS: tuple[CompareMetric, ...] = ("rps", "p50", "p99", "cpu_per_request")
 # Defaults from the CI-gate issue (throughput 5 %, p99 15 %); the median sits in between. The server's
-# CPU per request ignores time stolen by neighbours, so it holds the throughput's 5 % (docs/ci.md).
-DEFAULT_TOLERANCE: dict[str, float] = {"rps": 0.05, "p50": 0.10, "p99": 0.15, "cpu_per_request": 0.05}
+# CPU per request ignores time stolen by neighbours and its 95 % interval over 20 pairs spans about ±1.5 %
+# next to one (benchmarks/gate_false_alarms.py), so 2.5 % sits between the noise and a 5 % slowdown: the
+# campaign in docs/ci.md measured how often each side of it is crossed.
+DEFAULT_TOLERANCE: dict[str, float] = {"rps": 0.05, "p50": 0.10, "p99": 0.15, "cpu_per_request": 0.025}
 
 
 class Verdict(Enum):

@@ -89,6 +89,16 @@ def _label(key: Hashable) -> str:
     return " ".join(str(part) for part in key if part)
 
 
+def default_metric(trials: Sequence[TrialResult]) -> str:
+    """The metric a gate compares when none is named: the server's CPU per request when every usable trial
+    measured it (loadbench launched the servers), since a neighbour's stolen time is not in it
+    (docs/ci.md); throughput otherwise (a server loadbench did not start, whose CPU it cannot see)."""
+    usable = [trial for trial in trials if trial.status_ok and trial.requests]
+    if usable and all(trial.server_cpu_us_per_request is not None for trial in usable):
+        return "cpu_per_request"
+    return "rps"
+
+
 def compare_in_run(
     trials: Sequence[TrialResult],
     *,

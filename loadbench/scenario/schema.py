@@ -323,7 +323,7 @@ def parse_paired(problems: Problems, raw: object, has_variants: bool) -> Paired 
     reader.check_keys(PAIRED_KEYS)
     if not has_variants:
         reader.report(None, "applies only with [[variants]]; add them or remove [paired]")
-    rounds = reader.count("rounds", 6) or 6
+    rounds = reader.count("rounds", Paired().rounds) or Paired().rounds
     order = cast(PairedOrder, reader.string("order", "ABBA", choices=("ABBA", "ABAB")))
     return Paired(rounds=rounds, order=order)
 

@@ -60,7 +60,7 @@ def _paired(cost_factor: float, rps_factor: float, rounds: int = 8) -> list[Tria
 
 
 def test_compare_gates_on_cpu_per_request_lower_is_better() -> None:
-    assert not higher_is_better("cpu_per_request") and DEFAULT_TOLERANCE["cpu_per_request"] == 0.05
+    assert not higher_is_better("cpu_per_request") and DEFAULT_TOLERANCE["cpu_per_request"] == 0.025
     worse = compare_in_run(_paired(1.10, 0.91), baseline=None, candidate=None, metric="cpu_per_request")
     assert worse.verdict is Verdict.REGRESSION
     assert worse.groups[0].change_pct() == pytest.approx(10.0)

@@ -16,9 +16,11 @@ from loadbench.scenario import find_scenario, load_scenario
 
 
 def test_rounds_group_each_variant_of_one_round_together() -> None:
-    plan = build_plan(load_scenario(find_scenario("paired-example")))
+    scenario = load_scenario(find_scenario("paired-example"))
+    assert scenario.paired is not None
+    plan = build_plan(scenario)
     groups = _rounds(list(plan.blocks), paired=True)
-    assert len(groups) == 6  # six rounds of one server x one workload x one load point
+    assert len(groups) == scenario.paired.rounds == 20  # rounds of one server x one workload x load point
     for number, group in enumerate(groups, 1):
         assert sorted(block.variant or "" for block in group) == ["baseline", "candidate"]
         assert {block.trials[0].round for block in group} == {number}

@@ -109,7 +109,7 @@ def test_paired_example_variants_set_the_delay_env() -> None:
     assert [v.name for v in scenario.variants] == ["baseline", "candidate"]
     assert scenario.variant("candidate").app.env_dict == {"LOADBENCH_APP_DELAY_US": "200"}
     assert scenario.variant("baseline").app.env_dict == {"LOADBENCH_APP_DELAY_US": "0"}
-    assert scenario.paired is not None and scenario.paired.rounds == 6
+    assert scenario.paired is not None and scenario.paired.rounds == 20
 
 
 def _walk(value: object) -> list[object]:
