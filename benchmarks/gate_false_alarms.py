@@ -196,6 +196,7 @@ def one_gate(
         bounds = group.interval_pct()
         out[metric] = {"verdict": group.verdict.value, "change_pct": round(group.change_pct(), 2),
                        "tolerance_pct": round(100 * DEFAULT_TOLERANCE[metric], 2),
+                       "log_ratios": [round(r, 5) for r in group.log_ratios],  # to judge again offline
                        "interval_pct": None if bounds is None else [round(b, 2) for b in bounds]}
     return out
 

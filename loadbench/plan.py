@@ -7,17 +7,25 @@ points. With variants (a paired comparison), for each server × workload × load
 `rounds` rounds in ABBA order (baseline, candidate, candidate, baseline, ...), one block per trial; the
 runner keeps each variant's server running from one of its blocks to the next (see runner/pool.py),
 so a round costs two measurements and no server start.
+
+An adaptive scenario ([load] adaptive = true) is planned one round at a time (adaptive_round): each round
+measures every load point still undecided once on every server, the servers in a rotating order
+(server_order), one block per trial; the runner keeps every server up for the whole run and decides
+after each round which load points the next round still needs (runner/adaptive.py). build_plan gives
+round 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from loadbench.scenario.types import AppSpec, Paired, Scenario, ServerEntry, Workload
 from loadbench.types import Crowd, Load
 
-__all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "build_plan", "describe_plan",
-           "estimate_seconds", "profile_trials", "server_starts", "variant_order"]
+__all__ = ["SERVER_START_OVERHEAD_S", "Block", "Plan", "Trial", "adaptive_round", "build_plan",
+           "describe_plan", "estimate_seconds", "load_points", "profile_trials", "server_order",
+           "server_starts", "variant_order"]
 
 #: Seconds a server start, readiness probe and stop cost on top of the trials (estimate only).
 SERVER_START_OVERHEAD_S = 1.5
@@ -76,8 +84,39 @@ def variant_order(names: tuple[str, ...], paired: Paired) -> list[tuple[int, str
     return order
 
 
+def server_order(servers: Sequence[ServerEntry], round_number: int) -> list[ServerEntry]:
+    """The servers in the order an adaptive round measures them: rotated by one every second round and
+    reversed every other round (2 servers: A B, B A, B A, A B, ...; 3: all six orders in six rounds), so
+    neither drift within a round nor a server's place after another favours any one of them."""
+    shift = ((round_number - 1) // 2) % len(servers)
+    order = [*servers[shift:], *servers[:shift]]
+    return order[::-1] if round_number % 2 == 0 else order
+
+
+def load_points(scenario: Scenario) -> list[tuple[Workload, Load]]:
+    """Every (workload, load point) of `scenario`, in the order a round measures them."""
+    return [(workload, load) for workload in scenario.workloads for load in scenario.load.points]
+
+
+def adaptive_round(scenario: Scenario, round_number: int, points: Sequence[tuple[Workload, Load]],
+                   first_index: int, *, servers: Sequence[ServerEntry] | None = None) -> tuple[Block, ...]:
+    """One round of an adaptive run: for each of `points`, one trial on every server (server_order;
+    `servers` defaults to the scenario's), each its own block; trial and block indexes count on from
+    `first_index`. The trials of one point are back to back, so a claim's pairs are seconds apart."""
+    blocks: list[Block] = []
+    for workload, load in points:
+        for server in server_order(servers if servers is not None else scenario.servers, round_number):
+            index = first_index + len(blocks)
+            trial = _trial(scenario, index, index, server, None, workload, load, round_number, Crowd())
+            blocks.append(Block(index=index, server=server, variant=None, app=scenario.app, trials=(trial,)))
+    return tuple(blocks)
+
+
 def build_plan(scenario: Scenario) -> Plan:
-    """Every trial of `scenario` in run order, with its server blocks."""
+    """Every trial of `scenario` in run order, with its server blocks (an adaptive run: round 1)."""
+    if scenario.load.adaptive is not None:
+        first = adaptive_round(scenario, 1, load_points(scenario), 0)
+        return Plan(scenario=scenario, trials=tuple(t for b in first for t in b.trials), blocks=first)
     groups: list[tuple[ServerEntry, str | None, AppSpec, list[tuple[Workload, Load, Crowd, int]]]] = []
     crowds = scenario.load.crowds
     if scenario.variants and scenario.paired is not None:
@@ -152,7 +191,9 @@ def profile_trials(plan: Plan, points: str) -> dict[int, tuple[Trial, ...]]:
 
 def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERHEAD_S) -> float:
     """Seconds the plan should take: every window and warm-up (profiled trials too), plus
-    `start_overhead_s` per server start."""
+    `start_overhead_s` per server start; an adaptive run's budget, which it does not overrun."""
+    if plan.scenario.load.adaptive is not None:
+        return plan.scenario.load.adaptive.budget_s
     profiled = [t for ts in profile_trials(plan, plan.scenario.profile).values() for t in ts]
     measured = sum(trial.duration_s + trial.warmup_s for trial in (*plan.trials, *profiled))
     return measured + start_overhead_s * server_starts(plan)
@@ -160,7 +201,7 @@ def estimate_seconds(plan: Plan, *, start_overhead_s: float = SERVER_START_OVERH
 
 def server_starts(plan: Plan) -> int:
     """How many servers the run starts: one per block, or one per server and variant in a paired run."""
-    if plan.scenario.variants:
+    if plan.scenario.variants or plan.scenario.load.adaptive is not None:
         return len({(block.server.name, block.variant) for block in plan.blocks})
     return len(plan.blocks)
 
@@ -176,9 +217,11 @@ def describe_plan(plan: Plan) -> list[str]:
     """Lines for `loadbench run --dry-run`: the scenario's settings, then every block and trial in order."""
     scenario = plan.scenario
     starts = server_starts(plan)
+    adaptive = scenario.load.adaptive is not None
     lines = [
-        f"Scenario {scenario.name}{' (quick)' if scenario.quick else ''}: {len(plan.trials)} trials in "
-        f"{starts} server start{'s' if starts != 1 else ''}, about {_seconds(estimate_seconds(plan))}",
+        f"Scenario {scenario.name}{' (quick)' if scenario.quick else ''}: {len(plan.trials)} trials"
+        f"{' a round' if adaptive else ''} in {starts} server start{'s' if starts != 1 else ''}, "
+        f"{'at most' if adaptive else 'about'} {_seconds(estimate_seconds(plan))}",
     ]
     if scenario.description:
         lines.append(f"  {scenario.description.strip().splitlines()[0]}")
@@ -190,6 +233,9 @@ def describe_plan(plan: Plan) -> list[str]:
     if scenario.paired is not None and scenario.variants:
         lines.append(f"Paired: {scenario.paired.rounds} rounds in {scenario.paired.order} order")
     lines.append(f"Load: {scenario.load.describe()}")
+    if scenario.load.adaptive is not None:
+        lines.append(f"Adaptive: {scenario.load.adaptive.describe()}; round 1 below, each later round "
+                     "repeats the load points still undecided, servers in a rotated order")
     lines.append(f"CPUs: {scenario.cpus.describe()}")
     if scenario.engine != "native":
         settings = ", ".join(f"{key} = {value!r}" for key, value in scenario.engine_settings)

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis.claims import claim_factor, claim_sentence
 from loadbench.analysis.format import ms, num, times
 from loadbench.results.family import Family, parse_family
 
 if TYPE_CHECKING:
     from loadbench.analysis.summary import Point
+    from loadbench.results.claims import ClaimRecord
 
 _KIND_BY_PREFIX = (
     ("/io", "io"),
@@ -179,9 +181,13 @@ def _scaling(points: Sequence[Point]) -> tuple[float, str, str] | None:
 
 
 def choose_verdict(
-    workload: str, kind: str, load_kind: str, points: Sequence[Point]
+    workload: str, kind: str, load_kind: str, points: Sequence[Point], claims: Sequence[ClaimRecord] = ()
 ) -> WorkloadVerdict | None:
-    """Return the verdict for one workload's points, or None when fewer than two models have data."""
+    """Return the verdict for one workload's points, or None when fewer than two models have data.
+
+    `claims` are an adaptive run's claims of this workload: the winner's win is then stated only as its
+    claim at its peak load point decided it, with that claim's paired 95 % interval (else the sentence
+    says the peak is not a win at 95 %)."""
     by_model: dict[str, list[Point]] = {}
     for point in points:
         if point.repetitions and math.isfinite(point.rps.median):
@@ -211,7 +217,17 @@ def choose_verdict(
     winner, runner, worst = ranked[0], ranked[1], ranked[-1]
     cpu_ratio = _safe_div(winner.server_cpu_pct.median, worst.server_cpu_pct.median)
     reason = _reason(kind, winner, worst, cpu_ratio)
-    if metric == "rps":
+    # An adaptive run's claim at the winner's peak: its paired 95 % interval says whether the win holds.
+    claim = next((c for c in claims if c.load_label == winner.load_label), None) if metric == "rps" else None
+    backed = claim is not None and claim.state == "a wins" and claim.a == winner.model
+    if claim is not None and backed:
+        head = (
+            f"On {workload}, {winner.model} ({winner.family}) wins with a peak of "
+            f"{_figure(values[0].median, unit)} at {winner.load_label}, where it serves "
+            f"{claim_factor(claim)} the requests of {claim.b}"
+        )
+        significant = True
+    elif metric == "rps":
         head = (
             f"On {workload}, {winner.model} ({winner.family}) wins with a peak of "
             f"{_figure(values[0].median, unit)} at {winner.load_label}, "
@@ -222,11 +238,18 @@ def choose_verdict(
             f"On {workload} at {winner.load_label} (open loop), {winner.model} ({winner.family}) keeps "
             f"p99 at {_figure(values[0].median, unit)}, {times(ratio)} lower than {runner.model}"
         )
-    if worst is not runner:
+    if worst is not runner and backed:
+        head += f", and its peak is {times(ratio_worst)} that of {worst.model} ({worst.family})"
+    elif worst is not runner:
         head += f" and {times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
             f" and {times(ratio_worst)} lower than {worst.model} ({worst.family})"
         )
-    sentence = f"{head}, because {reason}"
+    if claim is not None and not backed:
+        said = claim_sentence(claim).rstrip(".")
+        head = (f"On {workload}, {winner.model} ({winner.family}) has the highest peak, "
+                f"{_figure(values[0].median, unit)} at {winner.load_label}, but no win at 95 % there: "
+                f"{said[:1].lower()}{said[1:]}")
+    sentence = f"{head}, because {reason}" if claim is None or backed else head
     scale_w, scale_l = _scaling(by_model[winner.model]), _scaling(by_model[worst.model])
     if metric == "rps" and scale_w and scale_l:
         sentence += (
@@ -234,7 +257,9 @@ def choose_verdict(
             f"{worst.model}'s {times(scale_l[0])}"
         )
     caveats = []
-    if significant is False:
+    if claim is not None:
+        pass  # the claim's paired interval replaced the medians' intervals
+    elif significant is False:
         caveats.append(f"the gap to {runner.model} is within the noise: the intervals overlap")
     elif significant is None:
         caveats.append("one repetition, so the gap is untested against noise")

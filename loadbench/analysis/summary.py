@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadbench.analysis.breakdown import BreakdownRow, breakdown_rows
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
+from loadbench.analysis.claims import claim_sentence, claims_note
 from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
 from loadbench.analysis.explain import WorkloadVerdict, choose_verdict, serving_notes, workload_kind
 from loadbench.analysis.profiles import ProfileView, profile_finding, view_profile
@@ -39,6 +40,7 @@ from loadbench.analysis.trialtable import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loadbench.results.claims import ClaimRecord
     from loadbench.results.records import Results, TrialResult
 
 # The spectrum chart's x axis runs 0 → 99.99 % on a log(1/(1-p)) scale; p100 (the max) cannot sit on it.
@@ -153,6 +155,7 @@ class WorkloadSummary:
     verdict: WorkloadVerdict | None
     profiles: tuple[ProfileView, ...] = ()  # one per model and profiled load point, in model order
     profile_note: str = ""  # what the profiles explain, in words ("" when nothing stands out)
+    claims: tuple[str, ...] = ()  # an adaptive run: each load point's claim in words, in load order
 
     @property
     def key(self) -> str:
@@ -312,7 +315,7 @@ def _workload_profiles(
 
 def _workload(
     frame: pd.DataFrame, trials_by_index: Mapping[int, TrialResult], confidence: float,
-    views: Sequence[ProfileView] = (),
+    views: Sequence[ProfileView] = (), all_claims: Sequence[ClaimRecord] = (),
 ) -> WorkloadSummary:
     models = tuple(dict.fromkeys(frame["model"]))
     crowd_axis = bool(frame["crowd_clients"].max() > 0)
@@ -334,7 +337,9 @@ def _workload(
     kind = workload_kind(trial.workload, trial.requests_spec)
     loop = str(first["load_kind"])
     profiles, note = _workload_profiles(views, str(first["workload"]), loop, models)
-    verdict = choose_verdict(str(first["workload"]), kind, loop, points)
+    claims = sorted((c for c in all_claims if c.workload == first["workload"] and c.load.get("kind") == loop),
+                    key=lambda c: load_value(c.load))  # fmt: skip
+    verdict = choose_verdict(str(first["workload"]), kind, loop, points, claims)
     if verdict is not None and note:
         verdict = replace(verdict, sentence=f"{verdict.sentence} {note}")
     return WorkloadSummary(
@@ -349,6 +354,7 @@ def _workload(
         verdict=verdict,
         profiles=profiles,
         profile_note=note,
+        claims=tuple(claim_sentence(c) for c in claims),
     )
 
 
@@ -382,7 +388,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     views = [view_profile(p) for p in results.profiles]
     if not frame.empty:
         for _, rows in frame.groupby(["workload", "load_kind"], sort=False):
-            workloads.append(_workload(rows, by_index, confidence, views))
+            workloads.append(_workload(rows, by_index, confidence, views, results.claims))
     failed = tuple(
         _note(t, (str(failure.get("reason") or "failed"),), str(failure.get("log_tail") or ""))
         for t in trials if not t.status_ok for failure in [t.failure or {}]
@@ -399,6 +405,8 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     notes = list(results.warnings)
     if not trials:
         notes.append("The results file holds no trials yet: nothing was measured (or the run stopped early).")
+    elif results.claims:  # an adaptive run repeated each point until decided: the claims say what holds
+        notes.append(claims_note(results.claims))
     elif (note := repetition_note(max_reps, confidence)) is not None:
         notes.append(note)
     precisions = [(t.backend, str(t.backend_extras["latency_precision"])) for t in measured

@@ -457,7 +457,7 @@ def bench_trial(
         trial_id="bench", index=0, model=urlsplit(url).netloc, workload=workload, requests_spec=specs,
         load=recording.load, started=started, url=url,
         cpus={"server": None, "client": list(options.cpus) if options.cpus else None},
-        load_suffix=crowd_suffix(crowd),
+        load_suffix=crowd_suffix(crowd), unix_socket=options.unix_socket,
     ).for_workload(workload, suffix)
     return measured_trial(identity, recording, backend_extras=extras, crowd=crowd)
 
@@ -475,7 +475,7 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, 
     """The compact human summary; the verdict on the engine comes first. `extras` are the backend's: Locust's
     `latency_precision` (printed under the percentiles), the negotiated HTTP version, the client's
     capacity, connect and TLS handshake times; `verbose` prints every error message and every extra."""
-    lines = [f"loadbench bench {url}"]
+    lines = [f"loadbench bench {url}" + (f" over unix:{options.unix_socket}" if options.unix_socket else "")]
     if rec.requests == 0:  # nothing measured: never "kept up", whatever else happened
         failed = f"all {rec.error_count:,} requests failed (errors below)" if rec.error_count else (
             "no request failed either: nothing was measured")  # fmt: skip

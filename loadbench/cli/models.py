@@ -37,7 +37,8 @@ def command(json_out: str | None) -> None:
 
         write_json(json_out, [
             {"name": m.name, "family": str(m.family), "available": (why := m.available()) is None,
-             "reason": why, "description": m.description}
+             "reason": why, "description": m.description, "tls": m.tls_capable, "http2": m.http2_capable,
+             "unix_socket": m.unix_socket_capable}
             for m in all_models()
         ])  # fmt: skip
         return
@@ -47,6 +48,15 @@ def command(json_out: str | None) -> None:
         install = "-" if why_not is None else (model.install_command or "see AVAILABLE")
         rows.append((model.name, str(model.family), _status(why_not), model.description, install))
     _table(rows)
+    models = all_models()
+    click.echo("")
+    for what, can in (
+        ("TLS (serve --tls, tls = true)", [m.name for m in models if m.tls_capable]),
+        ("HTTP/2 (serve --http2, http2 = true)", [m.name for m in models if m.http2_capable]),
+        ("Unix socket (serve --unix-socket PATH, unix_socket = true)",
+         [m.name for m in models if m.unix_socket_capable]),
+    ):
+        click.echo(f"{what}: {', '.join(can)}")
 
 
 ENGINES_EPILOG = """\b

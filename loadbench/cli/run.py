@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,7 +128,8 @@ def command(
             console.print(Text.assemble("report:  ", rich_text(str(report))), soft_wrap=True)
     console.print(Text.assemble("results: ", rich_text(str(outcome.results_path))), soft_wrap=True)
     if outcome.interrupted:
-        kept = f"{outcome.trials_written} of {outcome.trials_planned}"
+        kept = f"{outcome.trials_written}" if loaded.load.adaptive is not None else \
+            f"{outcome.trials_written} of {outcome.trials_planned}"  # an adaptive run plans round by round
         console.print(f"[yellow]Interrupted: {kept} trials kept.[/]")
         sys.exit(int(ExitCode.INTERRUPTED))
     if abort_on_fail and outcome.trials_written:
@@ -169,7 +171,10 @@ def _run_with_progress(plan: Plan, run_dir: Path, strict: bool, *, quiet: bool =
     if quiet:
         with interrupt_on_signals():
             return run_plan(plan, run_dir=run_dir, strict=strict, events=_QuietEvents(console))
-    console.print(Text.assemble(rich_text(scenario.name, "bold"), f": {len(plan.trials)} trials; ",
+    adaptive = scenario.load.adaptive
+    size = (f"adaptive, {len(plan.trials)} trials a round until the claims are decided, at most "
+            f"{adaptive.budget_s:g} s" if adaptive is not None else f"{len(plan.trials)} trials")
+    console.print(Text.assemble(rich_text(scenario.name, "bold"), f": {size}; ",
                                 rich_text(scenario.cpus.describe())))
     # markup=False: the description carries a model, workload and load label, which are user text
     columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
@@ -192,14 +197,22 @@ class _ProgressEvents:
         self._task = task
         self._console = console
         self._verbose = verbose
+        self._budget_started: float | None = None  # an adaptive run: when its budget began
 
     def started(self, plan: Plan, results_path: Path, skipped: list[str]) -> None:
+        adaptive = plan.scenario.load.adaptive
+        if adaptive is not None:  # rounds end when the claims are decided: the bar counts budget seconds
+            self._budget_started = time.monotonic()
+            self._progress.update(self._task, total=round(adaptive.budget_s))
+            return
         self._progress.update(self._task, total=sum(
             1 for t in plan.trials if t.server.name not in skipped))
 
     def trial_started(self, trial: Trial) -> None:
         raise_if_interrupted()
         label = f"{trial.server.name} {trial.workload.name} {trial.load.label}{trial.crowd.label}"
+        if self._budget_started is not None:
+            label = f"round {trial.round}: {label}"
         if trial.variant:
             label = (f"{trial.server.name}[{trial.variant}] {trial.workload.name} "
                      f"{trial.load.label}{trial.crowd.label}")
@@ -225,7 +238,10 @@ class _ProgressEvents:
             figure = f", p99 {p99:.3g} ms" if p99 is not None else ""
             self._console.print(Text.assemble("done ", rich_text(trial.trial_id),
                                               f": {result.rps:,.0f} req/s{figure}"), soft_wrap=True)
-        self._progress.advance(self._task)
+        if self._budget_started is not None:
+            self._progress.update(self._task, completed=round(time.monotonic() - self._budget_started))
+        else:
+            self._progress.advance(self._task)
 
     def warning(self, message: str) -> None:
         self._console.print(Text.assemble(("warning:", "yellow"), " ", rich_text(message)), soft_wrap=True)

@@ -21,6 +21,8 @@ Examples:
   loadbench serve command --command 'python -m http.server {port} --bind {host}'
   loadbench serve hypercorn --tls --http2          # https with a throwaway CA; prints the CA file
   loadbench serve nginx-uvicorn --tls --http2 --port 8443
+  loadbench serve gunicorn --unix-socket /tmp/app.sock   # then: loadbench bench
+                                                 #   http://localhost/plaintext --unix-socket /tmp/app.sock
 """
 
 
@@ -41,10 +43,13 @@ Examples:
 @click.option("--tls", is_flag=True, help="Serve https with a throwaway certificate made now (its CA file is "
               "printed; pass it to clients, e.g. bench --cacert FILE). Models that can: see the error.")
 @click.option("--http2", is_flag=True, help="Offer HTTP/2 too (ALPN h2; needs --tls).")
+@click.option("--unix-socket", default=None, metavar="PATH", help="Listen on this Unix socket instead of a "
+              "port (its directory must exist; an existing path is refused, a stale socket of yours is "
+              "replaced; the file is removed on stop). Models that can: see `loadbench models`.")
 def command(
     model: str, port: int, workers: int | None, threads: int | None, cpus: str | None, app_target: str | None,
     interface: str, command_template: str | None, ready_timeout: str, log_dir: str | None, tls: bool,
-    http2: bool,
+    http2: bool, unix_socket: str | None,
 ) -> None:
     """Run MODEL in the foreground until Ctrl-C or SIGTERM; the server listens on 127.0.0.1 only."""
     from pathlib import Path
@@ -62,6 +67,14 @@ def command(
         if http2 and not tls:
             raise UsageError("--http2 needs --tls: HTTP/2 is negotiated over TLS (ALPN h2)")
         check_tls_support(server_model, tls=tls, http2=http2)
+    if unix_socket is not None:  # likewise, before anything starts
+        from loadbench.servers.registry import check_unix_socket_support
+
+        check_unix_socket_support(server_model)
+        if port:
+            raise UsageError("--port and --unix-socket exclude each other: the server listens on one of them")
+        if tls:
+            raise UsageError("--tls and --unix-socket exclude each other: a Unix socket serves plain HTTP")
     if app_target and command_template:
         raise UsageError("--app and --command exclude each other: serve a Python app or run a command")
     if command_template:
@@ -74,6 +87,7 @@ def command(
         port=port, workers=workers, threads=threads, cpus=parse_cpus(cpus, what="--cpus") if cpus else None,
         ready_timeout_s=parse_duration(ready_timeout, what="--ready-timeout"),
         log_dir=Path(log_dir) if log_dir else None, tls=tls, http2=http2,
+        unix_socket=Path(unix_socket) if unix_socket is not None else None,
     )
 
     with interrupt_on_signals():
@@ -95,9 +109,12 @@ def _serve(server_model: ServerModel, app: AppSpec, opts: ServerOptions) -> None
     try:
         ready_ms = (time.monotonic() - started) * 1000
         click.echo(
-            f"{server_model.name} ({server_model.family}) ready at {server.url}, pid {server.pid}, "
+            f"{server_model.name} ({server_model.family}) ready at {server.where}, pid {server.pid}, "
             f"in {ready_ms:.0f} ms; Ctrl-C stops it"
         )
+        if server.unix_socket is not None:
+            click.echo(f"e.g. loadbench bench {server.url}/plaintext --unix-socket {server.unix_socket}  or  "
+                       f"curl --unix-socket {server.unix_socket} {server.url}/health")
         if server.tls is not None:
             protocols = "HTTP/2 and HTTP/1.1" if server.http2 else "HTTP/1.1"
             click.echo(f"TLS ({protocols}) with a throwaway CA: {server.tls.ca} (removed when the server "

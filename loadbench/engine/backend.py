@@ -48,7 +48,9 @@ class Backend(Protocol):
     `drive` must return on time (warm-up + duration + timeout at most, plus start-up), stop every process
     it started, and never aim at a target the caller has not already checked (engine.run_backend refuses
     non-loopback targets before any backend is called). `workload` names the measurement when the
-    backend cannot tell workloads apart itself; `on_tick` gets progress about once a second.
+    backend cannot tell workloads apart itself; `on_tick` gets progress about once a second, and
+    `WINDOW_OPENS` (phase "window") the moment the measured window opens, where the backend knows it: the
+    runner then starts its server figures (CPU per request) with the engine's window instead of by a timer.
     """
 
     name: str

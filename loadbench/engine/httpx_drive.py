@@ -30,7 +30,7 @@ from loadbench.engine.native.http1 import mix_sequence
 from loadbench.engine.native.pacing import arrivals, connections_at
 from loadbench.engine.native.phases import NEVER, SECOND_NS, TICK_NS, run_duration_s, window_profile
 from loadbench.engine.native.recorder import STATUS_BITS, STATUS_MASK, Recorder, Shard
-from loadbench.results.metrics import TickInfo
+from loadbench.results.metrics import WINDOW_OPENS, TickInfo
 from loadbench.types import DriveOptions, ErrorClass, Load, RequestSpec, Target
 
 if TYPE_CHECKING:
@@ -264,6 +264,8 @@ async def _phases(driver: _Driver, loop_name: str, report: Callable[[TickInfo], 
         next_fold, next_second = now + TICK_NS, now + SECOND_NS
         if options.max_requests:
             driver.budget = options.max_requests
+        if report is not None:
+            report(WINDOW_OPENS)
 
     if warmup_ns == 0:
         begin(t_start)

@@ -55,7 +55,8 @@ def preflight(
 
             spec = first_rendering(spec, seed=options.seed)
         try:
-            raw = _fetch(target, spec, context, options.timeout_s, head_request=spec.method.upper() == "HEAD")
+            raw = _fetch(target, spec, context, options.timeout_s, head_request=spec.method.upper() == "HEAD",
+                         unix_socket=options.unix_socket)
             status, body = _frame(raw, head_request=spec.method.upper() == "HEAD")
         except _Bad as exc:
             problems.append(f"{where}: {exc}")
@@ -77,7 +78,7 @@ class _Bad(Exception):
 
 
 def _fetch(target: Target, spec: RequestSpec, context: ssl.SSLContext | None, timeout_s: float, *,
-           head_request: bool) -> bytes:  # fmt: skip
+           head_request: bool, unix_socket: str | None = None) -> bytes:  # fmt: skip
     """Send `spec` with Connection: close; read until the close, or the answer's end + STRAY_GRACE_S."""
     deadline = time.monotonic() + max(timeout_s, 1.0) * 5
     complete_at: float | None = None
@@ -85,7 +86,16 @@ def _fetch(target: Target, spec: RequestSpec, context: ssl.SSLContext | None, ti
     if spec.body:
         headers.append(("Content-Length", str(len(spec.body))))
     head = f"{spec.method.upper()} {spec.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-    sock = socket.create_connection((target.host, target.port), timeout=timeout_s * 5)
+    if unix_socket is not None:  # the same request, over the server's Unix socket (options.unix_socket)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout_s * 5)
+        try:
+            sock.connect(unix_socket)
+        except OSError:
+            sock.close()
+            raise
+    else:
+        sock = socket.create_connection((target.host, target.port), timeout=timeout_s * 5)
     try:
         if context is not None:
             sock = context.wrap_socket(sock, server_hostname=target.host)

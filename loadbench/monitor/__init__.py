@@ -182,21 +182,36 @@ class ProcessMonitor:
         self._rows: list[tuple[float, ...]] = []
         self._max_processes = 0
         self._server_cpu_s = self._client_cpu_s = 0.0
+        self._lock = threading.Lock()  # restart() and the sampling thread both move the window's totals
 
     def start(self) -> ProcessMonitor:
         if self._thread is not None:
             raise RuntimeError("ProcessMonitor.start() called twice; use a new monitor per window")
-        self._t0 = self._last_t = time.perf_counter()
-        self._busy0 = _busy_seconds()
-        start_epoch = _process_clock_now()
-        self._server_ledger = _CpuLedger(start_epoch)
-        self._client_ledger = _CpuLedger(start_epoch)
-        self._measure()  # the baseline: CPU used before this point is not ours to count
-        self._rows.clear()
-        self._server_cpu_s = self._client_cpu_s = 0.0
+        self._open_window()
         self._thread = threading.Thread(target=self._run, name="loadbench-monitor", daemon=True)
         self._thread.start()
         return self
+
+    def restart(self) -> None:
+        """Begin the window again from now: what was counted so far (a warm-up) is dropped.
+
+        The runner starts the monitor by a timer and restarts it when the engine says its measured window
+        opened (TickInfo phase "window"), so the server's CPU counts the requests the engine counts.
+        """
+        if self._thread is None or self._summary is not None:
+            raise RuntimeError("ProcessMonitor.restart() outside start() ... stop()")
+        self._open_window()
+
+    def _open_window(self) -> None:
+        with self._lock:
+            self._t0 = self._last_t = time.perf_counter()
+            self._busy0 = _busy_seconds()
+            start_epoch = _process_clock_now()
+            self._server_ledger = _CpuLedger(start_epoch)
+            self._client_ledger = _CpuLedger(start_epoch)
+            self._measure_locked()  # the baseline: CPU used before this point is not ours to count
+            self._rows.clear()
+            self._server_cpu_s = self._client_cpu_s = 0.0
 
     def stop(self) -> MonitorSummary:
         """End the window (one last sample) and summarize it; calling it again returns the same summary."""
@@ -210,7 +225,8 @@ class ProcessMonitor:
             raise self._failure
         if time.perf_counter() - self._last_t > 0.02 or not self._rows:
             self._measure()
-        self._summary = self._summarize(time.perf_counter() - self._t0, _busy_seconds() - self._busy0)
+        with self._lock:
+            self._summary = self._summarize(time.perf_counter() - self._t0, _busy_seconds() - self._busy0)
         return self._summary
 
     def __enter__(self) -> ProcessMonitor:
@@ -248,6 +264,10 @@ class ProcessMonitor:
             return []
 
     def _measure(self) -> None:
+        with self._lock:
+            self._measure_locked()
+
+    def _measure_locked(self) -> None:
         now = time.perf_counter()
         server = _tree(self._server_pids())
         client = {pid: p for pid, p in _tree([self._client_pid]).items() if pid not in server}

@@ -43,6 +43,7 @@ def render_markdown(summary: Summary) -> str:
             else:
                 only = md_escape(", ".join(w.models))
                 out.append(f"- {_code(w.workload)}: only {only} produced data, nothing to compare.")
+            out.extend(f"  - {md_escape(sentence)}" for sentence in w.claims)  # an adaptive run's claims
         out.append("")
     if summary.families:
         out.append("**How each family serves**")

@@ -103,6 +103,8 @@ def render_terminal_summary(results: Results | Summary, console: Console) -> Non
             console.print(Text(terminal(w.verdict.sentence)), soft_wrap=False)
         elif w.profile_note:
             console.print(Text(terminal(w.profile_note)), soft_wrap=False)
+        for sentence in w.claims:  # an adaptive run: each load point's claim, with its 95 % interval
+            console.print(Text("  • ") + Text(terminal(sentence)), soft_wrap=False)
         _print_profiles(w, console)
         console.print()
     for note in summary.families:

@@ -34,8 +34,10 @@ class TrialIdentity:
     `model` is the name the reader sees (a scenario's server name, or host:port for `bench`), with the
     registry's `server_model` and its `family` beside it (empty for `bench`). `cpus` maps "server" and
     "client" to the CPUs each was pinned to (None: not pinned). `attempt` is 2 when a paired run measured
-    the round again after the generator saturated. `url` is `bench`'s target. `load_suffix` (Crowd.label)
-    keeps trials with idle or slow clients apart from those without: they are different load points.
+    the round again after the generator saturated. `url` is `bench`'s target; `unix_socket` the socket the
+    load went to instead of TCP (recorded as unix_socket true and target "unix:PATH"). `load_suffix`
+    (Crowd.label) keeps trials with idle or slow clients apart from those without: they are different load
+    points.
     """
 
     trial_id: str
@@ -54,6 +56,7 @@ class TrialIdentity:
     started: datetime | str
     cpus: Mapping[str, Sequence[int] | None] | None = None
     url: str | None = None
+    unix_socket: str | None = None  # the socket path the load went to (None: TCP)
     load_suffix: str = ""  # idle/slow clients beside the load (Crowd.label): part of the load point's label
 
     def for_workload(self, workload: str, suffix: str) -> TrialIdentity:
@@ -80,6 +83,8 @@ class TrialIdentity:
             out["attempt"] = self.attempt
         if self.url is not None:
             out["url"] = self.url
+        if self.unix_socket is not None:
+            out["unix_socket"], out["target"] = True, f"unix:{self.unix_socket}"
         return out
 
 

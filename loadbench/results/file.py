@@ -19,6 +19,7 @@ from typing import Any
 
 from loadbench import __version__
 from loadbench.errors import LoadbenchError, OutputError, ResultsFormatError
+from loadbench.results.claims import CLAIM_KIND, ClaimRecord
 from loadbench.results.codec import describe, dumps_line
 from loadbench.results.profiles import PROFILE_KIND, ProfileRecord
 from loadbench.results.records import RESULTS_FORMAT, SUPPORTED_VERSIONS, Results, ResultsHeader, TrialResult
@@ -119,6 +120,15 @@ class ResultsWriter:
             line = dumps_line(profile.to_json())
         except ResultsFormatError as exc:
             raise ResultsFormatError(f"{self.path}: profile {profile.trial_id!r}: {exc}") from None
+        self._write(line)
+
+    def append_claim(self, claim: ClaimRecord) -> None:
+        """Write one claim line (never counted as a trial), flushed to disk before returning."""
+        try:
+            line = dumps_line(claim.to_json())
+        except ResultsFormatError as exc:
+            what = f"{claim.workload} {claim.load_label}"
+            raise ResultsFormatError(f"{self.path}: claim {what}: {exc}") from None
         self._write(line)
 
     def _write(self, line: str) -> None:
@@ -257,6 +267,7 @@ def _read_single_object(path: Path, text: str) -> Results:
 def _read_lines(path: Path, lines: list[str], first_number: int, header: ResultsHeader) -> Results:
     trials: list[TrialResult] = []
     profiles: list[ProfileRecord] = []
+    claims: list[ClaimRecord] = []
     warnings: list[str] = []
     numbered = [(n, line) for n, line in enumerate(lines[first_number - 1:], first_number) if line.strip()]
     for position, (number, line) in enumerate(numbered):
@@ -277,6 +288,9 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
         if isinstance(data, dict) and data.get("kind") == PROFILE_KIND:
             profiles.append(ProfileRecord.from_json(data, where=f"{path}:{number}"))
             continue
+        if isinstance(data, dict) and data.get("kind") == CLAIM_KIND:
+            claims.append(ClaimRecord.from_json(data, where=f"{path}:{number}"))
+            continue
         if isinstance(data, dict) and data.get("kind", "trial") != "trial":
             kind = describe(data["kind"])
             warnings.append(f"{path}:{number}: record kind {kind} is unknown to this loadbench; skipped")
@@ -286,7 +300,7 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
             _refuse_other_run(path, number, header, trial)
         trials.append(trial)
     return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path,
-                   profiles=tuple(profiles))
+                   profiles=tuple(profiles), claims=tuple(claims))
 
 
 def _refuse_other_run(path: Path, number: int, header: ResultsHeader, trial: TrialResult) -> None:

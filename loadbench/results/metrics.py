@@ -284,7 +284,9 @@ class TimelinePoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TickInfo:
-    """Progress once a second during drive(): phase is "warmup", "measure" or "drain"."""
+    """Progress once a second during drive(): phase is "warmup", "measure" or "drain"; and once, with phase
+    "window" and zero counts, the moment the measured window opens (WINDOW_OPENS), so that figures taken
+    beside the engine (the server's CPU per request) cover the same window, not the warm-up."""
 
     phase: str
     elapsed_s: float
@@ -295,6 +297,9 @@ class TickInfo:
     # The measured window's figures so far, when the caller asked for them (DriveOptions.live_figures,
     # --abort-on-fail): the engine's partial Tally, a whole Recording by the time it reaches the caller.
     partial: Tally | None = None
+
+
+WINDOW_OPENS = TickInfo(phase="window", elapsed_s=0.0, duration_s=0.0, requests=0, rps=0.0, errors=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,7 @@ from loadbench.results.codec import (
 from loadbench.types import ErrorClass
 
 if TYPE_CHECKING:
+    from loadbench.results.claims import ClaimRecord
     from loadbench.results.metrics import LatencyHistogram
     from loadbench.results.profiles import ProfileRecord
     from loadbench.types import Load
@@ -230,6 +231,8 @@ class TrialResult:
     backend: str = "native"  # the engine backend's registry name; files from before it was recorded: native
     backend_extras: Mapping[str, Any] = field(default_factory=dict)  # the backend's own facts (see engine)
     url: str | None = None  # `loadbench bench`'s target URL (a run's trials have a server model instead)
+    unix_socket: bool = False  # the load went over a Unix socket, not TCP (serve/bench --unix-socket)
+    target: str | None = None  # where the load went when not the URL's host:port: "unix:PATH"; else null
     event_loop: str = ""
     processes: int = 1
     keepalive: bool = True
@@ -302,7 +305,8 @@ class TrialResult:
 class Results:
     """A whole results file: its header, its complete trials in file order, and reader warnings.
 
-    `profiles` holds the file's profile lines (loadbench.results.profiles), never measurements.
+    `profiles` holds the file's profile lines (loadbench.results.profiles) and `claims` its claim lines
+    (loadbench.results.claims, adaptive runs only); neither is a measurement.
     """
 
     header: ResultsHeader
@@ -310,6 +314,7 @@ class Results:
     warnings: tuple[str, ...] = ()
     path: Path | None = None
     profiles: tuple[ProfileRecord, ...] = ()
+    claims: tuple[ClaimRecord, ...] = ()
 
 
 # -- a run's header -----------------------------------------------------------------------------------

@@ -12,22 +12,25 @@ The runner never prints: it reports through a RunEvents sink (the CLI's progress
 This module holds the run and its block and round loop; its parts each do one job:
 
     events.py     RunEvents, QuietEvents, RunOutcome: what the runner tells its caller and returns
-    pool.py       _ServerPool: servers a paired run keeps from one block to the next
+    pool.py       _ServerPool: servers a paired or adaptive run keeps from one block to the next
+    adaptive.py   an adaptive run's rounds: each load point repeated until its claim is decided
     trial.py      one trial measured on a running server (monitor, counters, crowd, drive, abort)
     profiling.py  the run's ProfileSession and a trial rerun under py-spy
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loadbench.errors import ServerStartError, ServerUnavailableError, UsageError
+from loadbench.runner.adaptive import run_adaptive
 from loadbench.runner.events import QuietEvents, RunEvents, RunOutcome
 from loadbench.runner.pool import _ServerPool
 from loadbench.runner.profiling import _profile, _profiler
-from loadbench.runner.trial import _failed, _measure, engine_settings
+from loadbench.runner.trial import _failed, _measure, engine_settings, server_target
 
 if TYPE_CHECKING:
     from loadbench.plan import Block, Plan, Trial
@@ -69,6 +72,7 @@ def run_plan(
     from loadbench.results.records import make_header
     from loadbench.servers.registry import get_model
 
+    started_s = time.monotonic()  # an adaptive run's budget counts from here, server starts included
     sink: RunEvents = events or QuietEvents()
     scenario = plan.scenario
     missing = unavailable_models(plan)
@@ -79,6 +83,7 @@ def run_plan(
     for message in warnings:
         sink.warning(message)
     blocks = [block for block in plan.blocks if block.server.name not in missing]
+    _check_unix_sockets(blocks)
     _check_limits(plan)  # refuses, before any server or socket, a plan whose connections cannot fit
 
     results_path = run_dir / "results.jsonl"
@@ -97,14 +102,21 @@ def run_plan(
     )
     interrupted = False
     paired = bool(scenario.variants)
+    adaptive = scenario.load.adaptive is not None
     profiler = _profiler(plan, run_dir, sink, warnings)
-    with ResultsWriter(results_path, header) as writer, _ServerPool(keep=paired) as pool:
+    pool = _ServerPool(keep=paired or adaptive, all_entries=adaptive)
+    with ResultsWriter(results_path, header) as writer, pool:
         progress = _Sink(writer=writer, events=sink, scenario=scenario, pool=pool, run_dir=run_dir,
                          profiler=profiler, profile_plan=profile_trials(plan, scenario.profile))
         sink.started(plan, results_path, sorted(missing))
         try:
-            for group in _rounds(blocks, paired=paired):
-                _run_round(group, progress)
+            if adaptive:
+                servers = [server for server in scenario.servers if server.name not in missing]
+                run_adaptive(scenario, servers, run_block=lambda block: _run_block(block, progress),
+                             write_claim=writer.append_claim, clock=time.monotonic, started_s=started_s)
+            else:
+                for group in _rounds(blocks, paired=paired):
+                    _run_round(group, progress)
         except KeyboardInterrupt:
             interrupted = True
     return RunOutcome(
@@ -245,14 +257,26 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
 def _start(
     model: ServerModel, app: AppSpec, block: Block, scenario: Scenario, log_dir: Path
 ) -> ServerProcess:
-    from loadbench.servers.base import ServerOptions
+    from loadbench.servers.base import PRIVATE_SOCKET, ServerOptions
 
     options = ServerOptions(
         workers=block.server.workers, threads=block.server.threads, cpus=scenario.cpus.server,
         log_dir=log_dir, tls=block.server.tls, http2=block.server.http2,
+        unix_socket=PRIVATE_SOCKET if block.server.unix_socket else None,  # in a private dir, gone at stop
     )
     return model.start(app, options)
 
+
+
+def _check_unix_sockets(blocks: list[Block]) -> None:
+    """UsageError, before any server starts, when a `unix_socket = true` server cannot listen on one."""
+    from loadbench.servers.registry import check_unix_socket_support, get_model
+
+    for name, model in {b.server.name: b.server.model for b in blocks if b.server.unix_socket}.items():
+        try:
+            check_unix_socket_support(get_model(model))
+        except UsageError as exc:
+            raise UsageError(f"[[servers]] {name}: unix_socket = true: {exc}") from None
 
 
 def _check_limits(plan: Plan) -> None:
@@ -268,12 +292,12 @@ def _preflight(block: Block, scenario: Scenario, server: ServerProcess) -> list[
     if not scenario.load.preflight or not scenario.endpoints:
         return []
     from loadbench.engine.preflight import preflight
-    from loadbench.types import DriveOptions, Target
+    from loadbench.types import DriveOptions
 
     requests = list(dict.fromkeys(r for trial in block.trials for r in trial.workload.requests))
-    options = DriveOptions(timeout_s=scenario.load.timeout_s,
+    target, unix_socket = server_target(server)
+    options = DriveOptions(timeout_s=scenario.load.timeout_s, unix_socket=unix_socket,
                            cacert=str(server.tls.ca) if server.tls is not None else None)  # fmt: skip
-    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return preflight(target, requests, options, bundled=block.app.kind == "bundled")
 
 

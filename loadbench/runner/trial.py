@@ -12,13 +12,17 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from loadbench.results.build import failed_trial
+from loadbench.results.metrics import WINDOW_OPENS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from loadbench.engine.backend import BackendResult
     from loadbench.engine.crowd.process import CrowdRun
+    from loadbench.monitor import MonitorSummary, ProcessMonitor
     from loadbench.plan import Trial
     from loadbench.results.build import TrialIdentity
     from loadbench.results.metrics import TickInfo
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from loadbench.scenario import Scenario
     from loadbench.servers.base import ServerModel
     from loadbench.servers.process import ServerProcess
+    from loadbench.types import Target
 
 
 def _measure(
@@ -43,16 +48,19 @@ def _measure(
     monitor = ProcessMonitor(server.pids)
     counters: list[InstructionCounter] = []  # hardware counters, only where the kernel allows them
 
-    def start_window() -> None:
-        monitor.start()
-        counters.extend(c for c in [open_counter(server.pids())] if c)
+    def open_counters() -> None:
+        for counter in counters:
+            counter.close()
+        counters[:] = [c for c in [open_counter(server.pids())] if c]
 
+    window = _Window(monitor, open_counters)
     with _crowd_beside(trial, server, scenario) as crowd_run:
         identity = _identity(trial, model, scenario, started=started, attempt=attempt,
-                             adapter=server.adapter)
-        with _after_warmup(start_window, trial.warmup_s) as monitor_started:
-            measured = _drive(trial, server, scenario, sink, abort_identity=identity)
-        summary = monitor.stop() if monitor_started.is_set() else None
+                             adapter=server.adapter, unix_socket=server.unix_socket)
+        with _after_warmup(window.by_timer, trial.warmup_s):
+            measured = _drive(trial, server, scenario, sink, abort_identity=identity,
+                              on_window=window.by_engine)
+        summary = window.stop()
         crowd = crowd_run.finish() if crowd_run is not None else None
     instructions = counters[0].read() if counters else None
     for counter in counters:
@@ -65,6 +73,48 @@ def _measure(
                        instructions=instructions, failure=failure)
         for workload, recording in measured.recordings.items()
     ]  # fmt: skip
+
+
+class _Window:
+    """When the figures taken beside the engine (the server's CPU and memory, instruction counters) begin.
+
+    A timer at the end of the warm-up opens it; the engine's own signal (TickInfo phase "window") opens it
+    again, since only the engine knows when its warm-up really began: its start-up (an event loop, a
+    spawned process, connections) runs first, and CPU the server spent on warm-up requests would otherwise
+    land in a window whose requests exclude them. Whichever comes first starts; the engine's signal after
+    the timer restarts the window; the timer after the engine's signal does nothing.
+    """
+
+    def __init__(self, monitor: ProcessMonitor, open_counters: Callable[[], None]) -> None:
+        self._monitor, self._open_counters = monitor, open_counters
+        self._lock = threading.Lock()
+        self._started = self._by_engine = False
+
+    def by_timer(self) -> None:
+        with self._lock:
+            if not self._started:
+                self._start()
+
+    def by_engine(self) -> None:
+        with self._lock:
+            if self._by_engine:
+                return
+            self._by_engine = True
+            if self._started:
+                self._monitor.restart()
+                self._open_counters()
+            else:
+                self._start()
+
+    def _start(self) -> None:
+        self._monitor.start()
+        self._open_counters()
+        self._started = True
+
+    def stop(self) -> MonitorSummary | None:
+        """The window's summary; None when the trial ended before it opened."""
+        with self._lock:
+            return self._monitor.stop() if self._started else None
 
 
 def _death(server: ServerProcess) -> Failure | None:
@@ -101,13 +151,15 @@ def _crowd_beside(trial: Trial, server: ServerProcess, scenario: Scenario) -> It
 
 
 def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEvents, *,
-           abort_identity: TrialIdentity | None = None) -> BackendResult:  # fmt: skip
+           abort_identity: TrialIdentity | None = None,
+           on_window: Callable[[], None] | None = None) -> BackendResult:  # fmt: skip
     """Drive `trial`'s load at `server` with the scenario's engine backend, pinned to the client CPUs.
 
     With run --abort-on-fail (scenario.load.abort_delay_s) and an `abort_identity`, the scenario's
-    thresholds are checked every second on the figures so far and a failure ends the trial (aborted)."""
+    thresholds are checked every second on the figures so far and a failure ends the trial (aborted).
+    `on_window` is called when the engine's measured window opens (where the backend says so)."""
     from loadbench.engine import run_backend
-    from loadbench.types import DriveOptions, Target
+    from loadbench.types import DriveOptions
 
     def on_tick(info: TickInfo) -> bool | None:
         sink.tick(trial, info)
@@ -125,17 +177,39 @@ def _drive(trial: Trial, server: ServerProcess, scenario: Scenario, sink: RunEve
                           scenario.load.abort_delay_s or 0.0,
                           lambda rec: measured_trial(identity, rec), passing=on_tick)  # type: ignore[arg-type]
 
+    progress = tick
+
+    def tick_or_window(info: TickInfo) -> bool | None:
+        if info.phase == WINDOW_OPENS.phase:
+            if on_window is not None:
+                on_window()
+            return None
+        return progress(info)
+
+    target, unix_socket = server_target(server)
     options = DriveOptions(
         duration_s=trial.duration_s, warmup_s=trial.warmup_s, timeout_s=trial.timeout_s,
         cpus=scenario.cpus.client, cacert=str(server.tls.ca) if server.tls is not None else None,
-        pipeline=scenario.load.pipeline, live_figures=bool(watching),
+        pipeline=scenario.load.pipeline, live_figures=bool(watching), unix_socket=unix_socket,
     )  # the run trusts its own throwaway CA: no --insecure
-    target = Target(scheme="https" if server.tls is not None else "http", host="127.0.0.1", port=server.port)
     return run_backend(
         scenario.engine, target, trial.workload.requests, trial.load, options,
         workload=trial.workload.name, settings=engine_settings(scenario, server),
-        on_tick=tick,
+        on_tick=tick_or_window,
     )  # fmt: skip
+
+
+def server_target(server: ServerProcess) -> tuple[Target, str | None]:
+    """Where requests to `server` go: its Target (scheme, host, port: what the Host header says) and the
+    Unix socket the bytes go to instead of host:port (None over TCP)."""
+    from loadbench.types import Target
+
+    if server.unix_socket is not None:
+        from loadbench.servers.unixsock import SOCKET_HOST
+
+        return Target(scheme="http", host=SOCKET_HOST, port=80), str(server.unix_socket)
+    scheme: Literal["http", "https"] = "https" if server.tls is not None else "http"
+    return Target(scheme=scheme, host="127.0.0.1", port=server.port), None
 
 
 def engine_settings(scenario: Scenario, server: ServerProcess) -> dict[str, object]:
@@ -171,7 +245,7 @@ def _after_warmup(start: Callable[[], object], delay_s: float) -> Iterator[threa
 
 def _identity(
     trial: Trial, model: ServerModel, scenario: Scenario, *, started: datetime | None = None,
-    attempt: int = 1, adapter: str | None = None,
+    attempt: int = 1, adapter: str | None = None, unix_socket: Path | None = None,
 ) -> TrialIdentity:
     from loadbench.results.build import TrialIdentity
 
@@ -186,6 +260,7 @@ def _identity(
         load=trial.load, repetition=trial.repetition, round=trial.round, attempt=attempt,
         started=started or datetime.now(UTC),
         cpus={"server": scenario.cpus.server, "client": scenario.cpus.client}, load_suffix=trial.crowd.label,
+        unix_socket=None if unix_socket is None else str(unix_socket),
     )  # fmt: skip
 
 

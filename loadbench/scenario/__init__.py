@@ -141,7 +141,7 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
         endpoints, workloads = (), (locustfile_workload(),)  # the locustfile says what to send
     else:
         endpoints, workloads = parse_workloads(problems, raw.get("endpoints"), raw.get("mixes"), base)
-    load = parse_load(problems, raw.get("load"), paired=bool(variants))
+    load = parse_load(problems, raw.get("load"), paired=bool(variants), servers=len(servers))
     check_engine_load(problems, engine, load)
     if load.pipeline > 1 and engine != "native":
         problems.add(f"pipeline = {load.pipeline} needs engine = \"native\" (the {engine} engine does not "
@@ -149,9 +149,13 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
     if load.http2 and engine != "httpx":
         problems.add(f"http2 = true needs engine = \"httpx\" (the {engine} engine speaks HTTP/1.1 only)",
                      section="load", key="http2")
+    _check_unix_sockets(problems, servers, engine, load)
     split = parse_cpus_table(problems, raw.get("cpus"), cpus if cpus is not None else available_cpus())
     thresholds = parse_thresholds(problems, raw.get("thresholds"))
     profile = _profile(problems, raw)
+    if load.adaptive is not None and profile != "off":
+        problems.add(f"{raw.get('profile')!r} cannot combine with [load] adaptive = true (the profiled "
+                     "reruns would cost the budget its rounds); remove profile or adaptive", key="profile")
     if problems.items:
         raise ScenarioError(path, problems.items)
     return Scenario(name=name, description=description, path=path, text=text,
@@ -159,6 +163,22 @@ def parse_scenario(text: str, *, path: str = "<scenario>", base_dir: Path | None
                     endpoints=endpoints, workloads=workloads, load=load, cpus=split, thresholds=thresholds,
                     variants=variants, paired=paired, engine=engine, engine_settings=engine_settings,
                     overrides=tuple(o.text for o in overrides), profile=profile)
+
+
+def _check_unix_sockets(problems: Problems, servers: tuple[ServerEntry, ...], engine: str, load: LoadSpec
+                        ) -> None:  # fmt: skip
+    """A server on a Unix socket is driven by the native engine alone, and without idle or slow clients
+    (those connect over TCP)."""
+    for index, server in enumerate(servers):
+        if not server.unix_socket:
+            continue
+        if engine != DEFAULT_ENGINE:
+            problems.add(f"unix_socket = true needs engine = \"native\" (the {engine} engine connects over "
+                         "TCP only)", section="servers", index=index, key="unix_socket")  # fmt: skip
+        if any(crowd.connections for crowd in load.crowds):
+            problems.add("unix_socket = true cannot run beside idle or slow clients (they connect over TCP); "
+                         "drop [load] idle/slow_readers or unix_socket", section="servers", index=index,
+                         key="unix_socket")  # fmt: skip
 
 
 def _profile(problems: Problems, raw: dict[str, object]) -> ProfilePoints:
@@ -259,7 +279,8 @@ def find_scenario(name_or_path: str | os.PathLike[str]) -> Path:
 
 
 def apply_quick(scenario: Scenario) -> Scenario:
-    """A copy shortened for smoke runs: every window ≤ 1 s, warm-up ≤ 0.2 s, one repetition, ≤ 2 rounds.
+    """A copy shortened for smoke runs: every window ≤ 1 s, warm-up ≤ 0.2 s, one repetition (adaptive
+    off), ≤ 2 rounds.
 
     Stages are scaled down proportionally so their total is at most QUICK_DURATION_S; load points,
     servers and workloads stay as they are, so the quick run covers the same grid.
@@ -268,8 +289,9 @@ def apply_quick(scenario: Scenario) -> Scenario:
     points = tuple(point.shortened(QUICK_DURATION_S) for point in load.points)
     own = points[0].own_duration_s if points else None
     duration = own if own is not None else min(load.duration_s, QUICK_DURATION_S)
+    # A smoke run is one repetition: an adaptive scenario's rounds are dropped with the rest.
     quick_load = dataclasses.replace(load, points=points, duration_s=duration,
-                                     warmup_s=min(load.warmup_s, QUICK_WARMUP_S), repeat=1)
+                                     warmup_s=min(load.warmup_s, QUICK_WARMUP_S), repeat=1, adaptive=None)
     paired = scenario.paired
     if paired is not None:
         paired = Paired(rounds=min(paired.rounds, QUICK_ROUNDS), order=paired.order)

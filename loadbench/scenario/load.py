@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from loadbench.errors import UsageError
 from loadbench.safe import limits
+from loadbench.scenario.adaptive import ADAPTIVE_KEYS, parse_adaptive
 from loadbench.scenario.crowd import CROWD_KEYS, parse_crowds
 from loadbench.scenario.schema import (
     CHECK_KEYS,
@@ -219,7 +220,7 @@ class _EntryReader(Reader):
                 self.report(None, f"unknown key {key!r}; {hint}")
 
 
-def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
+def parse_load(problems: Problems, raw: object, *, paired: bool, servers: int = 2) -> LoadSpec:
     """[load]: exactly one of connections / rates / stages, and the time budget of every trial."""
     if not isinstance(raw, dict):
         message = ("missing; add [load] with connections = [1, 16, 64] (or rates / stages)" if raw is None
@@ -227,7 +228,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
         problems.add(message, key="load")
         return LoadSpec(points=())
     reader = Reader(problems, raw, "load")
-    reader.check_keys(LOAD_KEYS + CROWD_KEYS)
+    reader.check_keys(LOAD_KEYS + CROWD_KEYS + ADAPTIVE_KEYS)
     shapes = [key for key in ("connections", "rates", "stages") if key in raw]
     if len(shapes) != 1:
         what = "none" if not shapes else " and ".join(shapes)
@@ -253,7 +254,7 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
     repeat = reader.count("repeat", 1 if paired else 3) or 1
     if (problem := limits.repeat_problem(repeat)) is not None:
         reader.report("repeat", problem)
-    if paired and "repeat" in raw:
+    if paired and "repeat" in raw and not raw.get("adaptive"):
         reader.report("repeat", "with [[variants]] the rounds of [paired] repeat the trials; remove repeat "
                                 "and set [paired] rounds = N")
     own = points[0].own_duration_s if points else None
@@ -286,9 +287,12 @@ def parse_load(problems: Problems, raw: object, *, paired: bool) -> LoadSpec:
     if pipeline > 1 and any(point.loop == "open" for point in points):
         reader.report("pipeline", f"{pipeline}: pipelining needs a closed loop (connections = [...] or "
                       "connection stages such as \"10s:64c\"); drop rates or the pipeline")  # fmt: skip
+    crowds = parse_crowds(reader)
+    adaptive = parse_adaptive(reader, servers=servers, paired=paired, closed_only=closed_only,
+                              crowds=any(crowd.connections for crowd in crowds))  # fmt: skip
     return LoadSpec(points=points, duration_s=duration, warmup_s=warmup, repeat=repeat, timeout_s=timeout,
                     http2=http2, streams=streams, preflight=reader.boolean("preflight", True),
-                    pipeline=pipeline, crowds=parse_crowds(reader))  # fmt: skip
+                    pipeline=pipeline, crowds=crowds, adaptive=adaptive)  # fmt: skip
 
 
 def _items(reader: Reader, key: str) -> list[Any]:

@@ -30,7 +30,7 @@ from loadbench.scenario.types import (
 from loadbench.units import parse_count, parse_duration
 
 APP_KEYS = ("kind", "module", "interface", "command", "ready_path", "env", "cwd")
-SERVER_KEYS = ("model", "name", "workers", "threads", "tls", "http2")
+SERVER_KEYS = ("model", "name", "workers", "threads", "tls", "http2", "unix_socket")
 CHECK_KEYS = ("expect_status", "expect_body", "expect_body_re")
 ENDPOINT_KEYS = ("name", "path", "method", "headers", "body", "standalone", *CHECK_KEYS)
 MIX_KEYS = ("name", "endpoints")
@@ -330,7 +330,8 @@ def parse_paired(problems: Problems, raw: object, has_variants: bool) -> Paired 
 
 def parse_servers(problems: Problems, raw: object, app: AppSpec, known_models: Sequence[str]
                   ) -> tuple[ServerEntry, ...]:
-    """[[servers]]: model (registered), name (unique, default the model), workers, threads."""
+    """[[servers]]: model (registered), name (unique, default the model), workers, threads, tls, http2,
+    unix_socket."""
     if app.kind == "command":
         if raw is not None:
             problems.add("[app] runs its own server command, so there are no [[servers]] to choose; remove "
@@ -362,8 +363,12 @@ def parse_servers(problems: Problems, raw: object, app: AppSpec, known_models: S
         tls, http2 = reader.boolean("tls", False), reader.boolean("http2", False)
         if http2 and not tls:
             reader.report("http2", "HTTP/2 is negotiated over TLS (ALPN h2); add tls = true")
+        unix_socket = reader.boolean("unix_socket", False)
+        if unix_socket and tls:
+            reader.report("unix_socket", "a Unix socket serves plain HTTP; drop tls = true or unix_socket")
         entries.append(ServerEntry(name=name, model=model or "", workers=reader.count("workers"),
-                                   threads=reader.count("threads"), tls=tls, http2=http2))
+                                   threads=reader.count("threads"), tls=tls, http2=http2,
+                                   unix_socket=unix_socket))
     return tuple(entries)
 
 

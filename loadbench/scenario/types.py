@@ -76,6 +76,7 @@ PROFILE_POINTS: tuple[ProfilePoints, ...] = ("off", "heaviest", "all")
 __all__ = [
     "COMMAND_MODEL",
     "PROFILE_POINTS",
+    "Adaptive",
     "AppKind",
     "AppSpec",
     "CpuSplit",
@@ -99,7 +100,8 @@ class ServerEntry:
 
     `workers` (processes) and `threads` (per process) are None when the model's own default applies.
     `tls`: the server terminates TLS with a throwaway certificate (the run trusts its CA); `http2`: it
-    offers HTTP/2 too (ALPN h2; needs tls).
+    offers HTTP/2 too (ALPN h2; needs tls). `unix_socket`: it listens on a Unix socket in a private
+    directory instead of a port, and the run drives it there (engine native).
     """
 
     name: str
@@ -108,12 +110,13 @@ class ServerEntry:
     threads: int | None = None
     tls: bool = False
     http2: bool = False
+    unix_socket: bool = False
 
     def describe(self) -> str:
         """"gunicorn-4w (gunicorn, workers=4)" or just "uvicorn" when there is nothing to add."""
         options = [f"{key}={value}" for key, value in (("workers", self.workers), ("threads", self.threads))
                    if value is not None]
-        options += ["tls"] * self.tls + ["http2"] * self.http2
+        options += ["tls"] * self.tls + ["http2"] * self.http2 + ["unix_socket"] * self.unix_socket
         extras = ([self.model] if self.model != self.name else []) + options
         return f"{self.name} ({', '.join(extras)})" if extras else self.name
 
@@ -146,6 +149,29 @@ class Workload:
     requests: tuple[RequestSpec, ...]
 
 
+DEFAULT_BUDGET_S = 60.0
+DEFAULT_MAX_ROUNDS = 40
+DEFAULT_TIE_BAND = 0.05
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adaptive:
+    """How an adaptive run repeats its load points (loadbench.scenario.adaptive).
+
+    `budget_s`: wall seconds for the whole run, server starts included; `max_rounds`: rounds at most;
+    `tie_band`: a fraction (0.05 = ±5 %) within which two models count as tied.
+    """
+
+    budget_s: float = DEFAULT_BUDGET_S
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    tie_band: float = DEFAULT_TIE_BAND
+
+    def describe(self) -> str:
+        """One line for the dry run."""
+        return (f"rounds repeat each load point until its claim is decided at 95 % (ties within "
+                f"±{self.tie_band:.0%}), at most {self.max_rounds} rounds, budget {self.budget_s:g}s")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadSpec:
     """The load points every workload runs at, and the time budget of each trial.
@@ -171,6 +197,7 @@ class LoadSpec:
     pipeline: int = 1
     abort_delay_s: float | None = None  # run --abort-on-fail: check [thresholds] each second after this
     crowds: tuple[Crowd, ...] = field(default_factory=lambda: (Crowd(),))  # Crowd(): none
+    adaptive: Adaptive | None = None  # rounds until each load point's claim is decided (scenario/adaptive.py)
 
     @property
     def kind(self) -> str:
@@ -184,8 +211,9 @@ class LoadSpec:
         if crowds:
             baseline = "none, " if any(not c.connections for c in self.crowds) else ""
             head += f" (beside: {baseline}{', '.join(crowds)})"
+        repeat = "adaptive" if self.adaptive is not None else f"repeat {self.repeat}"
         return (f"{head}; duration {self.duration_s:g}s, warm-up {self.warmup_s:g}s, "
-                f"timeout {self.timeout_s:g}s, repeat {self.repeat}")
+                f"timeout {self.timeout_s:g}s, {repeat}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

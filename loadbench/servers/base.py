@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 BUNDLED_WSGI = "loadbench.app.wsgi:application"
 BUNDLED_ASGI = "loadbench.app.asgi:application"
+#: ServerOptions.unix_socket: a socket in a private directory made at start (scenarios' unix_socket = true).
+PRIVATE_SOCKET: Literal["private"] = "private"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +39,10 @@ class ServerOptions:
     removed when the server stops). tls: serve https with a throwaway certificate made at start
     (launch() fills `tls_files`); http2: offer HTTP/2 too (ALPN h2; needs tls). Only models with
     `tls_capable` / `http2_capable` accept them (launch() says which do).
+    unix_socket: listen on this Unix socket instead of host:port (plain HTTP; port must stay 0). A path
+    must be absolute in an existing directory (launch() refuses anything else, see servers/unixsock.py);
+    PRIVATE_SOCKET puts it in a fresh private 0700 directory made at start and removed at stop, and
+    launch() hands command() the resolved path. Only models with `unix_socket_capable` accept it.
     """
 
     host: str = "127.0.0.1"
@@ -49,9 +55,17 @@ class ServerOptions:
     tls: bool = False
     http2: bool = False
     tls_files: TlsFiles | None = None  # set by launch() when tls: the certificate the command uses
+    unix_socket: Path | Literal["private"] | None = None
 
     def __post_init__(self) -> None:
         check_loopback(self.host)
+        if self.unix_socket is not None:
+            if self.port:
+                raise UsageError(f"port {self.port} and a Unix socket exclude each other: a server listens "
+                                 "on one of them; drop the port (serve: --port)")
+            if self.tls:
+                raise UsageError("tls over a Unix socket is not supported: a socket is local by nature; "
+                                 "drop tls (serve: --tls) or the socket")
         if self.http2 and not self.tls:
             raise UsageError("http2 needs tls: HTTP/2 is negotiated over TLS (ALPN h2); add tls = true "
                              "(serve: --tls)")
@@ -67,6 +81,13 @@ class ServerOptions:
                 raise UsageError(f"cpus {list(self.cpus)}: this machine has CPUs 0-{known - 1}")
         if self.ready_timeout_s <= 0:
             raise UsageError(f"ready_timeout_s must be positive, got {self.ready_timeout_s}")
+
+    @property
+    def socket_path(self) -> Path | None:
+        """The Unix socket path command() binds (resolved by launch()), None when listening on TCP."""
+        if self.unix_socket == PRIVATE_SOCKET:
+            raise AssertionError("launch() resolves the private socket before command() runs")
+        return self.unix_socket if isinstance(self.unix_socket, Path) else None
 
     @property
     def bind_host(self) -> str:
@@ -148,6 +169,10 @@ class ServerModel(Protocol):
     def http2_capable(self) -> bool:
         """True when the model can speak HTTP/2 over TLS (ServerOptions.http2)."""
 
+    @property
+    def unix_socket_capable(self) -> bool:
+        """True when the model can listen on a Unix socket instead of a port (ServerOptions.unix_socket)."""
+
     def prepare(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         """Write the server's files into `run_dir` and return the command line used instead of command().
 
@@ -173,6 +198,7 @@ class ModelBase:
     needs_run_dir: bool = False  # True: launch() makes a private run dir and calls prepare()
     tls_capable: bool = False  # True: command()/prepare() honour opts.tls with opts.tls_files
     http2_capable: bool = False  # True: and opts.http2 (HTTP/2 over TLS)
+    unix_socket_capable: bool = False  # True: command() honours opts.socket_path (listens there, no port)
     unprofiled_reason: str | None = None  # the workers are CPython processes py-spy can sample
     install: str = ""  # the exact command that makes the model available here ("" = from `requires`)
 

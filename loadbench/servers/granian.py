@@ -13,6 +13,7 @@ import sys
 
 from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
+from loadbench.servers.uvicorn import listen_args
 
 DEFAULT_WORKERS = 1
 INSTALL_HINT = "pip install granian  (or: pip install 'loadbench[models]')"
@@ -27,6 +28,7 @@ class GranianModel(ModelBase):
     requires = (("granian", INSTALL_HINT),)
     install = "pip install 'loadbench[models]'"
     interfaces = ("asgi",)
+    unix_socket_capable = True  # --uds PATH
 
     def interface_args(self, opts: ServerOptions) -> list[str]:
         return ["--interface", "asgi", "--loop", "auto"]
@@ -35,8 +37,7 @@ class GranianModel(ModelBase):
         return [
             sys.executable, "-m", "granian",
             *self.interface_args(opts),
-            "--host", opts.bind_host,
-            "--port", str(port),
+            *listen_args(opts, port, "--uds"),
             "--workers", str(opts.workers or DEFAULT_WORKERS),
             "--http", "1",  # HTTP/1.1 only, as every other model here
             "--no-ws",

@@ -29,6 +29,7 @@ class GunicornModel(ModelBase):
     requires: tuple[tuple[str, str], ...] = (("gunicorn", "pip install gunicorn"),)
     interfaces = ("wsgi",)
     tls_capable = True  # HTTP/1.1 only
+    unix_socket_capable = True  # --bind unix:PATH
 
     def worker_args(self, opts: ServerOptions) -> list[str]:
         return ["--worker-class", "sync"]
@@ -37,7 +38,7 @@ class GunicornModel(ModelBase):
         return [
             sys.executable, "-m", "gunicorn",
             "--config", "/dev/null",  # never pick up a gunicorn.conf.py from the working directory
-            "--bind", f"{opts.bind_host}:{port}",  # with PORT set gunicorn would bind 0.0.0.0:$PORT
+            "--bind", bind_address(opts, port),
             "--workers", str(default_workers(opts)),
             *self.worker_args(opts),
             "--backlog", "2048",
@@ -49,6 +50,13 @@ class GunicornModel(ModelBase):
             *tls_args(opts, "--certfile", "--keyfile"),
             self.app_target(app),
         ]
+
+
+def bind_address(opts: ServerOptions, port: int) -> str:
+    """gunicorn's (and hypercorn's) --bind: unix:PATH on a socket, else host:port (always given: with PORT
+    set gunicorn would bind 0.0.0.0:$PORT)."""
+    path = opts.socket_path
+    return f"unix:{path}" if path is not None else f"{opts.bind_host}:{port}"
 
 
 class GunicornGthreadModel(GunicornModel):

@@ -14,6 +14,7 @@ import sys
 
 from loadbench.results.family import Family
 from loadbench.servers.base import AppSpec, ModelBase, ServerOptions
+from loadbench.servers.gunicorn import bind_address
 from loadbench.servers.uvicorn import tls_args
 
 DEFAULT_WORKERS = 1
@@ -29,6 +30,7 @@ class HypercornModel(ModelBase):
     interfaces = ("asgi",)
     tls_capable = True
     http2_capable = True
+    unix_socket_capable = True  # --bind unix:PATH (plain HTTP/1.1 and h2c there)
 
     @property
     def description(self) -> str:  # type: ignore[override]
@@ -39,7 +41,7 @@ class HypercornModel(ModelBase):
         return [
             sys.executable, "-m", "hypercorn",
             "--config", CONFIG,
-            "--bind", f"{opts.bind_host}:{port}",
+            "--bind", bind_address(opts, port),
             "--workers", str(opts.workers or DEFAULT_WORKERS),
             "--worker-class", _worker_class(),
             "--backlog", "2048",

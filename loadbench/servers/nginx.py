@@ -231,15 +231,10 @@ class NginxGunicornModel(NginxModel):
 
     upstream_name = "gunicorn"
 
-    def gunicorn_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
-        """GunicornModel's own command line, bound to the unix socket instead of a port."""
-        argv = GunicornModel().command(app, _plain(opts), 0)
-        argv[argv.index("--bind") + 1] = f"unix:{socket_path}"
-        return argv
-
     def upstream_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
-        """The app server's command line behind nginx, on `socket_path` (plain HTTP: nginx ends TLS)."""
-        return self.gunicorn_argv(app, opts, socket_path)
+        """GunicornModel's own command line behind nginx, on the Unix socket `socket_path` (plain HTTP:
+        nginx ends TLS), as `loadbench serve gunicorn --unix-socket` would run it."""
+        return GunicornModel().command(app, _upstream(opts, socket_path), 0)
 
     def argv(self, app: AppSpec, opts: ServerOptions, port: int, run_dir: Path) -> list[str]:
         socket_path = run_dir / f"{self.upstream_name}.sock"
@@ -271,13 +266,10 @@ class NginxUvicornModel(NginxGunicornModel):
     upstream_name = "uvicorn"
 
     def upstream_argv(self, app: AppSpec, opts: ServerOptions, socket_path: Path) -> list[str]:
-        """UvicornModel's own command line, on the unix socket instead of host and port."""
-        argv = UvicornModel().command(app, _plain(opts), 0)
-        at = argv.index("--host")
-        del argv[at : at + 4]  # --host H --port P
-        return [*argv[:at], "--uds", str(socket_path), *argv[at:]]
+        """UvicornModel's own command line, on the Unix socket `socket_path` (its --uds)."""
+        return UvicornModel().command(app, _upstream(opts, socket_path), 0)
 
 
-def _plain(opts: ServerOptions) -> ServerOptions:
-    """The options of the app server behind nginx: nginx terminates TLS, the upstream speaks plain HTTP."""
-    return dataclasses.replace(opts, tls=False, http2=False, tls_files=None)
+def _upstream(opts: ServerOptions, socket_path: Path) -> ServerOptions:
+    """The options of the app server behind nginx: on `socket_path`, plain HTTP (nginx terminates TLS)."""
+    return dataclasses.replace(opts, tls=False, http2=False, tls_files=None, port=0, unix_socket=socket_path)

@@ -2,10 +2,11 @@
 
 launch() picks or checks the port, starts CMD under the guard with launch/spawn.py's spawn_guarded (a new
 session, a lifeline pipe, CMD's pid read back from the guard; see guard.py for the orphan-proofing), and
-probes the ready path over HTTP every 10 ms until it answers. It returns a ready ServerProcess, or raises
-ServerStartError (command line + log tail) with every process it started already gone. A model with
-`needs_run_dir` (nginx, Apache) gets a fresh private run dir per start for its config files, removed with
-the server; see ServerModel.
+probes the ready path over HTTP every 10 ms until it answers (over AF_UNIX for a server on a Unix socket,
+whose path servers/unixsock.py checks before the start and whose file goes at stop). It returns a ready
+ServerProcess, or raises ServerStartError (command line + log tail) with every process it started already
+gone. A model with `needs_run_dir` (nginx, Apache) gets a fresh private run dir per start for its config
+files, removed with the server; see ServerModel.
 
 A ServerProcess wraps that GuardedProcess and adds what only a server has (its address, readiness, its
 private dirs, how it ended); the process group's lifecycle (log tail, stop) is GuardedProcess's alone,
@@ -36,6 +37,7 @@ from loadbench.launch.spawn import guard_argv as guard_argv  # re-exported: the 
 if TYPE_CHECKING:
     from loadbench.servers.base import AppSpec, ServerModel, ServerOptions
     from loadbench.servers.certs import TlsFiles
+    from loadbench.servers.unixsock import SocketIdentity
 
 _PROBE_EVERY_S = 0.01
 _FIRST_ERROR = re.compile(r"^[\w.]*(?:Error|Exception): .+$", re.MULTILINE)
@@ -49,13 +51,15 @@ class ServerProcess:
 
     `pid`/`pgid` are the server's main process and its process group (the guard is outside the group).
     `tls` holds the throwaway certificate's files (its `ca` is what clients trust) when it serves https.
+    `unix_socket` is the socket it listens on instead of host:port (then `port` is 0, `url` the base URL
+    requests name, http://localhost, and `where` says unix:PATH).
     Use as a context manager: `with model.start(app, opts) as server: ...` stops it on exit.
     """
 
     def __init__(
         self, *, model: ServerModel, process: GuardedProcess, host: str, port: int, ready_path: str,
         need_200: bool, private_dir: Path | None, run_dir: Path | None = None, tls: TlsFiles | None = None,
-        http2: bool = False,
+        http2: bool = False, unix_socket: Path | None = None, socket_dir: Path | None = None,
     ) -> None:
         self.model = model
         self.command = process.command
@@ -66,7 +70,15 @@ class ServerProcess:
         self.tls = tls
         self.http2 = http2
         self.scheme = "https" if tls is not None else "http"
-        self.url = f"{self.scheme}://{host}:{port}"
+        self.unix_socket = unix_socket
+        if unix_socket is not None:
+            from loadbench.servers.unixsock import SOCKET_HOST
+
+            self.url = f"http://{SOCKET_HOST}"
+            self.where = f"unix:{unix_socket}"
+        else:
+            self.url = f"{self.scheme}://{host}:{port}"
+            self.where = self.url
         self.log_path = process.log_path
         self.ready_path = ready_path
         self.need_200 = need_200
@@ -77,10 +89,12 @@ class ServerProcess:
         self._private_dir = private_dir
         self._run_dir = run_dir  # a prepare()d model's files: removed at stop, whatever happened
         self._tls_dir = tls.ca.parent if tls is not None else None  # the throwaway CA: removed at stop
+        self._socket_dir = socket_dir  # a private socket's directory: removed at stop
+        self._socket_made: SocketIdentity | None = None  # the socket file the server made, noted when ready
         self._stopped = False
 
     def __repr__(self) -> str:
-        return f"<ServerProcess {self.model.name} {self.url} pid={self.pid}>"
+        return f"<ServerProcess {self.model.name} {self.where} pid={self.pid}>"
 
     @property
     def guard_pid(self) -> int:
@@ -121,7 +135,11 @@ class ServerProcess:
     def probe(self, timeout_s: float = 0.5) -> int | None:
         """One GET of the ready path: the HTTP status, or None when nothing answered."""
         conn: http.client.HTTPConnection
-        if self.tls is not None:
+        if self.unix_socket is not None:
+            from loadbench.servers.unixsock import UnixHTTPConnection
+
+            conn = UnixHTTPConnection(self.unix_socket, timeout=timeout_s)
+        elif self.tls is not None:
             import ssl
 
             context = ssl.create_default_context(cafile=str(self.tls.ca))
@@ -150,18 +168,20 @@ class ServerProcess:
         not_yet = self.model.not_ready_statuses
         while True:
             if not self.alive():
-                raise self._error(f"{self.exit_description()} before it was ready on {self.url}")
+                raise self._error(f"{self.exit_description()} before it was ready on {self.where}")
             remaining = deadline - time.monotonic()
             status = self.probe(timeout_s=max(0.05, min(0.5, remaining)))
             if status is not None and (status == 200 or not self.need_200) and status not in not_yet:
                 self.ready_s = time.monotonic() - started
+                self._note_socket()
                 return
             if status is not None:
                 last = f"last answer: HTTP {status}"
             if time.monotonic() >= deadline:
                 want = "HTTP 200" if self.need_200 else "an HTTP response"
+                at = f"{self.where} {self.ready_path}" if self.unix_socket else f"{self.url}{self.ready_path}"
                 raise self._error(
-                    f"{self.model.name} did not give {want} at {self.url}{self.ready_path} in time ({last}); "
+                    f"{self.model.name} did not give {want} at {at} in time ({last}); "
                     "raise the ready timeout if it is just slow"
                 )
             time.sleep(_PROBE_EVERY_S)
@@ -179,12 +199,25 @@ class ServerProcess:
         if self._stopped:
             return
         self._stopped = True
+        self._note_socket()  # a server stopped before it was ready may have made its socket already
         try:
             self._process.stop(grace_s)
         finally:
-            for directory in (self._private_dir, self._run_dir, self._tls_dir):
+            if self._socket_made is not None:
+                from loadbench.servers.unixsock import remove_socket
+
+                remove_socket(self._socket_made)
+            for directory in (self._private_dir, self._run_dir, self._tls_dir, self._socket_dir):
                 if directory is not None:
                     shutil.rmtree(directory, ignore_errors=True)
+
+    def _note_socket(self) -> None:
+        """Note the socket file the server made (launch() checked the path was free before it started,
+        so a socket there now is this server's), so stop() removes that file and nothing else."""
+        if self.unix_socket is not None and self._socket_made is None:
+            from loadbench.servers.unixsock import identify
+
+            self._socket_made = identify(self.unix_socket)
 
     def __enter__(self) -> ServerProcess:
         if self.ready_s is None:
@@ -214,7 +247,8 @@ class ServerProcess:
     def _error(self, message: str) -> ServerStartError:
         tail = self.log_tail(20)
         if _ADDRESS_IN_USE.search(tail):
-            message += f"; port {self.port} on {self.host} is already in use"
+            message += (f"; {self.unix_socket} is already in use" if self.unix_socket is not None
+                        else f"; port {self.port} on {self.host} is already in use")
         # A master's own traceback (gunicorn's HaltServer) can push a worker's real error out of the tail.
         first = _FIRST_ERROR.search(self.log_tail(2000))
         if first and first[0] not in tail:
@@ -234,7 +268,11 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
         check_tls_support(model, tls=opts.tls, http2=opts.http2)
         if tls_unavailable() is not None:
             raise ServerUnavailableError(str(tls_unavailable()))
-    tls_dir = None
+    if opts.unix_socket is not None:
+        from loadbench.servers.registry import check_unix_socket_support
+
+        check_unix_socket_support(model)
+    tls_dir = socket_dir = None
     deadline = time.monotonic() + opts.ready_timeout_s
     host = opts.bind_host
     private_dir = None
@@ -244,13 +282,16 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
     else:
         log_dir = Path(opts.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
-    attempts = 3 if opts.port == 0 else 1  # a port picked by us can be taken before the server binds it
+    # a port picked by us can be taken before the server binds it; a socket path is checked and ours
+    attempts = 3 if opts.port == 0 and opts.unix_socket is None else 1
     # A model that needs files before it starts (a config, a document root: nginx, apache) sets
     # needs_run_dir; its prepare(app, opts, port, run_dir) gets a fresh private run dir per attempt.
     run_dir = None
     try:
+        if opts.unix_socket is not None:
+            opts, socket_dir = _resolve_socket(model, opts)
         for attempt in range(attempts):
-            port = opts.port or free_port(host)
+            port = 0 if opts.unix_socket is not None else opts.port or free_port(host)
             if opts.tls:  # a throwaway CA and certificate per start, in a private dir removed with it
                 from loadbench.servers.certs import make_certificate
 
@@ -263,7 +304,8 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
                 command = model.command(app, opts, port)
             if opts.port:
                 _check_port_free(model.name, host, port, command)
-            server = _spawn(model, app, opts, command, host, port, log_dir, deadline, private_dir, run_dir)
+            server = _spawn(model, app, opts, command, host, port, log_dir, deadline, private_dir, run_dir,
+                            socket_dir)
             server._private_dir = private_dir
             try:
                 server.wait_ready(deadline)
@@ -279,10 +321,27 @@ def launch(model: ServerModel, app: AppSpec, opts: ServerOptions) -> ServerProce
             return server
         raise AssertionError("unreachable")
     except BaseException:
-        for directory in (private_dir, run_dir, tls_dir):
+        for directory in (private_dir, run_dir, tls_dir, socket_dir):
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
         raise
+
+
+def _resolve_socket(model: ServerModel, opts: ServerOptions) -> tuple[ServerOptions, Path | None]:
+    """`opts` with the socket path command() binds, and the private directory made for it (or None)."""
+    from loadbench.servers.base import PRIVATE_SOCKET
+    from loadbench.servers.unixsock import PRIVATE_NAME, check_socket_path
+
+    if opts.unix_socket == PRIVATE_SOCKET:
+        socket_dir = Path(tempfile.mkdtemp(prefix=f"loadbench-{model.name}-sock-"))  # mode 0700
+        try:
+            path = check_socket_path(socket_dir / PRIVATE_NAME, what="the private socket")
+        except BaseException:
+            shutil.rmtree(socket_dir, ignore_errors=True)
+            raise
+        return dataclasses.replace(opts, unix_socket=path), socket_dir
+    assert isinstance(opts.unix_socket, Path)
+    return dataclasses.replace(opts, unix_socket=check_socket_path(opts.unix_socket)), None
 
 
 def _signal_name(number: int, fallback: str | None = None) -> str:
@@ -328,17 +387,19 @@ def _check_port_free(name: str, host: str, port: int, command: list[str]) -> Non
 def _spawn(
     model: ServerModel, app: AppSpec, opts: ServerOptions, command: list[str], host: str, port: int,
     log_dir: Path, deadline: float, private_dir: Path | None, run_dir: Path | None = None,
+    socket_dir: Path | None = None,
 ) -> ServerProcess:
     tls_dir = opts.tls_files.ca.parent if opts.tls_files is not None else None
+    listen = "unix" if opts.socket_path is not None else port
     process = spawn_guarded(
-        command, log_path=log_dir / f"{model.name}-{port}.log", deadline=deadline, cpus=opts.cpus,
+        command, log_path=log_dir / f"{model.name}-{listen}.log", deadline=deadline, cpus=opts.cpus,
         env=child_env(app), cwd=app.cwd, stop_signal=model.stop_signal,
-        remove_dirs=(private_dir, run_dir, tls_dir),
+        remove_dirs=(private_dir, run_dir, tls_dir, socket_dir),
     )
     server = ServerProcess(
         model=model, process=process, host=host, port=port, ready_path=app.ready_path,
         need_200=app.kind == "bundled", private_dir=None, run_dir=run_dir, tls=opts.tls_files,
-        http2=opts.http2,
+        http2=opts.http2, unix_socket=opts.socket_path, socket_dir=socket_dir,
     )
     if process.pid < 0:
         server.stop()

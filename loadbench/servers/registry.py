@@ -47,3 +47,15 @@ def check_tls_support(model: ServerModel, *, tls: bool, http2: bool) -> None:
         raise UsageError(f"{model.name} cannot serve HTTP/2; models that can: {can}")
     if tls and not model.tls_capable:
         raise UsageError(f"{model.name} cannot terminate TLS; models that can: {', '.join(tls_models())}")
+
+
+def unix_socket_models() -> list[str]:
+    """Names of the models that can listen on a Unix socket (serve --unix-socket, unix_socket = true)."""
+    return [m.name for m in all_models() if m.unix_socket_capable]
+
+
+def check_unix_socket_support(model: ServerModel) -> None:
+    """UsageError (one line, listing the models that can) when `model` cannot listen on a Unix socket."""
+    if not model.unix_socket_capable:
+        raise UsageError(f"{model.name} cannot listen on a Unix socket; models that can: "
+                         f"{', '.join(unix_socket_models())}")

@@ -26,6 +26,7 @@ class UvicornModel(ModelBase):
     requires = (("uvicorn", "pip install uvicorn"),)
     interfaces = ("asgi",)
     tls_capable = True  # HTTP/1.1 only: uvicorn speaks no HTTP/2
+    unix_socket_capable = True  # --uds PATH
 
     @property
     def description(self) -> str:  # type: ignore[override]
@@ -39,8 +40,7 @@ class UvicornModel(ModelBase):
         loop, http = _fast_parts()
         return [
             sys.executable, "-m", "uvicorn",
-            "--host", opts.bind_host,
-            "--port", str(port),
+            *listen_args(opts, port, "--uds"),
             "--workers", str(opts.workers or DEFAULT_WORKERS),
             "--loop", loop,
             "--http", http,
@@ -52,6 +52,12 @@ class UvicornModel(ModelBase):
             *tls_args(opts, "--ssl-certfile", "--ssl-keyfile"),
             self.app_target(app),
         ]
+
+
+def listen_args(opts: ServerOptions, port: int, socket_flag: str) -> list[str]:
+    """--host H --port P, or `socket_flag` PATH on a Unix socket (uvicorn's --uds, granian's --uds)."""
+    path = opts.socket_path
+    return [socket_flag, str(path)] if path is not None else ["--host", opts.bind_host, "--port", str(port)]
 
 
 def tls_args(opts: ServerOptions, cert_flag: str, key_flag: str) -> list[str]:

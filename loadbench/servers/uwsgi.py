@@ -86,7 +86,9 @@ class UwsgiModel(ModelBase):
     requires = (("pyuwsgi", INSTALL_HINT),)
     install = "pip install 'loadbench[models]'"
     interfaces = ("wsgi",)
+    unix_socket_capable = True  # --http-socket PATH: HTTP on a Unix socket, parsed by the workers
 
     def command(self, app: AppSpec, opts: ServerOptions, port: int) -> list[str]:
-        sockets = ["--http-socket", f"{opts.bind_host}:{port}"]
+        path = opts.socket_path
+        sockets = ["--http-socket", str(path) if path is not None else f"{opts.bind_host}:{port}"]
         return [*uwsgi_argv(app, self.app_target(app), opts, sockets), *_HTTP_HEADERS]

@@ -9,7 +9,7 @@ from servers_for_tests import free_port, test_server
 
 from loadbench.engine import drive
 from loadbench.errors import TargetRefusedError, UsageError
-from loadbench.results.metrics import Recording
+from loadbench.results.metrics import WINDOW_OPENS, Recording, TickInfo
 from loadbench.types import Closed, DriveOptions, Load, Open, RequestSpec, Stage, Stages, Target
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -189,17 +189,23 @@ def test_two_processes_split_the_load_and_merge_exactly() -> None:
         assert srv.count() == rec.requests
     assert rec.processes == 2 and no_errors(rec) and rec.requests > 100
     assert rec.latency.count == rec.requests
-    assert ticks and ticks[0].phase == "measure" and ticks[0].requests > 0
+    assert [t.phase for t in ticks][:2] == ["window", "measure"]  # one window tick, relayed once for both
+    assert ticks[1].requests > 0
     assert rec.timeline and rec.timeline[0].second == 0
 
 
-def test_on_tick_reports_progress_once_a_second() -> None:
-    ticks: list[object] = []
+def test_on_tick_reports_progress_once_a_second_and_the_window_once() -> None:
+    ticks: list[tuple[float, TickInfo]] = []
     with test_server("ok") as srv:
+        start = time.perf_counter()
         drive(Target(port=srv.port), GET, Closed(connections=1), DriveOptions(duration_s=2.1, warmup_s=1.0),
-              on_tick=ticks.append)  # fmt: skip
-    phases = [t.phase for t in ticks]  # type: ignore[attr-defined]
-    assert phases == ["measure", "measure"] or phases == ["warmup", "measure", "measure"]
+              on_tick=lambda tick: ticks.append((time.perf_counter() - start, tick)))  # fmt: skip
+    phases = [tick.phase for _, tick in ticks]
+    assert phases in (["window", "measure", "measure"], ["warmup", "window", "measure", "measure"])
+    # The window opens when the warm-up ends, as the engine counts it: not before, and not a tick later.
+    ((opened, window),) = [(at, tick) for at, tick in ticks if tick.phase == "window"]
+    assert window == WINDOW_OPENS and 1.0 <= opened < 1.0 + SLACK_S
+    assert all(at > opened for at, tick in ticks if tick.phase == "measure")
 
 
 @pytest.mark.parametrize(

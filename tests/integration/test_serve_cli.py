@@ -34,7 +34,8 @@ def test_models_lists_every_model_with_availability(capsys: pytest.CaptureFixtur
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["MODEL", "FAMILY", "AVAILABLE", "DESCRIPTION"]
-    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:]}
+    table = lines[1:lines.index("")]  # the table, then one line per capability
+    rows = {line.split()[0]: line.split()[1:3] for line in table}
     assert rows["waitress"] == ["threaded", "yes"]
     assert rows["gunicorn"] == ["pre-fork", "yes"]
     assert rows["uvicorn"] == ["event-loop", "yes"]

@@ -146,7 +146,11 @@ def test_models_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert result.exit_code == 0, result.output
     models = json.loads(result.output)
     assert {"waitress", "uvicorn"} <= {m["name"] for m in models}
-    assert all(set(m) == {"name", "family", "available", "reason", "description"} for m in models)
+    assert all(set(m) == {"name", "family", "available", "reason", "description", "tls", "http2",
+                          "unix_socket"} for m in models)
+    by_name = {m["name"]: m for m in models}
+    assert by_name["uvicorn"]["unix_socket"] is True and by_name["uvicorn"]["tls"] is True
+    assert by_name["nginx"]["unix_socket"] is False and by_name["command"]["unix_socket"] is False
 
 
 def test_compare_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,6 +97,7 @@ _trials = st.builds(
     tls_histogram=st.none() | _text, ttfb_histogram=st.none() | _text, pipeline=st.integers(1, 1024),
     pipeline_downgrades=st.integers(0, 10**9), aborted=st.booleans(),
     backend_extras=st.dictionaries(_text, _json, max_size=3),
+    unix_socket=st.booleans(), target=st.none() | _text.map(lambda p: "unix:" + p),
     extra=st.dictionaries(st.text(min_size=1, max_size=8).map(lambda k: "x_" + k), _json, max_size=2),
 )  # fmt: skip
 

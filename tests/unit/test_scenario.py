@@ -22,6 +22,7 @@ from loadbench.scenario import (
     parse_scenario,
     shipped_scenarios,
 )
+from loadbench.scenario.types import Adaptive
 from loadbench.types import Closed, Open, RequestSpec, Stage, Stages
 
 MODELS = known_model_names()
@@ -84,10 +85,11 @@ def test_quickstart_contents() -> None:
     scenario = load_scenario(find_scenario("quickstart"), cpus=(0, 1))
     assert [s.model for s in scenario.servers] == ["waitress", "gunicorn", "uvicorn"]
     assert [w.name for w in scenario.workloads] == ["/plaintext", "/io?ms=20"]
-    assert scenario.load.points == (Closed(connections=1), Closed(connections=16), Closed(connections=64))
+    assert scenario.load.points == (Closed(connections=8), Closed(connections=64))
+    assert scenario.load.adaptive == Adaptive(budget_s=50.0, max_rounds=40, tie_band=0.10)
     assert scenario.app.kind == "bundled" and scenario.app.ready_path == "/health"
     assert scenario.thresholds == ("error_rate < 1%", "p99 < 1s")
-    assert len(build_plan(scenario).trials) == 18
+    assert len(build_plan(scenario).trials) == 12  # round 1: 2 workloads × 2 points × 3 servers
 
 
 def test_history_tells_the_story_in_order_and_deployment_asks_about_nginx() -> None:
@@ -684,3 +686,32 @@ def test_locust_table_problems_have_file_and_line(tmp_path: Path, body: str, pro
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert re.search(problem, str(caught.value)), str(caught.value)
+
+
+# --- unix_socket = true (issue 17 item 5) -----------------------------------------------------------------
+
+def test_unix_socket_server_entry() -> None:
+    scenario = parse(BASE.replace('model = "uvicorn"\n', 'model = "uvicorn"\nunix_socket = true\n'))
+    (server,) = scenario.servers
+    assert server.unix_socket is True and server.describe() == "uvicorn (unix_socket)"
+    assert parse(BASE).servers[0].unix_socket is False
+
+
+@pytest.mark.parametrize(
+    ("server_extra", "top", "load_extra", "fragment"),
+    [("tls = true\n", "", "",
+      "t.toml:5: [[servers]] #1 unix_socket: a Unix socket serves plain HTTP; drop tls = true"),
+     ("", 'engine = "httpx"\n', "", 'unix_socket = true needs engine = "native" (the httpx engine connects'),
+     ("", "", "idle = 100\n", "unix_socket = true cannot run beside idle or slow clients"),
+     ("", "", "", None)],
+    ids=["tls", "engine", "crowd", "ok"],
+)
+def test_unix_socket_problems(server_extra: str, top: str, load_extra: str, fragment: str | None) -> None:
+    text = top + BASE.replace('model = "uvicorn"\n', f'model = "uvicorn"\nunix_socket = true\n{server_extra}')
+    text = text.replace("connections = [1, 8]\n", f"connections = [1, 8]\n{load_extra}")
+    if fragment is None:
+        assert parse(text).servers[0].unix_socket
+        return
+    problems = problems_of(text)
+    assert len(problems) == 1 and fragment in problems[0], problems
+    assert problems[0].startswith("t.toml:"), problems

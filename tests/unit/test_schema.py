@@ -26,6 +26,7 @@ from loadbench.results.profiles import ProfileRecord, Sampler, profile_record
 from loadbench.results.records import ResultsHeader, TrialResult
 from loadbench.scenario import TOP_LEVEL_KEYS, find_scenario, known_model_names, shipped_scenarios
 from loadbench.scenario import schema as tables
+from loadbench.scenario.adaptive import ADAPTIVE_KEYS
 from loadbench.scenario.crowd import CROWD_KEYS
 from loadbench.scenario.engine_table import LOCUST_KEYS
 from loadbench.scenario.types import PROFILE_POINTS
@@ -191,7 +192,7 @@ def test_scenario_schema_names_the_keys_the_validator_knows() -> None:
     assert set(props) == set(TOP_LEVEL_KEYS)
     assert set(defs["app"]["properties"]) == set(tables.APP_KEYS)
     assert set(defs["server"]["properties"]) == set(tables.SERVER_KEYS)
-    assert set(defs["load"]["properties"]) == set(tables.LOAD_KEYS + CROWD_KEYS)
+    assert set(defs["load"]["properties"]) == set(tables.LOAD_KEYS + CROWD_KEYS + ADAPTIVE_KEYS)
     assert set(props["endpoints"]["items"]["properties"]) == set(tables.ENDPOINT_KEYS)
     assert set(props["mixes"]["items"]["properties"]) == set(tables.MIX_KEYS)
     assert set(props["mixes"]["items"]["properties"]["endpoints"]["items"]["anyOf"][1]["properties"]) == set(

@@ -199,5 +199,5 @@ def test_models_prints_the_command_that_makes_an_unavailable_model_available(
     monkeypatch.setattr(model_class, "available", lambda self: "missing here")
     assert get_model(name).install_command == command
     output = CliRunner().invoke(cli, ["models"]).output
-    (row,) = [line for line in output.splitlines() if line.split()[0] == name]
+    (row,) = [line for line in output.splitlines() if line.split()[:1] == [name]]
     assert "no: missing here" in row and command in row

@@ -175,3 +175,42 @@ def test_models_report_availability_without_importing_servers() -> None:
         why = model.available()
         assert why is None or "pip install" in why or "apt-get install" in why
     assert not {"gunicorn.app.base", "uvicorn.main", "waitress.server"} & (set(sys.modules) - before)
+
+
+@pytest.mark.parametrize(
+    ("name", "listen"),
+    [("waitress", ["--unix-socket=/run/x/app.sock", "--unix-socket-perms=600"]),
+     ("gunicorn", ["--bind", "unix:/run/x/app.sock"]),
+     ("gunicorn-gevent", ["--bind", "unix:/run/x/app.sock"]),
+     ("uvicorn", ["--uds", "/run/x/app.sock"]), ("hypercorn", ["--bind", "unix:/run/x/app.sock"]),
+     ("uwsgi", ["--http-socket", "/run/x/app.sock"]), ("granian", ["--uds", "/run/x/app.sock"]),
+     ("granian-wsgi", ["--uds", "/run/x/app.sock"])],
+)
+def test_unix_socket_command_lines_bind_the_socket_and_no_port(name: str, listen: list[str]) -> None:
+    from pathlib import Path
+
+    argv = get_model(name).command(AppSpec(), ServerOptions(unix_socket=Path("/run/x/app.sock")), 0)
+    joined = " ".join(argv)
+    assert " ".join(listen) in joined
+    assert "127.0.0.1" not in joined and "--port" not in argv and "--host" not in argv
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"port": 8000}, "port 8000 and a Unix socket exclude each other"),
+     ({"tls": True}, "tls over a Unix socket is not supported")],
+)
+def test_unix_socket_options_refuse_a_port_and_tls(options: dict[str, object], message: str) -> None:
+    from pathlib import Path
+
+    with pytest.raises(UsageError, match=message):
+        ServerOptions(unix_socket=Path("/tmp/a.sock"), **options)  # type: ignore[arg-type]
+
+
+def test_models_that_cannot_listen_on_a_socket_say_which_can() -> None:
+    from loadbench.servers.registry import check_unix_socket_support
+
+    for name in ("nginx", "apache", "command", "nginx-uvicorn", "cgi"):
+        with pytest.raises(UsageError, match=f"^{name} cannot listen on a Unix socket; models that can: "
+                                             "waitress, gunicorn, gunicorn-gthread,"):
+            check_unix_socket_support(get_model(name))

@@ -24,7 +24,7 @@ from loadbench.engine.native.pacing import RateProfile, arrivals, connections_at
 from loadbench.engine.native.recorder import Recorder, Shard
 from loadbench.engine.native.run import Run
 from loadbench.errors import EngineError, UsageError
-from loadbench.results.metrics import TickInfo
+from loadbench.results.metrics import WINDOW_OPENS, TickInfo
 from loadbench.shapes import Load, Stage
 from loadbench.types import DriveOptions, RequestSpec, Target
 
@@ -184,6 +184,8 @@ async def _drive(
         rec.bytes_in, rec.bytes_out = -base_in, -base_out
         if options.max_requests and not open_loop:
             run.refill()
+        if report is not None:
+            report(WINDOW_OPENS)
 
     if measuring:
         begin(t_start)
