@@ -31,7 +31,8 @@ Examples:
 @click.command(epilog=EPILOG)
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--metric", type=click.Choice(["auto", *TREND_METRIC_CHOICES]), default="auto",
-              show_default=True, help="The figure to follow (auto: cpu_per_request where measured, else rps).")
+              show_default=True, help="The figure to follow (auto: cpu_per_request where measured, "
+              "else rps).")
 @click.option("--min-change", metavar="PCT", help="The smallest step reported (default per metric).")
 @click.option("-o", "--output", metavar="FILE", help="Also write an HTML page with a chart per series.")
 @click.pass_context
