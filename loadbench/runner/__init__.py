@@ -3,7 +3,8 @@
 For each block of the plan a fresh server starts (pinned to the scenario's server CPUs); each of the
 block's trials warms up and drives it (the engine pinned to the client CPUs) while the monitor samples the
 server tree; every trial's result is appended to results.jsonl and flushed before the next one starts.
-A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on.
+A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on
+(an adaptive run then starts that server no more: runner/adaptive.py).
 Ctrl-C (KeyboardInterrupt) stops the server, keeps the results so far, and ends the run as interrupted.
 With profiling on, chosen trials run once more under py-spy after their block (profiling.py).
 
