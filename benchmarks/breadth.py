@@ -136,6 +136,7 @@ def measure(args: argparse.Namespace, tmp: str, port: int, path: str, body: str,
     wrk = [*pin, "wrk", "-t1", f"-c{c}", f"-d{dur}s"]
     print(f"{args.server} {path} on CPU {peers.SERVER_CPU}; generators on CPU {peers.CLIENT_CPU}; {c} "
           f"connections, {dur} s, {args.rounds} rounds (alternating order), medians; the machine is shared")
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.only in (None, "pipeline"):
         gens: dict[str, tuple[list[str], dict[str, str] | None]] = {}
         for depth in (1, 4, 16):
@@ -154,6 +155,7 @@ def measure(args: argparse.Namespace, tmp: str, port: int, path: str, body: str,
                 for kind in ("none", "random", "seq-csv")}  # fmt: skip
         results = peers.run_rounds(gens, server_pid, count, args.rounds)
         table(results, ("loadbench template=none",))
+    print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 def table(results: dict[str, list[peers.Measure]], bases: tuple[str, ...]) -> None:

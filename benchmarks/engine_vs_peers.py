@@ -192,7 +192,8 @@ def own_count(name: str, out: str) -> int:
         return int(json.loads(out)["requests"])
     if name.startswith("locust"):
         return int(sum(entry["num_requests"] for entry in json.loads(out)))
-    match = re.search(patterns[name], out)
+    # "wrk p16" (breadth.py's pipelining rounds) prints what plain wrk prints
+    match = re.search(patterns["wrk" if name.startswith("wrk") else name], out)
     if match is None:
         raise ValueError(f"{name}: no request count in its output: {out[-300:]!r}")
     return int(match.group(1))

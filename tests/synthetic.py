@@ -105,6 +105,7 @@ def write_synthetic_results(
     failed: Sequence[str | int] = (),
     duration_s: float = 5.0,
     latency_samples: int = 2000,
+    breakdown: bool = False,
 ) -> Path:
     """Write a results file and return its path (parents are created; an existing file is replaced).
 
@@ -113,6 +114,9 @@ def write_synthetic_results(
     `candidate_slowdown` slower (latency × (1 + s), rps ÷ (1 + s)); negative values make it faster.
     saturated_every: every n-th trial (by index, from 0) is flagged saturated (client CPU too high).
     failed: model names (every trial of that model) or trial indices whose server "failed to start".
+    breakdown: give every measured trial what the native engine's newer features write (connect, TLS
+    handshake and TTFB figures and histograms, pipelining, a failed response check, the first trial
+    aborted), derived without drawing from the generator, so the other figures stay the same bytes.
     """
     rng = np.random.default_rng(seed)
     header = make_header(scenario_name=name, scenario_path=f"scenarios/{name}.toml",
@@ -141,10 +145,30 @@ def write_synthetic_results(
                                 saturated = saturated_every > 0 and index % saturated_every == 0
                                 record = _measure(rng, model, workload, load, slow * round_factor,
                                                   saturated, duration_s, latency_samples)
+                                if breakdown:
+                                    record |= _breakdown(record, first=index == 0)
                                 trial = measured_trial(TrialIdentity(**identity), record)
                             writer.append(trial)
                             index += 1
     return path
+
+
+def _breakdown(record: dict[str, Any], *, first: bool) -> dict[str, Any]:
+    """The keys the timing breakdown, pipelining, response checks and --abort-on-fail add to a record."""
+    p50 = float(record["latency_ms"]["p50"] or 1.0)
+    connect, tls, ttfb = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
+    connect.record_many(np.array([40_000, 55_000, 60_000, 250_000], dtype=np.int64))
+    tls.record_many(np.array([900_000, 1_100_000, 1_300_000, 4_000_000], dtype=np.int64))
+    ttfb.record_many((np.array([0.5, 0.8, 0.9, 1.5]) * p50 * 1e6).astype(np.int64))
+    errors = {**record["errors"], "check_failed": 3}
+    return {
+        "connect_ms": percentile_summary_ms(connect), "connect_histogram": connect.encode(),
+        "tls_ms": percentile_summary_ms(tls), "tls_histogram": tls.encode(),
+        "ttfb_ms": percentile_summary_ms(ttfb), "ttfb_histogram": ttfb.encode(),
+        "backend_extras": {"tls": True, "connections_measured": connect.count,
+                           "connect_ms": percentile_summary_ms(connect)},
+        "pipeline": 4, "pipeline_downgrades": 1, "errors": errors, **({"aborted": True} if first else {}),
+    }
 
 
 def _identity(

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from loadbench.analysis.breakdown import BreakdownRow, breakdown_rows
 from loadbench.analysis.caveats import busy_note, is_busy, precision_note, repetition_note
 from loadbench.analysis.claims import claim_sentence, claims_note
 from loadbench.analysis.crowd import CrowdRow, crowd_rows, family_notes
@@ -204,6 +205,8 @@ class Summary:
     table: pd.DataFrame
     crowd: tuple[CrowdRow, ...] = ()  # idle/slow clients against the load (analysis/crowd.py)
     crowd_notes: tuple[str, ...] = ()  # what each family present does with a waiting connection
+    breakdown: tuple[BreakdownRow, ...] = ()  # connect, TLS, TTFB beside latency (analysis/breakdown.py)
+    breakdown_tls: bool = False  # some breakdown row has a TLS handshake figure (https)
     trials: tuple[TrialResult, ...] = ()  # the trials summarized (latest attempts), for per-trial exports
     #: A sentence or two per server family with its measured figure (explain.serving_notes); empty unless
     #: the run has a family of the history models.
@@ -411,6 +414,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     if (note := precision_note(precisions)) is not None:
         notes.append(note)
     crowd = crowd_rows(trials)
+    breakdown = breakdown_rows(trials)
     scenario = header.scenario
     return Summary(
         scenario_name=str(scenario.get("name") or "unnamed"),
@@ -434,6 +438,8 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
         table=frame,
         crowd=tuple(crowd),
         crowd_notes=tuple(family_notes(crowd)),
+        breakdown=tuple(breakdown),
+        breakdown_tls=any(row.tls_p50_ms is not None for row in breakdown),
         trials=tuple(trials),
         families=serving_notes(
             [p for w in workloads for p in w.points], {w.workload: w.kind for w in workloads},

@@ -66,8 +66,15 @@ def trial_row(t: TrialResult) -> dict[str, Any]:
     }  # fmt: skip
     for key in ("mean", "p50", "p90", "p99", "p99_9", "max"):
         row[f"latency_{key}_ms"] = latency.get(key)
+    # The timing breakdown (native engine; None elsewhere): per new connection, then per response.
+    for part, summary in (("connect", t.connect_ms), ("tls", t.tls_ms), ("ttfb", t.ttfb_ms)):
+        for key in ("p50", "p99"):
+            row[f"{part}_{key}_ms"] = (summary or {}).get(key)
     row["error_rate"] = t.error_rate
     row.update({f"errors_{name}": counts[name] for name in ERROR_CLASSES})
+    row["pipeline"] = t.pipeline
+    row["pipeline_downgrades"] = t.pipeline_downgrades
+    row["aborted"] = t.aborted
     row["non_2xx"] = sum(v for k, v in counts.items() if k.startswith("HTTP "))
     row["server_cpu_pct"] = server.get("cpu_pct_mean")
     row["server_rss_mb"] = server.get("rss_mb_max")

@@ -468,7 +468,7 @@ def _ms(ns: float) -> str:
 
 
 _NOTES = {"ttfb": " (time to first byte, from the send)",
-          "connect": " (per new connection)"}
+          "connect": " (per new connection)", "tls": " (TLS handshake after the connect, per new connection)"}
 
 
 def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, verbose: bool = False) -> str:
@@ -510,8 +510,8 @@ def summary_text(url: str, rec: Recording, options: Any, *, extras: Any = None, 
     lines.append(f"throughput {rec.rps:,.1f} req/s{target}; {rec.requests:,} responses, {rec.ok:,} ok"
                  + (f", {rec.drained:,} finished after sending stopped" if rec.drained else ""))  # fmt: skip
     for name, h in (("latency", rec.latency), ("service", rec.service), ("ttfb", rec.ttfb),
-                    ("connect", rec.connect)):
-        if h is None or (name in ("ttfb", "connect") and not h.count):
+                    ("connect", rec.connect), ("tls", rec.tls)):
+        if h is None or (name in ("ttfb", "connect", "tls") and not h.count):
             continue
         if not h.count:
             lines.append(f"{name:10} no responses")

@@ -62,7 +62,7 @@ def metric_value(trial: TrialResult, metric: str) -> float | None:
         value = trial.errors.get("check_failed", 0)
     elif metric.startswith(BREAKDOWN_PREFIXES):
         part, _, key = metric.partition("_")
-        summary = trial.connect_ms if part == "connect" else trial.ttfb_ms
+        summary = {"connect": trial.connect_ms, "tls": trial.tls_ms, "ttfb": trial.ttfb_ms}[part]
         figure = None if summary is None else cast(Mapping[str, Any], summary).get(_LATENCY_KEYS[key])
         value = None if figure is None else float(figure)
     elif metric == "server_cpu":

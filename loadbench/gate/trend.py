@@ -168,7 +168,7 @@ def format_table(trend: Trend) -> str:
             commit = (p.commit or "–")[:10]
             lines.append(f"  {i + 1:>3}  {p.created:<25} {commit:<10} {trend.format(p.value):>12}  {mark}")
         if not s.steps:
-            lines.append(f"  no step of {trend.min_change:.0%} or more at 95 % confidence")
+            lines.append(f"  no step of {trend.min_change * 100:g}% or more at 95 % confidence")
         lines.append("")
     bad = trend.regressions
     if bad:
@@ -178,5 +178,5 @@ def format_table(trend: Trend) -> str:
     else:
         lines.append("no regression: no series' newest step goes the bad way")
     lines.append("Steps: CUSUM with a 999-permutation test at 95 % (Taylor 2000), binary segmentation, "
-                 f"at least 2 results each side, at least {trend.min_change:.0%}.")
+                 f"at least 2 results each side, at least {trend.min_change * 100:g}%.")
     return "\n".join(lines)

@@ -50,6 +50,7 @@ def summary_to_json(summary: Summary) -> Any:
         "failed": [dataclasses.asdict(t) for t in summary.failed],
         "saturated": [dataclasses.asdict(t) for t in summary.saturated],
         "busy_note": summary.busy_note, "busy": [dataclasses.asdict(t) for t in summary.busy],
+        "timing_breakdown": [dataclasses.asdict(r) for r in summary.breakdown],
         "trials": [] if table.empty else table.to_dict("records"),
     })  # fmt: skip
 

@@ -85,6 +85,7 @@ def render_markdown(summary: Summary) -> str:
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     out.extend(_crowd_section(summary))
+    out.extend(_breakdown_section(summary))
     for note in summary.notes:
         out.append(f"_{md_escape(note)}_")
         out.append("")
@@ -122,6 +123,37 @@ def _crowd_section(summary: Summary) -> list[str]:
     )
     out.append("")
     out.extend(f"- {md_escape(note)}" for note in summary.crowd_notes)
+    out.append("")
+    return out
+
+
+def _breakdown_section(summary: Summary) -> list[str]:
+    """Connect, TLS handshake and TTFB beside total latency, per model and load point (ms, medians)."""
+    if not summary.breakdown:
+        return []
+    tls = summary.breakdown_tls
+    out = ["### Timing breakdown", "",
+           "| workload | model | load | connect p50 | connect p99 |" + (" TLS p50 | TLS p99 |" if tls else "")
+           + " TTFB p50 | TTFB p99 | total p50 | total p99 | connections |",
+           "|---|---|---|---:|---:|" + ("---:|---:|" if tls else "")
+           + "---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in summary.breakdown:
+        cells = [
+            _code(row.workload), md_escape(row.model), md_escape(row.load_label),
+            fmt.ms(row.connect_p50_ms), fmt.ms(row.connect_p99_ms),
+            *([fmt.ms(row.tls_p50_ms), fmt.ms(row.tls_p99_ms)] if tls else []),
+            fmt.ms(row.ttfb_p50_ms), fmt.ms(row.ttfb_p99_ms),
+            fmt.ms(row.total_p50_ms), fmt.ms(row.total_p99_ms),
+            fmt.num(row.connections),
+        ]  # fmt: skip
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        "<sub>Milliseconds, medians over repetitions. Connect" + (" and TLS are" if tls else " is")
+        + " per new connection (warm-up included); TTFB (from the send) and total latency per response. "
+        "On loopback the kernel completes the TCP handshake before accept(), so a slow accept shows in "
+        "TTFB.</sub>"
+    )
     out.append("")
     return out
 

@@ -192,8 +192,9 @@ def load_from_json(data: Mapping[str, Any]) -> Load:
 
 
 def request_spec_to_json(spec: RequestSpec | Mapping[str, Any]) -> JsonDict:
-    """{"method", "path", "weight"} plus "headers" and "body" when set (body as text, or body_b64), and
-    "expect" ({"status", "body", "body_re"}, the response check) when one is set."""
+    """{"method", "path", "weight"} plus "headers" and "body" when set (body as text, or body_b64),
+    "expect" ({"status", "body", "body_re"}, the response check) when one is set, and "template": true
+    when path, header values and body are templates (`{seq}` … as written, rendered per send)."""
     if isinstance(spec, Mapping):
         return dict(spec)
     out: JsonDict = {"method": spec.method, "path": spec.path, "weight": spec.weight}
@@ -204,6 +205,8 @@ def request_spec_to_json(spec: RequestSpec | Mapping[str, Any]) -> JsonDict:
             out["body"] = spec.body.decode("utf-8")
         except UnicodeDecodeError:
             out["body_b64"] = base64.b64encode(spec.body).decode("ascii")
+    if spec.template_dir is not None:
+        out["template"] = True
     check = spec.check
     if check is not None and check.active:
         expect: JsonDict = {}

@@ -309,11 +309,12 @@ class Tally:
     `requests` counts responses of any status received in the window, including the `drained` ones that
     finished after sending stopped; `errors` are transport failures and failed response checks by error
     class (every class present, see ErrorClass), non-2xx responses are in `status`. `connect` holds the
-    time to connect of each new connection (TCP, and TLS when on) and `ttfb` each response's time to first
-    byte from its send, where the engine measures them. `latency` runs from the scheduled send time in an
-    open loop and from the send in a closed loop; `service` (open loop) from the actual send. The fields
-    with defaults are what not every engine measures (schedule lag, drained, sent and dropped requests,
-    connections opened): an engine that has no such notion leaves them at their default.
+    time to connect of each new connection (TCP), `tls` its TLS handshake after that (https; None without
+    TLS) and `ttfb` each response's time to first byte from its send, where the engine measures them.
+    `latency` runs from the scheduled send time in an open loop and from the send in a closed loop;
+    `service` (open loop) from the actual send. The fields with defaults are what not every engine
+    measures (schedule lag, drained, sent and dropped requests, connections opened): an engine that has
+    no such notion leaves them at their default.
     """
 
     duration_s: float
@@ -333,6 +334,7 @@ class Tally:
     connections_opened: int = 0
     connect: LatencyHistogram | None = None
     ttfb: LatencyHistogram | None = None
+    tls: LatencyHistogram | None = None
 
 
 def tally_of(measurement: Tally) -> dict[str, Any]:
@@ -428,6 +430,7 @@ class Recording(Tally):
             "service_histogram": self.service.encode() if self.service is not None else None,
             **_breakdown(self.connect, "connect"),
             **_breakdown(self.ttfb, "ttfb"),
+            **_breakdown(self.tls, "tls"),
             **({"pipeline": self.pipeline, "pipeline_downgrades": self.pipeline_downgrades}
                if self.pipeline > 1 else {}),
             **({"aborted": True} if self.aborted else {}),

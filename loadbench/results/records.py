@@ -65,7 +65,7 @@ JsonDict = dict[str, Any]
 
 class LatencySummary(TypedDict, total=False):
     """Latency figures of a trial in milliseconds (None when nothing was measured): `latency_ms`,
-    `service_ms`, `connect_ms`, `ttfb_ms`; `schedule_lag_ms` holds p50 and p99 only."""
+    `service_ms`, `connect_ms`, `tls_ms`, `ttfb_ms`; `schedule_lag_ms` holds p50 and p99 only."""
 
     min: float | None
     mean: float | None
@@ -250,10 +250,12 @@ class TrialResult:
     timeline: tuple[tuple[float | None, ...], ...] = ()
     histogram: str | None = None
     service_histogram: str | None = None
-    connect_ms: LatencySummary | None = None  # time to connect, per new connection
+    connect_ms: LatencySummary | None = None  # time to connect (TCP), per new connection
     ttfb_ms: LatencySummary | None = None  # time to first byte, per response, from its send
     connect_histogram: str | None = None
     ttfb_histogram: str | None = None
+    tls_ms: LatencySummary | None = None  # TLS handshake after the TCP connect, per new connection (https)
+    tls_histogram: str | None = None
     pipeline: int = 1  # HTTP/1.1 requests in flight per connection
     pipeline_downgrades: int = 0  # connections whose server closed after one response (no pipelining)
     aborted: bool = False  # --abort-on-fail ended the trial early (a threshold failed on the figures so far)

@@ -6,7 +6,7 @@ Grammar (whitespace is allowed between tokens)::
     metric    ::= "rps" | "mean" | "min" | "max" | percentile
                 | "error_rate" | "errors" | "server_cpu" | "server_rss" | "check_failed"
                 | "cpu_per_request"
-                | ("connect_" | "ttfb_") ("mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max")
+                | ("connect_" | "tls_" | "ttfb_") ("mean" | "p50" | "p90" | "p95" | "p99" | "p99.9" | "max")
                 | k6_metric
     percentile::= "p" digits [ "." digits ]           any percentile above 0 and below 100: p50, p75, p99.99
     k6_metric ::= "p(" digits [ "." digits ] ")"      k6's spelling of a percentile: p(95) = p95
@@ -17,16 +17,18 @@ Grammar (whitespace is allowed between tokens)::
     value     ::= any characters except "," and "}" (surrounding spaces dropped)
     op        ::= "<" | "<=" | ">" | ">=" | "=="
     number    ::= digits [ "." digits ] | "." digits
-    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, connect_*, ttfb_*, and
-                                                 cpu_per_request (the server's CPU time per response)
+    unit      ::= "us" | "µs" | "ms" | "s"       for times: mean, p50 ... p99.9, max, connect_*,
+                                                 tls_*, ttfb_*, and cpu_per_request (the server's
+                                                 CPU time per response)
                 | "/s" | "k/s"                   for rps (requests per second)
                 | "%"                            for error_rate (of requests) and server_cpu (100 % = 1 core)
                 | "MB"                           for server_rss (the server's peak resident memory)
                 | (none)                         for errors (a count: transport errors + non-2xx responses)
                                                  and check_failed (responses a check rejected)
 
-`connect_*` is the time to connect of each new connection and `ttfb_*` each response's time to first byte
-from its send (the native engine's timing breakdown); a trial without them has no figure for these.
+`connect_*` is the time to connect of each new connection, `tls_*` its TLS handshake (https) and `ttfb_*`
+each response's time to first byte from its send (the native engine's timing breakdown); a trial without
+them has no figure for these.
 The unit is mandatory wherever the grammar lists one and forbidden for counts, so `p99 < 50` (50 what?)
 is an error. There are exactly two unit-less forms, both k6's: `p(95) < 200` means 200 ms (k6's
 http_req_duration is in milliseconds), and `rate < 0.01` is a fraction of requests (0.01 = 1 %).
@@ -85,14 +87,16 @@ METRICS: dict[str, MetricKind] = {
     "server_rss": MetricKind.SIZE,
     "cpu_per_request": MetricKind.TIME,
     "check_failed": MetricKind.COUNT,
-    **{f"{part}_{key}": MetricKind.TIME for part in ("connect", "ttfb")
+    **{f"{part}_{key}": MetricKind.TIME for part in ("connect", "tls", "ttfb")
        for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max")},
 }
-# The timing breakdown's metrics: `connect_p99` reads the trial's connect_ms, `ttfb_p50` its ttfb_ms.
-BREAKDOWN_PARTS = ("connect", "ttfb")
+# The timing breakdown's metrics: `connect_p99` reads the trial's connect_ms, `tls_p99` its tls_ms,
+# `ttfb_p50` its ttfb_ms.
+BREAKDOWN_PARTS = ("connect", "tls", "ttfb")
 # The names an unknown-metric message lists (the breakdown's families are named in the docs; a near miss
 # such as 'ttfb_p98' still gets its "did you mean" from every metric).
-LISTED_METRICS = [m for m in METRICS if not m.startswith(("connect_", "ttfb_")) and m != "check_failed"]
+_BREAKDOWN_PREFIXES = ("connect_", "tls_", "ttfb_")
+LISTED_METRICS = [m for m in METRICS if not m.startswith(_BREAKDOWN_PREFIXES) and m != "check_failed"]
 FILTER_KEYS = ("model", "workload", "load", "variant")
 #: k6's metric names -> ours (k6 docs, "Thresholds": avg, min, med, max, p(N); http_req_failed's rate).
 K6_ALIASES = {"avg": "mean", "med": "p50", "rate": "error_rate"}

@@ -3,7 +3,9 @@
 The input (input/results.jsonl) was written once by tests/synthetic.py (seed 11) and is kept as bytes, so
 these tests change only when the rendering does. Three trials were then edited by hand to show a busy
 machine (other_cpu_pct 23.4, 41.0 and 12.6: waitress 16c /plaintext rep 2, uvicorn 64c /io?ms=20 rep 3,
-gunicorn 1c /plaintext rep 1), so the busy flags and note are covered too. After an intended change,
+gunicorn 1c /plaintext rep 1), so the busy flags and note are covered too. The nine uvicorn /plaintext
+trials later gained the timing breakdown (synthetic._breakdown's connect and TTFB figures; TLS at 64c only,
+pipelining at 16c only; their error counts kept), so the breakdown table is covered. After an intended change,
 rewrite the expected files with `pytest tests/golden --update-golden` and review their diff.
 """
 

@@ -50,11 +50,31 @@ def test_tls_requests_recorded_are_requests_the_server_saw(backend: str, certs: 
         assert srv.count() == rec.requests  # no hidden retries, nothing lost, over TLS too
     assert rec.status == {200: rec.requests}
     assert result.extras["tls"] is True
-    if backend == "native":  # every connection's connect + handshake time is kept
+    if backend == "native":  # every connection's TCP connect and TLS handshake, each in its own histogram
         assert result.extras["connections_measured"] >= 4
         assert result.extras["connect_ms"]["p50"] > 0
+        assert rec.tls is not None and rec.connect is not None
+        assert rec.tls.count == rec.connect.count == result.extras["connections_measured"]
+        record = rec.to_record()
+        assert record["tls_ms"]["p50"] > 0 and record["tls_histogram"]
     else:
         assert result.extras["http_version"] == "HTTP/1.1"
+
+
+def test_native_tls_handshake_is_timed_apart_from_the_tcp_connect(certs: TlsFiles) -> None:
+    # The server holds each handshake 300 ms; the kernel completes the TCP connect without it. So the
+    # 300 ms land in the TLS histogram and not in connect, each recorded once for the one connection.
+    with test_server("ok", tls=_tls(certs), handshake_delay_ms=300) as srv:
+        options = DriveOptions(duration_s=0.3, warmup_s=0.0, cacert=str(certs.ca))
+        rec = run_backend("native", Target(scheme="https", port=srv.port), GET, Closed(connections=1),
+                          options).only()  # fmt: skip
+    assert rec.connect is not None and rec.tls is not None
+    assert rec.connect.count == rec.tls.count == 1
+    assert rec.tls.max_ns >= 300e6 > rec.connect.max_ns
+    with test_server("ok") as srv:  # plain HTTP: no TLS histogram at all, and no tls_ms key in the record
+        rec = run_backend("native", Target(port=srv.port), GET, Closed(connections=1),
+                          DriveOptions(duration_s=0.2, warmup_s=0.0)).only()  # fmt: skip
+    assert rec.tls is None and "tls_ms" not in rec.to_record()
 
 
 def test_native_tls_open_loop_counts_match(certs: TlsFiles) -> None:

@@ -70,16 +70,17 @@ def _length(data: bytes) -> int:
 @contextlib.contextmanager
 def test_server(
     mode: str, *, delay_ms: float = 10.0, slots: int = 1, status: int = 503,
-    tls: tuple[str, str, str] | None = None, unix: str | None = None,
+    tls: tuple[str, str, str] | None = None, unix: str | None = None, handshake_delay_ms: float = 0.0,
 ) -> Iterator[TestServer]:
     """Run server.py in `mode` in its own process group; always killed on exit.
 
-    `tls` = (CA file, certificate chain, key): serve TLS with that certificate; `unix`: listen on that
-    Unix socket path instead of TCP."""
+    `tls` = (CA file, certificate chain, key): serve TLS with that certificate (each handshake held
+    `handshake_delay_ms`); `unix`: listen on that Unix socket path instead of TCP."""
     command = [sys.executable, str(SERVER), mode, "--delay-ms", str(delay_ms), "--slots", str(slots),
                "--status", str(status), *(["--unix", unix] if unix else [])]  # fmt: skip
     if tls is not None:
-        command += ["--certfile", tls[1], "--keyfile", tls[2]]
+        command += ["--certfile", tls[1], "--keyfile", tls[2],
+                    "--handshake-delay-ms", str(handshake_delay_ms)]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout is not None

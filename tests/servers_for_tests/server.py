@@ -1,7 +1,7 @@
 """A small misbehaving HTTP/1.1 server for the engine's integration tests (stdlib asyncio only).
 
 Run: python server.py MODE [--delay-ms N] [--slots N] [--status N] [--port N] [--certfile PEM --keyfile
-PEM] (TLS when given); it binds 127.0.0.1 on
+PEM [--handshake-delay-ms N]] (TLS when given, each handshake held N ms); it binds 127.0.0.1 on
 --port (default: a free port), prints "PORT <n>" on stdout and serves until killed. Every request except
 GET /__count is counted; GET /__count answers the count so far (the test's ground truth for "requests
 the server saw"); GET /__count?from=T0&to=T1 counts only the requests whose head arrived with
@@ -21,6 +21,8 @@ Well-behaved modes:
             check counts; a request that is both gets "no")
   split     the head and half the body after --delay-ms, the rest --delay-ms later (TTFB ≈ delay,
             latency ≈ 2 × delay)
+  head-body the head at once, the body --delay-ms later, in two writes (as uvicorn writes them): a read
+            can end exactly at a head's end
 Pipelining: requests are read and answered in order, so every mode serves a pipelining client.
 --unix PATH listens on that Unix socket instead of TCP (prints "PORT 0").
 Every counted request's target, X-Id header and body are logged in arrival order; GET /__log answers
@@ -176,6 +178,11 @@ class Server:
             await writer.drain()
             await asyncio.sleep(self.delay_s)
             writer.write(b"lf")
+        elif mode == "head-body":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(self.delay_s)
+            writer.write(b"ok")
         elif mode == "close":
             writer.write(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
             await writer.drain()
@@ -254,6 +261,8 @@ async def main() -> None:
     parser.add_argument("--unix", default=None)
     parser.add_argument("--certfile", default=None, help="serve TLS with this certificate chain (PEM)")
     parser.add_argument("--keyfile", default=None)
+    parser.add_argument("--handshake-delay-ms", type=float, default=0.0,
+                        help="TLS: hold each handshake this long at the ClientHello")  # fmt: skip
     args = parser.parse_args()
     server = Server(args.mode, args.delay_ms / 1000, args.slots, args.status)
     context = None
@@ -262,6 +271,13 @@ async def main() -> None:
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.certfile, args.keyfile)
+        if args.handshake_delay_ms:
+            delay_s = args.handshake_delay_ms / 1000
+
+            def hold(*_: object) -> None:  # called at every ClientHello, SNI or not
+                time.sleep(delay_s)  # blocks the loop: a test server with one connection at a time
+
+            context.sni_callback = hold
     if args.unix:
         srv = await asyncio.start_unix_server(server.handle_unix, args.unix, backlog=1024, ssl=context)
         port = 0

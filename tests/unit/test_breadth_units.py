@@ -87,6 +87,7 @@ def test_fold_derives_ttfb_by_counts_and_drops_check_failures() -> None:
 
 @pytest.mark.parametrize(("text", "metric"), [("connect_p99 < 5ms", "connect_p99"),
                                               ("ttfb_p50 < 1ms", "ttfb_p50"),
+                                              ("tls_p99 < 20ms", "tls_p99"),
                                               ("check_failed == 0", "check_failed")])
 def test_breakdown_thresholds_parse(text: str, metric: str) -> None:
     t = parse_threshold(text)
@@ -95,9 +96,11 @@ def test_breakdown_thresholds_parse(text: str, metric: str) -> None:
 
 
 def test_breakdown_metric_values() -> None:
-    trial = FakeTrial(connect_ms={"p99": 0.2}, ttfb_ms={"p50": 0.4, "p99_9": 3.0},
+    trial = FakeTrial(connect_ms={"p99": 0.2}, ttfb_ms={"p50": 0.4, "p99_9": 3.0}, tls_ms={"p99": 1.5},
                       errors={"check_failed": 7})  # fmt: skip
     assert metric_value(trial, "connect_p99") == 0.2
+    assert metric_value(trial, "tls_p99") == 1.5
+    assert metric_value(FakeTrial(connect_ms={"p99": 0.2}), "tls_p99") is None  # plain HTTP: no figure
     assert metric_value(trial, "ttfb_p99.9") == 3.0
     assert metric_value(trial, "check_failed") == 7
     assert metric_value(FakeTrial(), "ttfb_p50") is None

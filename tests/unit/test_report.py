@@ -269,3 +269,52 @@ def test_terminal_tables_fit_80_columns_without_an_empty_flags_column(tmp_path: 
     ], "no flags column when no point has a flag"
     rows = [line for line in lines if re.match(r"^(gunicorn|uvicorn|\s+)\S*\s+\d+c\s", line)]
     assert len(rows) == 6, "every point fits on one line"
+
+
+# -- the timing breakdown (connect, TLS handshake, TTFB beside total latency) -------------------------------
+
+def test_no_breakdown_section_without_breakdown_figures(summary: Summary, html: str) -> None:
+    assert summary.breakdown == () and not summary.breakdown_tls
+    assert 'id="timing"' not in html and "Timing breakdown" not in render_report(summary, "md")
+
+
+def test_breakdown_rows_are_medians_per_point_and_leave_failed_trials_out(tmp_path: Path) -> None:
+    import dataclasses
+    import statistics
+
+    from loadbench.analysis.breakdown import breakdown_rows
+
+    path = write_synthetic_results(tmp_path / "r.jsonl", models=("uvicorn",), workloads=("/p",), loads=(1, 4),
+                                   repetitions=3, failed=(1,), latency_samples=50, breakdown=True)
+    trials = list(read_results(path).trials)
+    # One repetition at 1c gets other figures: the median must ignore it, not average it in.
+    odd = next(i for i, t in enumerate(trials) if t.load_label == "1c" and t.repetition == 2)
+    trials[odd] = dataclasses.replace(trials[odd], connect_ms={"p50": 50.0, "p99": 90.0}, tls_ms=None)
+    rows = {r.load_label: r for r in breakdown_rows(trials)}
+    assert set(rows) == {"1c", "4c"}
+    one, four = rows["1c"], rows["4c"]
+    assert (one.repetitions, four.repetitions) == (3, 2)  # trial 1 (4c, repetition 1) failed
+    expected = trials[0].connect_ms or {}
+    assert one.connect_p50_ms == expected["p50"] and one.connect_p99_ms == expected["p99"]
+    assert one.tls_p50_ms == (trials[0].tls_ms or {})["p50"]  # the repetitions that measured it
+    assert one.connections == 12  # 4 per repetition (the synthetic connect histogram), summed
+    p99s = [(t.latency_ms or {})["p99"] for t in trials if t.load_label == "4c" and t.status_ok]
+    assert len(p99s) == 2 and four.total_p99_ms == statistics.median(p99s)
+    assert four.ttfb_p50_ms is not None and four.ttfb_p50_ms < (four.total_p50_ms or 0) * 2
+
+
+def test_breakdown_section_in_html_and_markdown_escaped(tmp_path: Path) -> None:
+    path = write_synthetic_results(tmp_path / "r.jsonl", models=(EVIL_MODEL,), workloads=(EVIL_PATH,),
+                                   loads=(1,), repetitions=1, latency_samples=50, breakdown=True)
+    summary = summarize(read_results(path))
+    assert len(summary.breakdown) == 1
+    html = render_report(summary, "html")
+    timing = html[html.index('<section id="timing">'):html.index('<section id="errors">')]
+    assert "TLS p50 ms" in timing and "TTFB p99 ms" in timing and "total p99 ms" in timing
+    assert EVIL_MODEL not in timing and "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in timing
+    assert '<a href="#timing">Timing breakdown</a>' in html
+    md = render_report(summary, "md")
+    section = md[md.index("### Timing breakdown"):]
+    assert md_escape(EVIL_MODEL) in section and EVIL_MODEL not in section
+    header, _, first = section.splitlines()[2:5]
+    assert header.count("|") == first.count("|") == 13  # 12 columns, TLS included

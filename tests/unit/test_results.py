@@ -92,6 +92,11 @@ _trials = st.builds(
     timeline=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 10**6), _opt_float), max_size=4)
     .map(tuple),
     histogram=st.none() | _text, cpus=st.none() | st.just({"server": [0], "client": [1]}),
+    # what the engine's breadth writes: the timing breakdown, pipelining, --abort-on-fail, backend extras
+    connect_ms=_figures, tls_ms=_figures, ttfb_ms=_figures, connect_histogram=st.none() | _text,
+    tls_histogram=st.none() | _text, ttfb_histogram=st.none() | _text, pipeline=st.integers(1, 1024),
+    pipeline_downgrades=st.integers(0, 10**9), aborted=st.booleans(),
+    backend_extras=st.dictionaries(_text, _json, max_size=3),
     unix_socket=st.booleans(), target=st.none() | _text.map(lambda p: "unix:" + p),
     extra=st.dictionaries(st.text(min_size=1, max_size=8).map(lambda k: "x_" + k), _json, max_size=2),
 )  # fmt: skip

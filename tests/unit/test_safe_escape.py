@@ -204,7 +204,7 @@ def baseline_tags(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
     path = tmp_path_factory.mktemp("plain") / "results.jsonl"
     write_synthetic_results(path, models=("waitress", "plain"), workloads=("/p", "/q"), loads=(1,),
-                            repetitions=1, latency_samples=50)  # fmt: skip
+                            repetitions=1, latency_samples=50, breakdown=True)  # fmt: skip
     return _tags(build_report(path, "html"))
 
 
@@ -215,16 +215,21 @@ def _render_all(path: Path, names: list[str], baseline_tags: set[str]) -> None:
     from loadbench.report.terminal import render_terminal_summary
     from loadbench.results.file import read_results
 
+    # breakdown: the names also pass through the timing-breakdown table (connect, TLS, TTFB), and the
+    # pipelining, check_failed and aborted keys through the CSV
     write_synthetic_results(path, name=" ".join(names), models=("waitress", *dict.fromkeys(names)),
                             workloads=("/" + "".join(names),), loads=(1,), repetitions=1,
-                            latency_samples=50)  # fmt: skip
+                            latency_samples=50, breakdown=True)  # fmt: skip
     html = build_report(path, "html")
+    assert 'id="timing"' in html and "TLS p99 ms" in html
     assert _tags(html) <= baseline_tags  # no element came from a name
     md = build_report(path, "md")
     assert not [c for c in _inline_tokens(md) if c.type in {"link_open", "image"}]
     assert all(t.type != "html_block" for t in _md().parse(md))  # type: ignore[attr-defined]
+    assert "### Timing breakdown" in md
     rows = list(csv.reader(io.StringIO(build_report(path, "csv"))))
     assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
+    assert {"connect_p99_ms", "tls_p99_ms", "ttfb_p50_ms", "pipeline", "aborted"} <= set(rows[0])
     build_report(path, "json")
     out = io.StringIO()
     render_terminal_summary(read_results(path), Console(file=out, width=120, force_terminal=True))

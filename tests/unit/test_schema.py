@@ -141,7 +141,8 @@ def test_a_written_key_the_schema_does_not_know_fails_naming_it() -> None:
     {"loads": (Open(rate_per_s=200.0, arrival="poisson"), 4), "saturated_every": 3, "failed": (1,)},
     {"variants": ("baseline", "candidate"), "repetitions": 2, "thresholds": ("p99 < 50ms",)},
     {"models": ("gunicorn-gevent", "nginx", "made-up"), "failed": ("nginx",), "repetitions": 1},
-], ids=["closed", "open-saturated-failed", "paired", "other-models-failed"])
+    {"breakdown": True, "repetitions": 1, "failed": (2,)},
+], ids=["closed", "open-saturated-failed", "paired", "other-models-failed", "breakdown-pipeline-checks"])
 def test_every_synthetic_results_line_validates(tmp_path: Path, options: dict[str, Any]) -> None:
     path = write_synthetic_results(tmp_path / "results.jsonl", latency_samples=50, **options)
     assert check_results_file(path) > 1

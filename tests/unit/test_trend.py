@@ -93,12 +93,20 @@ def test_trend_cli_passes_flat_noise_and_improvements(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flat = _history(tmp_path / "flat", _series(12, seed=3))
-    code, out = _run(["trend", *map(str, flat)], capsys)
+    code, out = _run(["trend", *map(str, flat), "--metric", "rps"], capsys)
     assert code == 0, out
     assert "no step of 5% or more" in out
     faster = _history(tmp_path / "faster", _series(12, step_at=6, factor=1.25, seed=4))
-    code, out = _run(["trend", *map(str, faster)], capsys)
+    code, out = _run(["trend", *map(str, faster), "--metric", "rps"], capsys)
     assert code == 0 and "improvement" in out, out
+
+
+def test_trend_follows_cost_per_request_by_default_where_every_trial_measured_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flat = _history(tmp_path / "flat", _series(12, seed=3))
+    code, out = _run(["trend", *map(str, flat)], capsys)
+    assert code == 0 and "(cpu_per_request)" in out and "no step of 2.5% or more" in out, out
 
 
 def test_trend_needs_two_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

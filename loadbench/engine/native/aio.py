@@ -89,7 +89,7 @@ class Conn(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         run = self.run
         t = perf_counter_ns()
-        run.conn_append(t - self.t0)  # time to connect (the TLS handshake included when TLS is on)
+        run.connected(self, t)  # time to connect (and the TLS handshake on its own when TLS is on)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             with contextlib.suppress(OSError):  # asyncio sets it already on most versions

@@ -75,9 +75,9 @@ def _with_recording(on_tick: TickSink, *, load: Load, options: DriveOptions, pro
 
 
 def connect_extras(target: Target, connect: LatencyHistogram | None) -> dict[str, Any]:
-    """What every connection cost to open (TCP connect, plus the TLS handshake on https), in ms: the
-    figure that, against a plain run on the same server, shows what TLS costs it. Empty for plain HTTP
-    with no connection measured."""
+    """What every connection cost to open, in ms: the TCP connect (over a Unix socket with TLS, the
+    handshake too); on https the handshake is the record's own `tls_ms`. Empty for plain HTTP with no
+    connection measured."""
     from loadbench.results.metrics import percentile_summary_ms
 
     if connect is None or not connect.count:
@@ -85,6 +85,6 @@ def connect_extras(target: Target, connect: LatencyHistogram | None) -> dict[str
     return {
         "tls": target.scheme == "https",
         "connections_measured": connect.count,
-        # TCP connect (+ TLS handshake on https) per new connection, warm-up included
+        # TCP connect per new connection, warm-up included (the TLS handshake: the record's tls_ms)
         "connect_ms": percentile_summary_ms(connect),
     }

@@ -124,7 +124,7 @@ class PipeConn(Conn):
         self.transport = transport  # type: ignore[assignment]
         run = self.run
         t = perf_counter_ns()
-        run.conn_append(t - self.t0)
+        run.connected(self, t)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             with contextlib.suppress(OSError):
@@ -246,6 +246,13 @@ class PipeConn(Conn):
                 carried = 0
                 if self.dead or self.close_after:
                     break
+            else:
+                if self.mode != _EXPECT_HEAD:
+                    # The read ended exactly at a head whose body is still to come (uvicorn writes head
+                    # and body apart): the response is spread over reads like any other. Without this
+                    # fb stayed 0, the hot path took the body's read for whole responses, and the body
+                    # was cached as "the last response".
+                    self._partial(buf, t)
         except ProtocolError as exc:
             self._fail(ErrorClass.PROTOCOL, str(exc))
             return

@@ -4,8 +4,9 @@ Per response the engine appends one int64 to `lat`: the latency in ns shifted le
 status code in the low 10 bits, so a response costs a single `array.append`. The open loop also
 appends the service time (`svc`) and, per send, the schedule lag (`lag`). A response a check rejected
 carries the pseudo-status CHECK_FAILED_STATUS: fold() drops it from the figures (the check already
-counted it as a `check_failed` error). Per new connection `conn` gets its time to connect (folded
-during the warm-up too: with keep-alive most connections open then).
+counted it as a `check_failed` error). Per new connection `conn` gets its time to connect and, on
+https, `tls` its TLS handshake (both folded during the warm-up too: with keep-alive most connections
+open then).
 
 Time to first byte costs the hot path nothing: a response that arrives whole in one read has its first
 byte at its last, so its TTFB equals its latency (closed loop) or service time (open loop). Only a
@@ -78,8 +79,9 @@ class Shard(Tally):
     pipeline_downgrades: int = 0
     aborted: bool = False  # the caller ended the run early (--abort-on-fail)
     # `connect` (a Tally field) holds the connect time of every connection the process opened, warm-up
-    # included (with keep-alive most connections open then): TCP connect, plus the TLS handshake on https,
-    # from the connect call to the connection being ready to send.
+    # included (with keep-alive most connections open then): from the connect call to the TCP connection
+    # being up; `tls` (https over TCP) the TLS handshake after it, until the connection is ready to send.
+    # Over a Unix socket with TLS the two are not split: `connect` holds both.
 
 
 class Recorder:
@@ -89,9 +91,9 @@ class Recorder:
         self.lat = array("q")
         self.svc = array("q")
         self.conn = array("q")  # connect times (ns), warm-up included; see Shard.connect
+        self.tls = array("q")  # TLS handshake times (ns) on https, warm-up included; see Shard.tls
         self.lag = array("q")
         self.split = array("q")  # (base value, TTFB) pairs; see the module docstring
-        self.conn = array("q")  # time to connect of each new connection
         self.open_loop = open_loop
         self.bytes_in = 0
         self.bytes_out = 0
@@ -113,8 +115,8 @@ class Recorder:
         self.schedule_lag = LatencyHistogram() if open_loop else None
         self.connect = LatencyHistogram()
         self.ttfb = LatencyHistogram()
+        self.tls_handshake = LatencyHistogram()
         self.seconds: list[SecondCounts] = []
-        self.connect = LatencyHistogram()
         self._second = np.zeros(COUNTS_LEN, dtype=np.int64)
         self._second_requests = 0
         self._second_errors = 0
@@ -145,6 +147,8 @@ class Recorder:
         lag = _take(self.lag)
         split = _take(self.split)
         self.connect.record_many(_take(self.conn))  # warm-up included: see Shard
+        if self.tls:
+            self.tls_handshake.record_many(_take(self.tls))
         if not self.measuring:
             return
         dense = None
@@ -212,6 +216,7 @@ class Recorder:
             seconds=tuple(self.seconds), sent=self.sent, dropped=self.dropped, cpu_s=cpu_s,
             max_cpu_pct=100.0 * cpu_s / duration_s if duration_s > 0 else 0.0,
             connections_opened=self.connections_opened, connect=self.connect, ttfb=self.ttfb,
+            tls=self.tls_handshake if self.tls_handshake.count else None,
             expected_non_2xx=self.expected_non_2xx, pipeline_downgrades=self.pipeline_downgrades,
         )  # fmt: skip
 
@@ -261,6 +266,7 @@ def merge_shards(shards: list[Shard]) -> Shard:
             max_cpu_pct=max(out.max_cpu_pct, s.max_cpu_pct),
             connections_opened=out.connections_opened + s.connections_opened,
             connect=_merge_optional(out.connect, s.connect), ttfb=_merge_optional(out.ttfb, s.ttfb),
+            tls=_merge_optional(out.tls, s.tls),
             expected_non_2xx=out.expected_non_2xx + s.expected_non_2xx,
             pipeline_downgrades=out.pipeline_downgrades + s.pipeline_downgrades,
             aborted=out.aborted or s.aborted,

@@ -10,6 +10,7 @@ sweeper live here too.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from time import perf_counter_ns
@@ -71,6 +72,11 @@ class Run:
         self.lag_append = rec.lag.append
         self.split_append = rec.split.append
         self.conn_append = rec.conn.append
+        self.tls_append = rec.tls.append
+        # TLS over TCP: the TCP connect is awaited on its own (tcp_connect) so the handshake gets its own
+        # histogram; when each connection's TCP connect finished (ns), until connected() takes it.
+        self.split_tls = ssl_context is not None and unix_socket is None
+        self.tcp_done: dict[Conn, int] = {}
         self.keepalive = keepalive
         self.timeout_ns = timeout_ns
         self.open_loop = open_loop
@@ -152,6 +158,8 @@ class Run:
             connecting = self.loop.create_unix_connection(
                 lambda: conn, self.unix_socket, ssl=self.ssl_context, server_hostname=self.server_hostname
             )
+        elif self.split_tls:
+            connecting = self._tls_connection(conn)
         else:
             host, port = self.address
             connecting = self.loop.create_connection(
@@ -161,6 +169,35 @@ class Run:
         conn.transport = None
         task.add_done_callback(lambda fut: self._connected(conn, fut))
         self.connecting[conn] = task
+
+    async def _tls_connection(self, conn: Conn) -> tuple[asyncio.BaseTransport, Conn]:
+        """TCP connect, its time noted, then the TLS handshake on that socket (once per connection).
+
+        create_connection(ssl=...) only reports when both are done; splitting them costs one more
+        callback per new connection, never per request."""
+        host, port = self.address
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await self.loop.sock_connect(sock, (host, port))
+            self.tcp_done[conn] = perf_counter_ns()
+            return await self.loop.create_connection(
+                lambda: conn, sock=sock, ssl=self.ssl_context, server_hostname=self.server_hostname
+            )
+        except BaseException:  # refused, timed out (cancelled by the sweeper), handshake failed
+            self.tcp_done.pop(conn, None)
+            sock.close()
+            raise
+
+    def connected(self, conn: Conn, t: int) -> None:
+        """Record a new connection's time to connect (and TLS handshake, when split) at `t` (ns)."""
+        if self.split_tls:
+            tcp = self.tcp_done.pop(conn, 0)
+            if tcp:
+                self.conn_append(tcp - conn.t0)
+                self.tls_append(t - tcp)
+                return
+        self.conn_append(t - conn.t0)
 
     def _connected(self, conn: Conn, fut: asyncio.Future[Any]) -> None:
         self.connecting.pop(conn, None)
