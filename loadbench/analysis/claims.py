@@ -7,14 +7,16 @@ and `claims_note` from the claim lines of the results file.
 
 Who is "best" is the model with the highest median req/s at the point so far, the runner-up the next; the
 claim is on their paired ratios (one pair a round: their two trials of the point, measured back to back).
-A trial that failed or saturated the load generator gives no pair for its round: it measured something
-else than the server.
+A trial that failed, saturated the load generator, or answered 1 % of its requests or more with errors
+gives no pair for its round: it measured something else than the server. A model with no usable trial at
+a point leaves its claim undecided, saying which model and why.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -25,13 +27,40 @@ from loadbench.results.claims import ClaimRecord
 if TYPE_CHECKING:
     from loadbench.results.records import TrialResult
 
-__all__ = ["PointJudgement", "claim_factor", "claim_record", "claim_sentence", "claims_note", "judge_point",
-           "usable"]
+__all__ = ["MAX_ERROR_SHARE", "PointJudgement", "claim_factor", "claim_record", "claim_sentence",
+           "claims_note", "error_share", "judge_point", "unusable_reason", "usable"]
+
+
+#: A trial whose errors (transport errors, failed checks, non-2xx answers) reach this share of its requests
+#: measured something else than serving: a server answering fast 503s must not win on req/s.
+MAX_ERROR_SHARE = 0.01
+
+
+def error_share(trial: TrialResult) -> float:
+    """(transport errors + failed checks + non-2xx responses) / (responses + transport errors)."""
+    errors = trial.error_count + max(trial.requests - trial.ok, 0)  # `errors` holds check_failed too
+    attempts = trial.requests + trial.error_count
+    return errors / attempts if attempts else 0.0
+
+
+def unusable_reason(trial: TrialResult) -> str | None:
+    """Why `trial` did not measure the server (None when it did): it failed, saturated the load generator,
+    served no requests, or answered with errors in 1 % of its requests or more."""
+    if not trial.status_ok:
+        reason = (trial.failure or {}).get("reason") or "the server failed"
+        return f"failed ({reason[:200]})"
+    if trial.saturated:
+        return "the load generator saturated"
+    if not (math.isfinite(trial.rps) and trial.rps > 0):
+        return "no requests were served"
+    if (share := error_share(trial)) >= MAX_ERROR_SHARE:
+        return f"errors in {share:.1%} of requests (at most {MAX_ERROR_SHARE:.0%} counts)"
+    return None
 
 
 def usable(trial: TrialResult) -> bool:
-    """True when `trial` measured the server: it did not fail, did not saturate, and served requests."""
-    return trial.status_ok and not trial.saturated and math.isfinite(trial.rps) and trial.rps > 0
+    """True when `trial` measured the server (unusable_reason is None)."""
+    return unusable_reason(trial) is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,37 +75,66 @@ class PointJudgement:
 
 def judge_point(
     trials: Sequence[TrialResult], models: Sequence[str], *, band: float, elapsed_s: float, budget_s: float,
-    round_s: float, max_rounds: int,
+    round_s: float, max_rounds: int, not_started: Mapping[str, str] | None = None,
 ) -> PointJudgement:  # fmt: skip
     """Apply the stop rule to one load point's `trials` (every round so far, every model).
 
     `models` are the scenario's server names (the order breaks ties in the ranking). `round_s` is what one
-    more round of the run costs, `max_rounds` the cap; a claim the rule cannot decide is CONTINUE while
-    both leave room, else UNDECIDED with the reason. A winner is always `a` (B_WINS never comes back).
+    more round of the run costs, `max_rounds` the cap (and the look schedule's); a claim the rule cannot
+    decide is CONTINUE while both leave room, else UNDECIDED with the reason. A winner is always `a`
+    (B_WINS never comes back). A model with no usable trial at the point makes the claim UNDECIDED, naming
+    it and why (a best-of-the-rest claim would pass for the point's answer); after one round it may still
+    be measured in the next, unless `not_started` (server name -> start error) says its server cannot start.
     """
     by_model: dict[str, dict[int, TrialResult]] = {name: {} for name in models}
     for trial in sorted(trials, key=lambda t: (t.round, t.attempt)):
         if trial.model in by_model:
             by_model[trial.model][trial.round] = trial  # the last attempt of a round counts
     rounds = max((t.round for t in trials), default=0)
-    medians = {name: median([t.rps for t in got.values() if usable(t)])
-               for name, got in by_model.items() if any(usable(t) for t in got.values())}  # fmt: skip
+    measured = {name: {r: t for r, t in got.items() if usable(t)} for name, got in by_model.items()}
+    medians = {name: median([t.rps for t in got.values()]) for name, got in measured.items() if got}
     ranked = sorted(medians, key=lambda name: (-medians[name], list(models).index(name)))
     ranked += [name for name in models if name not in ranked]
     a, b = ranked[0], ranked[1]
-    pairs = [(by_model[a][r], by_model[b][r]) for r in sorted(set(by_model[a]) & set(by_model[b]))]
-    pairs = [(x, y) for x, y in pairs if usable(x) and usable(y)]
+    pairs = [(measured[a][r], measured[b][r]) for r in sorted(set(measured[a]) & set(measured[b]))]
     logs = [math.log(x.rps / y.rps) for x, y in pairs]
-    cap = len(logs) + 1  # the rounds, not the pairs, are capped (below): a lost pair is no round saved
     claim = decide_claim(a, b, logs, band=band, elapsed_s=elapsed_s, budget_s=budget_s, round_s=round_s,
-                         max_pairs=cap)  # fmt: skip
+                         max_rounds=max_rounds)  # fmt: skip
     if claim.state is ClaimState.B_WINS:  # the median of the ratios disagrees with the medians' ranking
         claim = decide_claim(b, a, [-d for d in logs], band=band, elapsed_s=elapsed_s, budget_s=budget_s,
-                             round_s=round_s, max_pairs=cap)  # fmt: skip
+                             round_s=round_s, max_rounds=max_rounds)  # fmt: skip
     if claim.state is ClaimState.CONTINUE and rounds >= max_rounds:
         claim = replace(claim, state=ClaimState.UNDECIDED, why=f"max_rounds ({max_rounds}) did not decide it")
+    unmeasured = _unmeasured(by_model, measured, not_started or {})
+    if unmeasured:
+        why = "; ".join(f"{name} was not measured at this point: {reason}"
+                        for name, reason in unmeasured.items())  # fmt: skip
+        final = (claim.state.final or rounds >= 2 or any(name in (not_started or {}) for name in unmeasured))
+        claim = replace(claim, state=ClaimState.UNDECIDED if final else ClaimState.CONTINUE, why=why)
     fewest = min((min(x.requests, y.requests) for x, y in pairs), default=None)
     return PointJudgement(claim=claim, medians_rps=medians, rounds=rounds, fewest_requests=fewest)
+
+
+def _unmeasured(by_model: Mapping[str, Mapping[int, TrialResult]],
+                measured: Mapping[str, Mapping[int, TrialResult]],
+                not_started: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
+    """The models without a usable trial at the point, with why (their trials' reasons, or the start
+    error: a server that did not start counts as unmeasured even after earlier usable trials)."""
+    missing: dict[str, str] = {}
+    for name, got in by_model.items():
+        if name in not_started:  # measured before or not, it is measured no more
+            missing[name] = f"its server did not start ({not_started[name][:200]})"
+            continue
+        if measured[name]:
+            continue
+        reasons = [reason for t in got.values() if (reason := unusable_reason(t)) is not None]
+        if reasons:
+            counts = Counter(reasons)
+            missing[name] = "; ".join(f"{r} ({n} trial{'s' if n != 1 else ''})"
+                                      for r, n in counts.most_common(2))  # fmt: skip
+        else:
+            missing[name] = "no trial ran"
+    return missing
 
 
 def claim_record(judgement: PointJudgement, trial: TrialResult, *, elapsed_s: float,
@@ -143,21 +201,24 @@ def claim_sentence(record: ClaimRecord) -> str:
             f"{pairs}: {ratio}; {record.why}.")
 
 
-def claims_note(claims: Sequence[ClaimRecord]) -> str:
-    """The sentence that replaces "this run proves little" in an adaptive run: how many claims were
-    decided at 95 %, and how many were left undecided."""
-    if not claims:
-        return "This adaptive run recorded no claims (it stopped before its first round ended)."
+def claims_note(claims: Sequence[ClaimRecord], points: int) -> str:
+    """The sentence that replaces "this run proves little" in an adaptive run: how many of its `points`
+    (the load points its trials measured) have a claim decided at 95 %, and how many were not."""
+    points = max(points, len(claims))
     wins = sum(c.state == "a wins" for c in claims)
     ties = sum(c.state == "tie" for c in claims)
     undecided = len(claims) - wins - ties
+    unjudged = points - len(claims)
     level = _level(claims[0])
     rounds = max(c.rounds for c in claims)
     parts = [f"{wins} win{'s' if wins != 1 else ''}"]
     parts += [f"{ties} tie{'s' if ties != 1 else ''}"] if ties else []
-    text = (f"Adaptive run: {wins + ties} of {len(claims)} claims decided at {level} ({', '.join(parts)}), "
+    text = (f"Adaptive run: {wins + ties} of {points} claims decided at {level} ({', '.join(parts)}), "
             f"each load point repeated until its claim was decided ({rounds} rounds at most)")
     if undecided:
         text += (f"; {undecided} undecided, printed with the interval so far (a longer budget or a quieter "
                  "machine may decide them)")
+    if unjudged:
+        text += (f"; {unjudged} load point{'s' if unjudged != 1 else ''} measured but never judged (the run "
+                 "stopped first): no claim there")
     return text + "."

@@ -238,8 +238,9 @@ def choose_verdict(
             f"On {workload} at {winner.load_label} (open loop), {winner.model} ({winner.family}) keeps "
             f"p99 at {_figure(values[0].median, unit)}, {times(ratio)} lower than {runner.model}"
         )
-    if worst is not runner and backed:
-        head += f", and its peak is {times(ratio_worst)} that of {worst.model} ({worst.family})"
+    if worst is not runner and backed:  # medians only: the claim's interval is of winner vs runner-up
+        head += (f", and its peak is {times(ratio_worst)} that of {worst.model} ({worst.family}) (medians; "
+                 "not tested at 95 %)")
     elif worst is not runner:
         head += f" and {times(ratio_worst)} that of {worst.model} ({worst.family})" if metric == "rps" else (
             f" and {times(ratio_worst)} lower than {worst.model} ({worst.family})"

@@ -13,6 +13,7 @@ With alpha = 0.05 no interval exists below n = 6 (even [min, max] covers only 1 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from fractions import Fraction
 MIN_PAIRS_95 = 6
 
 
+@functools.cache  # pure, and the stop rule asks for the same few (n, k) after every round
 def binomial_cdf_half(n: int, k: int) -> Fraction:
     """Return P(B <= k) exactly for B ~ Binomial(n, 1/2); 0 for k < 0, 1 for k >= n."""
     if k < 0:
@@ -30,14 +32,17 @@ def binomial_cdf_half(n: int, k: int) -> Fraction:
     return Fraction(sum(math.comb(n, i) for i in range(k + 1)), 2**n)
 
 
-def median_ci_rank(n: int, confidence: float = 0.95) -> int | None:
+@functools.cache
+def median_ci_rank(n: int, confidence: float = 0.95, *, alpha: Fraction | None = None) -> int | None:
     """Return the 1-based rank k of the lower bound of the median's interval [d_(k), d_(n+1-k)].
 
-    None when even [min, max] covers less than `confidence` (n < 6 at 95 %).
+    The narrowest such interval whose two-sided error is at most `alpha` (exact, when given; else
+    1 - `confidence`). None when even [min, max] errs more often (n < 6 at 95 %).
     """
     if n < 1:
         return None
-    alpha_half = Fraction(1 - Fraction(confidence).limit_denominator(10**6)) / 2
+    error = alpha if alpha is not None else 1 - Fraction(confidence).limit_denominator(10**6)
+    alpha_half = Fraction(error) / 2
     best: int | None = None
     for k in range(1, n // 2 + 1):
         if binomial_cdf_half(n, k - 1) <= alpha_half:
@@ -85,16 +90,18 @@ class MedianInterval:
         return (self.high - self.low) / 2
 
 
-def median_interval(values: Sequence[float], confidence: float = 0.95) -> MedianInterval:
+def median_interval(values: Sequence[float], confidence: float = 0.95, *,
+                    alpha: Fraction | None = None) -> MedianInterval:  # fmt: skip
     """Return the median of `values` with its order-statistic confidence interval (see module doc).
 
-    With no values the median is NaN and there is no interval.
+    `alpha`, when given, is the interval's exact two-sided error bound instead of 1 - `confidence` (the
+    stop rule's share of 5 % at one look). With no values the median is NaN and there is no interval.
     """
     ordered = sorted(values)
     n = len(ordered)
     if n == 0:
         return MedianInterval(n=0, median=math.nan, low=None, high=None, rank=None, coverage=None)
-    k = median_ci_rank(n, confidence)
+    k = median_ci_rank(n, confidence, alpha=alpha)
     if k is None:
         return MedianInterval(n=n, median=median(ordered), low=None, high=None, rank=None, coverage=None)
     return MedianInterval(

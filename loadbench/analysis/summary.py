@@ -406,7 +406,7 @@ def summarize(results: Results, *, confidence: float = 0.95) -> Summary:
     if not trials:
         notes.append("The results file holds no trials yet: nothing was measured (or the run stopped early).")
     elif results.claims:  # an adaptive run repeated each point until decided: the claims say what holds
-        notes.append(claims_note(results.claims))
+        notes.append(claims_note(results.claims, len({(t.workload, t.load_label) for t in trials})))
     elif (note := repetition_note(max_reps, confidence)) is not None:
         notes.append(note)
     precisions = [(t.backend, str(t.backend_extras["latency_precision"])) for t in measured

@@ -35,7 +35,8 @@ class ClaimRecord:
     round, measured back to back), `ratio_low`–`ratio_high` its distribution-free `confidence` interval
     (None with too few pairs for one). `rounds` counts the rounds that measured the point, `pairs` those
     that gave a pair (both trials measured, neither saturated). `elapsed_s` is the run's wall time when
-    the claim became final. `medians_rps` holds every model's median req/s at the point.
+    the claim became final. `medians_rps` holds every model's median req/s at the point. `run_id` and
+    `scenario_sha256` stamp the line like the run's trials, so a reader refuses a claim of another run.
     """
 
     kind: str = CLAIM_KIND
@@ -55,6 +56,8 @@ class ClaimRecord:
     why: str = ""
     elapsed_s: float = 0.0
     medians_rps: Mapping[str, float] = field(default_factory=dict)
+    run_id: str | None = None  # the header's run_id, stamped by the runner like a trial's (None: older files)
+    scenario_sha256: str | None = None  # the header's scenario sha256, stamped beside run_id
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

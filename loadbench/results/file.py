@@ -289,7 +289,11 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
             profiles.append(ProfileRecord.from_json(data, where=f"{path}:{number}"))
             continue
         if isinstance(data, dict) and data.get("kind") == CLAIM_KIND:
-            claims.append(ClaimRecord.from_json(data, where=f"{path}:{number}"))
+            claim = ClaimRecord.from_json(data, where=f"{path}:{number}")
+            if first_number > 1:  # a real header: every claim must be of its run, like every trial
+                _refuse_other_run(path, number, header, claim.run_id, claim.scenario_sha256,
+                                  f"claim {claim.workload} {claim.load_label}")  # fmt: skip
+            claims.append(claim)
             continue
         if isinstance(data, dict) and data.get("kind", "trial") != "trial":
             kind = describe(data["kind"])
@@ -297,34 +301,38 @@ def _read_lines(path: Path, lines: list[str], first_number: int, header: Results
             continue
         trial = TrialResult.from_json(data, where=f"{path}:{number}")
         if first_number > 1:  # a real header: every trial must be of its run
-            _refuse_other_run(path, number, header, trial)
+            _refuse_other_run(path, number, header, trial.run_id, trial.scenario_sha256,
+                              f"trial {trial.trial_id!r}")  # fmt: skip
         trials.append(trial)
     return Results(header=header, trials=tuple(trials), warnings=tuple(warnings), path=path,
                    profiles=tuple(profiles), claims=tuple(claims))
 
 
-def _refuse_other_run(path: Path, number: int, header: ResultsHeader, trial: TrialResult) -> None:
-    """Raise ResultsFormatError when line `number` holds a trial of another run or scenario than the header.
+def _refuse_other_run(path: Path, number: int, header: ResultsHeader, run_id: str | None,
+                      scenario_sha256: str | None, line: str) -> None:  # fmt: skip
+    """Raise ResultsFormatError when line `number` (a trial or a claim, named by `line`) is of another run
+    or scenario than the header.
 
-    `loadbench run` stamps every trial with the header's `run_id` and scenario sha256 (runner._Sink), so
-    a line appended from any other run names a run (or scenario) the header does not. A trial without a
-    run id (older files, hand-built records) cannot be placed and is accepted. A file mixing runs would
-    let another scenario's trials count as this one's in a report, a threshold check or a comparison.
+    `loadbench run` stamps every trial and claim with the header's `run_id` and scenario sha256
+    (runner._Sink), so a line appended from any other run names a run (or scenario) the header does not.
+    A line without a run id (older files, hand-built records) cannot be placed and is accepted. A file
+    mixing runs would let another scenario's trials or claims count as this one's in a report, a
+    threshold check or a comparison.
     """
     header_sha = header.scenario.get("sha256")
-    other_scenario = (trial.scenario_sha256 is not None and header_sha is not None
-                      and trial.scenario_sha256 != header_sha)  # fmt: skip
-    if (trial.run_id is None or trial.run_id == header.run_id) and not other_scenario:
+    other_scenario = (scenario_sha256 is not None and header_sha is not None
+                      and scenario_sha256 != header_sha)  # fmt: skip
+    if (run_id is None or run_id == header.run_id) and not other_scenario:
         return
     name = header.scenario.get("name")
     if other_scenario:
-        what = (f"of another scenario (sha256 {str(trial.scenario_sha256)[:12]}…; the header's scenario "
+        what = (f"of another scenario (sha256 {str(scenario_sha256)[:12]}…; the header's scenario "
                 f"{name!r} has {str(header_sha)[:12]}…)")  # fmt: skip
     else:
         own = header.run_id or "not recorded, an older file"
-        what = f"of another run ({trial.run_id}; the header's run of {name!r}: {own})"
+        what = f"of another run ({run_id}; the header's run of {name!r}: {own})"
     raise ResultsFormatError(
-        f"{path}:{number}: trial {trial.trial_id!r} is {what}; a results file holds one run: move the "
+        f"{path}:{number}: {line} is {what}; a results file holds one run: move the "
         f"appended lines into a file of their own (after its own header line), or rerun into a fresh --out"
     )
 

@@ -3,7 +3,8 @@
 For each block of the plan a fresh server starts (pinned to the scenario's server CPUs); each of the
 block's trials warms up and drives it (the engine pinned to the client CPUs) while the monitor samples the
 server tree; every trial's result is appended to results.jsonl and flushed before the next one starts.
-A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on.
+A server that fails to start or dies is recorded as failed trials with its own log, and the run goes on
+(an adaptive run then starts that server no more: runner/adaptive.py).
 Ctrl-C (KeyboardInterrupt) stops the server, keeps the results so far, and ends the run as interrupted.
 With profiling on, chosen trials run once more under py-spy after their block (profiling.py).
 
@@ -35,6 +36,7 @@ from loadbench.runner.trial import _failed, _measure, engine_settings, server_ta
 if TYPE_CHECKING:
     from loadbench.plan import Block, Plan, Trial
     from loadbench.profile import ProfileSession
+    from loadbench.results.claims import ClaimRecord
     from loadbench.results.file import ResultsWriter
     from loadbench.results.records import TrialResult
     from loadbench.scenario import Scenario
@@ -113,7 +115,8 @@ def run_plan(
             if adaptive:
                 servers = [server for server in scenario.servers if server.name not in missing]
                 run_adaptive(scenario, servers, run_block=lambda block: _run_block(block, progress),
-                             write_claim=writer.append_claim, clock=time.monotonic, started_s=started_s)
+                             write_claim=progress.claim, clock=time.monotonic, started_s=started_s,
+                             start_failures=progress.start_failures)  # fmt: skip
             else:
                 for group in _rounds(blocks, paired=paired):
                     _run_round(group, progress)
@@ -139,6 +142,7 @@ class _Sink:
     profile_plan: dict[int, tuple[Trial, ...]] = field(default_factory=dict)
     written: int = 0
     failed: int = 0
+    start_failures: dict[str, str] = field(default_factory=dict)  # server name -> why it did not start
 
     def record(self, trial: Trial, result: TrialResult) -> TrialResult:
         """Write `result` stamped with this run's id and scenario sha256 (how a reader tells our lines from
@@ -151,6 +155,12 @@ class _Sink:
         self.failed += int(result.failed)
         self.events.trial_finished(trial, result)
         return result
+
+    def claim(self, claim: ClaimRecord) -> None:
+        """Write an adaptive run's claim line, stamped like the trials (run id, scenario sha256)."""
+        header = self.writer.header
+        self.writer.append_claim(replace(claim, run_id=header.run_id,
+                                         scenario_sha256=header.scenario.get("sha256")))  # fmt: skip
 
 
 def _rounds(blocks: list[Block], *, paired: bool) -> list[list[Block]]:
@@ -223,12 +233,14 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                 try:
                     server = _start(model, app, block, scenario, log_dir)
                 except ServerStartError as exc:
+                    out.start_failures[block.server.name] = str(exc)  # an adaptive run starts it no more
                     if start_attempts >= 2:
                         start_failure = exc
                     fail(trial, str(exc), exc.log_tail)
                     continue
                 except UsageError as exc:  # e.g. an ASGI app under a WSGI-only model: no retry helps
                     start_failure = ServerStartError(str(exc))
+                    out.start_failures[block.server.name] = str(exc)
                     fail(trial, str(exc), "")
                     continue
                 problems = _preflight(block, scenario, server)
@@ -236,6 +248,7 @@ def _run_block(block: Block, out: _Sink, *, attempt: int = 1) -> list[TrialResul
                     reason = "preflight failed before any load: " + "; ".join(problems)
                     log_tail = server.log_tail()
                     start_failure = ServerStartError(reason)
+                    out.start_failures[block.server.name] = reason
                     server.stop()
                     fail(trial, reason, log_tail, server.unix_socket)
                     server = None

@@ -6,6 +6,7 @@ the API are covered); the results reader applies the size limits. Each check ret
 sentence (None when the value is fine), so every caller words the "where" its own way.
 
     MAX_REPEAT = 1000                   repetitions of a sweep
+    MAX_ROUNDS = 200                    rounds of an adaptive run (its stop rule's last look is at 200 pairs)
     MAX_DURATION_S = 24 h               any duration: a trial, its warm-up, a stage, a request timeout
     MIN_TIMEOUT_S = 10 ms               a shorter per-request deadline is not enforced by any backend
     FD_MARGIN = 64                      connections may use the fd hard limit minus this
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_REPEAT",
     "MAX_RESULTS_FILE_BYTES",
     "MAX_RESULTS_LINE_BYTES",
+    "MAX_ROUNDS",
     "MAX_SCENARIO_BYTES",
     "MAX_SCHEDULED",
     "MAX_TOML_DEPTH",
@@ -44,11 +46,13 @@ __all__ = [
     "rate_problem",
     "repeat_problem",
     "request_problem",
+    "rounds_problem",
     "timeout_problem",
     "toml_depth",
 ]
 
 MAX_REPEAT = 1000
+MAX_ROUNDS = 200
 MAX_DURATION_S = 24 * 3600.0
 MIN_TIMEOUT_S = 0.010
 FD_MARGIN = 64
@@ -63,6 +67,13 @@ MAX_SCENARIO_BYTES = 1024 * 1024
 def repeat_problem(repeat: int) -> str | None:
     if repeat > MAX_REPEAT:
         return f"{repeat} repetitions is more than the limit of {MAX_REPEAT}; run fewer (3 to 10 is usual)"
+    return None
+
+
+def rounds_problem(rounds: int) -> str | None:
+    if rounds > MAX_ROUNDS:
+        return (f"{rounds} rounds is more than the limit of {MAX_ROUNDS}; use fewer (the budget usually ends "
+                "an adaptive run first)")
     return None
 
 

@@ -3,8 +3,9 @@ decided at 95 %, within a time budget for the whole run; validated into an `Adap
 
     [load]
     adaptive = true      # rounds of short trials, every model's server kept up, until the claims are decided
-    budget = "60s"       # wall time of the whole run (server starts included); no round starts past it
-    max_rounds = 20      # optional cap on rounds (default 40); at least MIN_ROUNDS, the fewest that decide
+    budget = "60s"       # wall time of the whole run (server starts included); no trial starts past it
+    max_rounds = 20      # optional cap on rounds (default 40, at most 200); at least MIN_ROUNDS, the fewest
+                         # that decide; it also fixes the stop rule's look schedule
     tie_band = "5%"      # "X and Y tie" needs the whole 95 % interval of X/Y within ±5 %
 
 The stop rule itself is loadbench.analysis.adaptive; the loop that applies it is loadbench.runner.adaptive.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from loadbench.safe import limits
 from loadbench.scenario.schema import Reader
 from loadbench.scenario.types import DEFAULT_BUDGET_S, DEFAULT_MAX_ROUNDS, DEFAULT_TIE_BAND, Adaptive
 
@@ -60,6 +62,9 @@ def parse_adaptive(reader: Reader, *, servers: int, paired: bool, closed_only: b
     if max_rounds < MIN_ROUNDS:
         reader.report("max_rounds", f"{raw['max_rounds']!r} is too few: no claim is decided before "
                                     f"{MIN_ROUNDS} rounds; use max_rounds = {MIN_ROUNDS} or more")
+        max_rounds = DEFAULT_MAX_ROUNDS
+    if (problem := limits.rounds_problem(max_rounds)) is not None:
+        reader.report("max_rounds", problem)
         max_rounds = DEFAULT_MAX_ROUNDS
     return Adaptive(budget_s=budget, max_rounds=max_rounds, tie_band=_tie_band(reader))
 

@@ -60,3 +60,42 @@ def test_an_adaptive_run_stops_when_the_rule_decides_and_writes_its_claim(tmp_pa
     report = render_markdown(summarize(results))
     assert "uvicorn serves" in report and "the requests of waitress on /io?ms=20 at 32 connections" in report
     assert "Adaptive run: 1 of 1 claims decided at 95 %" in report and "proves little" not in report
+
+
+PICKY = """\
+name = "adaptive-picky"
+[app]
+module = "tests.apps.picky_wsgi:app"
+cwd = "{repo}"
+[[servers]]
+model = "gunicorn"
+[[servers]]
+model = "waitress"
+[[endpoints]]
+path = "/plaintext"
+[load]
+connections = [2, 4]
+duration = "0.2s"
+warmup = "0.05s"
+timeout = "2s"
+adaptive = true
+budget = "40s"
+"""
+
+
+def test_a_server_that_does_not_start_is_started_once_and_its_claims_close_undecided(tmp_path: Path) -> None:
+    from runner_support import REPO
+
+    scenario = tmp_path / "adaptive-picky.toml"
+    scenario.write_text(PICKY.format(repo=REPO))
+    with watched_run([str(scenario), "--no-report"], tmp_path / "run") as run:
+        run.proc.wait(120)
+    results = read_results(run.results)
+    gunicorn = [t for t in results.trials if t.model == "gunicorn"]
+    assert len(gunicorn) == 1 and not gunicorn[0].status_ok  # its first block failed; no retry after it
+    assert {t.round for t in results.trials} == {1}  # the claims closed after round 1
+    assert len(results.claims) == 2
+    for claim in results.claims:
+        assert claim.state == "undecided", claim
+        assert "gunicorn was not measured at this point: its server did not start" in claim.why
+        assert claim.run_id == results.header.run_id  # stamped like the trials

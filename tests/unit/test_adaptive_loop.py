@@ -8,7 +8,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,12 @@ from schema_check import check_results_file
 
 from loadbench.analysis.claims import claim_sentence, claims_note
 from loadbench.analysis.summary import summarize
-from loadbench.errors import ScenarioError
+from loadbench.errors import ResultsFormatError, ScenarioError
 from loadbench.plan import Block, build_plan, server_order
 from loadbench.results.claims import ClaimRecord
 from loadbench.results.file import ResultsWriter, read_results
 from loadbench.results.records import TrialResult, make_header
-from loadbench.runner.adaptive import run_adaptive
+from loadbench.runner.adaptive import INTERRUPTED, run_adaptive
 from loadbench.scenario import Scenario, apply_quick, parse_scenario
 
 TRIAL_S = 0.5  # what one synthetic trial costs on the fake clock
@@ -79,7 +79,8 @@ class FakeRun:
             "trial_id": trial.trial_id, "index": trial.index, "model": trial.server.name,
             "workload": trial.workload.name, "load": {"kind": "closed", "connections": 8},
             "load_label": trial.load.label, "repetition": trial.round, "round": trial.round,
-            "duration_s": 0.3, "requests": max(1, round(rps * 0.3)), "rps": rps,
+            "duration_s": 0.3, "requests": max(1, round(rps * 0.3)), "ok": max(1, round(rps * 0.3)),
+            "rps": rps,
             "saturated": (trial.server.name, trial.round) in self.saturated,
         })]  # fmt: skip
 
@@ -184,7 +185,7 @@ def test_a_budget_too_small_for_six_rounds_leaves_every_claim_undecided() -> Non
     claims = fake.go(_scenario(budget="20s"))  # a round costs 6 s: three fit, six would be needed
     assert len(claims) == 4 and all(c.state == "undecided" for c in claims)
     assert all(c.rounds == 3 and "budget" in c.why for c in claims)
-    assert claims_note(claims).startswith("Adaptive run: 0 of 4 claims decided at 95 %")
+    assert claims_note(claims, 4).startswith("Adaptive run: 0 of 4 claims decided at 95 %")
 
 
 def test_claims_round_trip_through_the_results_file_into_the_report(tmp_path: Path) -> None:
@@ -218,6 +219,8 @@ def test_claims_round_trip_through_the_results_file_into_the_report(tmp_path: Pa
     assert "95 %" in plaintext.claims[0] and "the requests of waitress on /plaintext at 8 connections" in \
         plaintext.claims[0]
     assert plaintext.verdict is not None and "where it serves" in plaintext.verdict.sentence
+    # The worst model's factor comes from medians, not from the claim's interval: said so.
+    assert "that of gunicorn () (medians; not tested at 95 %)" in plaintext.verdict.sentence
     counts = Counter((t.workload, t.load_label) for t in results.trials)
     assert counts[("/plaintext", "8c")] == 18 and counts[("/io?ms=20", "8c")] > 18
 
@@ -231,6 +234,7 @@ def test_claims_round_trip_through_the_results_file_into_the_report(tmp_path: Pa
                            "max_rounds = 6 or more"),
         ('tie_band = "150%"', "[load] tie_band: '150%' must be a percentage between 0 and 100"),
         ('budget = "0s"', "[load] budget: '0s' must be longer than zero"),
+        ('max_rounds = 500', "[load] max_rounds: 500 rounds is more than the limit of 200; use fewer"),
     ],
 )
 def test_bad_adaptive_settings_are_one_line_with_file_line_key_value_fix(extra: str, problem: str) -> None:
@@ -265,3 +269,76 @@ def test_the_plan_of_an_adaptive_run_is_its_first_round() -> None:
 def test_quick_runs_an_adaptive_scenario_once_not_adaptively() -> None:
     quick = apply_quick(_scenario())
     assert quick.load.adaptive is None and quick.load.repeat == 1 and quick.quick
+
+
+def test_an_interrupted_run_closes_its_open_points_as_undecided_and_the_note_says_so() -> None:
+    close = dict(CLEAR) | {("waitress", "/io?ms=20", "8c"): 980.0}
+    fake = FakeRun(close, noise=0.10)
+    recorder = fake.run_block
+
+    def run_block(block: Block) -> list[TrialResult]:
+        if block.trials[0].round == 9:  # Ctrl-C while the close point still goes on
+            raise KeyboardInterrupt
+        return recorder(block)
+
+    fake.run_block = run_block  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):  # the interrupt is not swallowed
+        fake.go(_scenario(budget="1h"))
+    by_point = {(c.workload, c.load_label): c for c in fake.claims}
+    assert len(by_point) == 4  # every point measured has its line: the decided ones and the open one
+    open_one = by_point[("/io?ms=20", "8c")]
+    assert open_one.state == "undecided" and open_one.why == INTERRUPTED and open_one.rounds == 8
+    note = claims_note(fake.claims, 4)
+    assert note.startswith("Adaptive run: 3 of 4 claims decided at 95 %") and "1 undecided" in note
+    assert "never judged" in claims_note(fake.claims[:3], 4)  # a killed run: the trials count the points
+
+
+def test_a_server_that_does_not_start_is_not_started_again_and_closes_its_claims() -> None:
+    fake = FakeRun(CLEAR, noise=0.03)
+    failures: dict[str, str] = {}
+    recorder = fake.run_block
+
+    def run_block(block: Block) -> list[TrialResult]:
+        if block.server.name != "gunicorn":
+            return recorder(block)
+        fake.run.append(("gunicorn", "", "", block.trials[0].round))
+        failures["gunicorn"] = "gunicorn did not answer /health within 10 s"
+        (trial,) = block.trials
+        return [TrialResult.from_json({
+            "model": "gunicorn", "workload": trial.workload.name,
+            "load": {"kind": "closed", "connections": 8}, "load_label": trial.load.label,
+            "round": trial.round, "duration_s": 0.0, "requests": 0, "rps": 0.0,
+            "status_ok": False, "failure": {"reason": failures["gunicorn"]},
+        })]  # fmt: skip
+
+    fake.run_block = run_block  # type: ignore[method-assign]
+    claims = run_adaptive(_scenario(), _scenario().servers, run_block=fake.run_block,
+                          write_claim=fake.claims.append, clock=fake.clock, started_s=0.0,
+                          start_failures=failures)  # fmt: skip
+    assert sum(m == "gunicorn" for m, *_ in fake.run) == 1  # tried once, in the first block, never again
+    assert max(r for *_, r in fake.run) == 1 and len(claims) == 4
+    for claim in claims:
+        assert claim.state == "undecided"
+        said = "gunicorn was not measured at this point: its server did not start (gunicorn did not answer"
+        assert said in claim.why
+
+
+def test_no_block_starts_once_the_budget_has_passed() -> None:
+    fake = FakeRun(CLEAR, noise=0.03)
+    claims = fake.go(_scenario(budget="3s"))  # round 1 alone (12 trials of 0.5 s) would take 6 s
+    assert len(fake.run) == 6 and fake.now == 3.0  # the round ended at the budget, not after it
+    assert [(c.workload, c.load_label) for c in claims] == [("/plaintext", "8c"), ("/plaintext", "64c")]
+    assert all(c.state == "undecided" and "budget" in c.why for c in claims)
+
+
+def test_the_reader_refuses_a_claim_of_another_run(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    header = make_header(scenario_name="adaptive-synthetic", run_id="run-one")
+    claim = ClaimRecord(workload="/plaintext", load={"kind": "closed", "connections": 8}, load_label="8c",
+                        a="uvicorn", b="waitress", state="a wins", run_id="run-one")  # fmt: skip
+    with ResultsWriter(path, header, overwrite=True) as writer:
+        writer.append_claim(claim)
+        writer.append_claim(replace(claim, load_label="64c", run_id="run-two"))
+    with pytest.raises(ResultsFormatError, match=r"results.jsonl:3: claim /plaintext 64c is of another run "
+                                                 r"\(run-two; the header's run of 'adaptive-synthetic'"):
+        read_results(path)
