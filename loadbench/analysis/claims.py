@@ -192,7 +192,9 @@ def claim_sentence(record: ClaimRecord) -> str:
     pairs = f"{record.pairs} pair{'s' if record.pairs != 1 else ''}"
     if record.state == "a wins" and have:
         factor = claim_factor(record)
-        return f"{record.a} serves {factor} the requests of {record.b} {_where(record)} ({pairs})."
+        small = record.ratio_high is not None and record.ratio_high < 1 + record.tie_band
+        margin = f", ahead, but by less than the ±{record.tie_band:.0%} tie band" if small else ""
+        return f"{record.a} serves {factor} the requests of {record.b} {_where(record)} ({pairs}{margin})."
     if record.state == "tie":
         return (f"{record.a} and {record.b} tie {_where(record)}: ratio {_ratio(record.ratio or 0.0)} "
                 f"({shown}), within ±{record.tie_band:.0%} ({pairs}).")

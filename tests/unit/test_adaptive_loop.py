@@ -342,3 +342,14 @@ def test_the_reader_refuses_a_claim_of_another_run(tmp_path: Path) -> None:
     with pytest.raises(ResultsFormatError, match=r"results.jsonl:3: claim /plaintext 64c is of another run "
                                                  r"\(run-two; the header's run of 'adaptive-synthetic'"):
         read_results(path)
+
+
+def test_a_win_inside_the_tie_band_says_it_is_small() -> None:
+    from loadbench.results.claims import ClaimRecord
+
+    small = ClaimRecord(workload="/io?ms=20", load={"kind": "closed", "connections": 8}, load_label="8c",
+                        a="uvicorn", b="waitress", state="a wins", ratio=1.03, ratio_low=1.004,
+                        ratio_high=1.08, pairs=6, rounds=6, tie_band=0.10)  # fmt: skip
+    clear = replace(small, ratio=3.0, ratio_low=2.6, ratio_high=3.4)
+    assert "by less than the ±10% tie band" in claim_sentence(small)
+    assert "tie band" not in claim_sentence(clear)
