@@ -194,3 +194,33 @@ def test_children_born_and_reaped_between_samples_are_counted(spawn: Spawn) -> N
     assert summary is not None and summary.server_cpu_s is not None
     assert used > 0.3 or _contended(summary)
     assert summary.server_cpu_s == pytest.approx(used, abs=0.12 + 0.1 * used)
+
+
+# A parent whose main thread and a second thread each start a sleeping child; the first child starts a
+# grandchild: the kernel lists children per thread, so the walk must read every thread's list.
+FAMILY = (
+    "import subprocess, sys, threading, time\n"
+    "nap = [sys.executable, '-c', 'import time; time.sleep(20)']\n"
+    "parent = [sys.executable, '-c', 'import subprocess, sys, time; '\n"
+    "          'subprocess.Popen([sys.executable, \"-c\", \"import time; time.sleep(20)\"]); '\n"
+    "          'time.sleep(20)']\n"
+    "kids = [subprocess.Popen(parent)]\n"
+    "thread = threading.Thread(target=lambda: kids.append(subprocess.Popen(nap)))\n"
+    "thread.start(); thread.join()\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(20)\n"
+)
+
+
+def test_the_tree_walk_finds_what_psutil_finds(spawn: Spawn) -> None:
+    from loadbench.monitor import _tree
+
+    proc = spawn(FAMILY)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    root = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 10
+    while len(root.children(recursive=True)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the grandchild may still be starting
+    expected = {proc.pid, *(child.pid for child in root.children(recursive=True))}
+    assert len(expected) == 4
+    assert set(_tree([proc.pid])) == expected
