@@ -164,6 +164,14 @@ def _ratio(value: float) -> str:
     return f"{value:.2f}" if value < 2 else f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
+def _span(low: float, high: float) -> str:
+    """An interval's bounds, "3.1–3.8", one more digit where the usual ones would print the same twice."""
+    shown = (_ratio(low), _ratio(high))
+    if shown[0] == shown[1] and low != high:
+        shown = (f"{low:.3g}" if low < 1 else f"{low:.4g}", f"{high:.3g}" if high < 1 else f"{high:.4g}")
+    return f"{shown[0]}–{shown[1]}"
+
+
 def _where(record: ClaimRecord) -> str:
     connections = record.load.get("connections")
     if record.load.get("kind") == "closed" and isinstance(connections, int):
@@ -180,14 +188,14 @@ def claim_factor(record: ClaimRecord) -> str:
     ratio = f"{_ratio(record.ratio)}×" if record.ratio is not None else "?×"
     if record.ratio_low is None or record.ratio_high is None:
         return f"{ratio} (no interval yet)"
-    return f"{ratio} ({_ratio(record.ratio_low)}–{_ratio(record.ratio_high)}×, {_level(record)})"
+    return f"{ratio} ({_span(record.ratio_low, record.ratio_high)}×, {_level(record)})"
 
 
 def claim_sentence(record: ClaimRecord) -> str:
     """The claim in words, with its interval ("uvicorn serves 3.4× (3.1–3.8×, 95 %) the requests of
     waitress on /plaintext at 16 connections (8 pairs)"), a tie, or undecided with the interval so far."""
     have = record.ratio is not None
-    shown = (f"{_ratio(record.ratio_low)}–{_ratio(record.ratio_high)}, {_level(record)}"
+    shown = (f"{_span(record.ratio_low, record.ratio_high)}, {_level(record)}"
              if record.ratio_low is not None and record.ratio_high is not None else "no interval yet")
     pairs = f"{record.pairs} pair{'s' if record.pairs != 1 else ''}"
     if record.state == "a wins" and have:

@@ -353,3 +353,12 @@ def test_a_win_inside_the_tie_band_says_it_is_small() -> None:
     clear = replace(small, ratio=3.0, ratio_low=2.6, ratio_high=3.4)
     assert "by less than the ±10% tie band" in claim_sentence(small)
     assert "tie band" not in claim_sentence(clear)
+
+
+def test_a_narrow_interval_gets_the_digit_that_tells_its_bounds_apart() -> None:
+    from loadbench.results.claims import ClaimRecord
+
+    narrow = ClaimRecord(workload="/io?ms=20", load={"kind": "closed", "connections": 8}, load_label="8c",
+                         a="uvicorn", b="waitress", state="a wins", ratio=1.07, ratio_low=1.066,
+                         ratio_high=1.073, pairs=6, rounds=6, tie_band=0.10)  # fmt: skip
+    assert "(1.066–1.073×, 95 %)" in claim_sentence(narrow)
