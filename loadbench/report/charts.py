@@ -11,6 +11,7 @@ as well so no chart depends on colour alone.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -313,9 +314,10 @@ def timeline_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) 
         return _chart(chart_id, title, caption, fig)
 
 
-# CPU time advances in clock ticks (10 ms on Linux): a CPU % over a sample much shorter than the 250 ms
-# period (the last one, cut short when the trial stops) is mostly rounding, so it is not drawn.
-_MIN_CPU_SAMPLE_S = 0.1
+# A live process's CPU time is read to the nanosecond, but children reaped meanwhile (CGI) arrive in clock
+# ticks (10 ms): a CPU % over a sample much shorter than that (the last one, cut short when the trial
+# stops) is mostly rounding, so it is not drawn.
+_MIN_CPU_SAMPLE_S = 0.02
 
 
 def _cpu_points(d: HeavyDetail) -> tuple[list[float], list[float]]:
@@ -326,6 +328,12 @@ def _cpu_points(d: HeavyDetail) -> tuple[list[float], list[float]]:
             ys.append(cpu)
         previous = t
     return xs, ys
+
+
+def _sample_period_ms(details: list[HeavyDetail]) -> str:
+    """The monitor's sampling period as the samples show it (shorter windows are sampled more often)."""
+    gaps = sorted(b - a for d in details for a, b in itertools.pairwise(d.monitor_s))
+    return f"{gaps[len(gaps) // 2] * 1000:.0f} ms" if gaps else "250 ms"
 
 
 def resources_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str) -> Chart | None:
@@ -353,7 +361,8 @@ def resources_chart(w: WorkloadSummary, styles: dict[str, Style], chart_id: str)
         bottom.set_ylabel("server RSS (MB)")
         bottom.set_ylim(bottom=0)
         bottom.set_xlabel("time into the measured window (s)")
-        caption = ("The server's processes sampled every 250 ms (100 % = one core; RSS summed over "
+        every = _sample_period_ms(details)
+        caption = (f"The server's processes sampled every {every} (100 % = one core; RSS summed over "
                    "processes). Right of the dotted line the window is over and responses drain.")
         return _chart(chart_id, title, caption, fig)
 

@@ -45,7 +45,9 @@ def _measure(
     from loadbench.results.build import measured_trial
 
     started = datetime.now(UTC)
-    monitor = ProcessMonitor(server.pids)
+    # At least ~10 samples a window (a 0.3-s adaptive trial would otherwise get one), at most 4 a second;
+    # a sample costs about half a millisecond of this process, which also runs the engine.
+    monitor = ProcessMonitor(server.pids, interval_s=min(0.25, max(0.03, trial.duration_s / 10)))
     counters: list[InstructionCounter] = []  # hardware counters, only where the kernel allows them
 
     def open_counters() -> None:
