@@ -26,6 +26,8 @@ def bench(
     arrival: Literal["uniform", "poisson"] = "uniform", max_connections: int | str = 1024,
     processes: int = 1, cpus: str | list[int] | None = None, seed: int = 0, keepalive: bool = True,
     engine: str = "native", allow_remote: bool = False, unix_socket: str | None = None,
+    pipeline: int = 1, expect_status: str | None = None, expect_body: str | None = None,
+    expect_body_re: str | None = None,
 ) -> TrialResult:  # fmt: skip
     """Send load to `url` and return the measured trial (requests, rps, latency_ms, errors, saturated...).
 
@@ -34,7 +36,10 @@ def bench(
     measured window after `warmup` (default 10 s unless `requests` bounds the run); `timeout` is each
     request's whole deadline. Only loopback targets unless `allow_remote`. `unix_socket` sends the
     requests to that Unix socket instead of the URL's host:port (whose host names the Host header), as
-    `bench --unix-socket`; native engine only. Bad values raise UsageError
+    `bench --unix-socket`; native engine only. `pipeline` keeps that many requests in flight per
+    connection (HTTP/1.1 pipelining, `--pipeline`); `expect_status` ("200,204", "2xx"), `expect_body` and
+    `expect_body_re` check every response, a failure counted as error class `check_failed` (`--expect-*`);
+    both native engine only. Bad values raise UsageError
     with one line naming the argument; a backend that cannot run here raises EngineUnavailableError.
     """
     import asyncio
@@ -53,6 +58,7 @@ def bench(
         check_client_socket(unix_socket, what="unix_socket")
         options = dataclasses.replace(options, unix_socket=unix_socket)
     spec = _request(method, path, headers, body)
+    options, spec = _breadth(options, spec, engine, pipeline, expect_status, expect_body, expect_body_re)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -113,6 +119,24 @@ def _options(duration: float | str | None, requests: int | str | None, warmup: f
         cpus=parse_cpus(cpus, what="cpus") if cpus is not None else None, seed=seed,
         allow_remote=allow_remote,
     )  # fmt: skip
+
+
+def _breadth(options: DriveOptions, spec: RequestSpec, engine: str, pipeline: int, status: str | None,
+             body: str | None, body_re: str | None) -> tuple[DriveOptions, RequestSpec]:  # fmt: skip
+    """The options and request with `pipeline` and the response check (the native engine's breadth)."""
+    import dataclasses
+
+    from loadbench.engine.expect import response_check
+    from loadbench.safe import limits
+
+    whole = isinstance(pipeline, int) and not isinstance(pipeline, bool)
+    if not whole or not 1 <= pipeline <= limits.MAX_PIPELINE:
+        raise UsageError(f"pipeline: {pipeline!r} must be a whole number from 1 (no pipelining) to "
+                         f"{limits.MAX_PIPELINE}")  # fmt: skip
+    check = response_check(status, body, body_re, names=("expect_status", "expect_body", "expect_body_re"))
+    if engine != "native" and (check is not None or pipeline > 1 or options.unix_socket is not None):
+        raise UsageError("expect_*, pipeline and unix_socket need engine='native'")
+    return dataclasses.replace(options, pipeline=pipeline), dataclasses.replace(spec, check=check)
 
 
 def _request(method: str, path: str, headers: Mapping[str, str] | None, body: bytes | str) -> RequestSpec:

@@ -17,7 +17,7 @@ from loadbench.engine.registry import backend_names
 if TYPE_CHECKING:
     from loadbench.results.metrics import Recording
     from loadbench.results.records import TrialResult
-    from loadbench.types import Crowd, Load, RequestSpec, ResponseCheck, Target
+    from loadbench.types import Crowd, Load, RequestSpec, Target
 
 EPILOG = """\b
 Examples:
@@ -189,8 +189,10 @@ def command(
 ) -> None:
     """Send load to URL and print throughput, latency percentiles, errors and whether the engine kept up."""
     from loadbench.cli._habits import engine_processes, refuse_hey_rate
+    from loadbench.engine.expect import response_check
     from loadbench.engine.targets import check_target, parse_url
     from loadbench.errors import UsageError
+    from loadbench.safe import limits
     from loadbench.scenario.thresholds import parse_thresholds
     from loadbench.types import Closed, DriveOptions, Open
     from loadbench.units import parse_count, parse_cpus, parse_duration, parse_rate, parse_stages
@@ -250,8 +252,8 @@ def command(
     cpu_list = parse_cpus(cpus, what="--cpus") if cpus else None
     n_processes = engine_processes(processes, threads, cpu_list)
     depth = parse_count(pipeline, what="--pipeline")
-    if not 1 <= depth <= MAX_PIPELINE:
-        raise UsageError(f"--pipeline {pipeline}: must be 1 (no pipelining) to {MAX_PIPELINE}")
+    if not 1 <= depth <= limits.MAX_PIPELINE:
+        raise UsageError(f"--pipeline {pipeline}: must be 1 (no pipelining) to {limits.MAX_PIPELINE}")
     if unix_socket is not None:
         from loadbench.servers.unixsock import check_client_socket
 
@@ -262,7 +264,7 @@ def command(
         cpus=cpu_list, seed=seed, allow_remote=allow_remote, insecure=insecure, cacert=cacert,
         pipeline=depth, unix_socket=unix_socket, live_figures=abort_on_fail,
     )  # fmt: skip
-    check = _check(expect_status, expect_body, expect_body_re)
+    check = response_check(expect_status, expect_body, expect_body_re)
     if listed is not None:  # -H adds to every target
         extra = tuple(_requests("/", (), method, headers, None)[0].headers)
         specs = [dataclasses.replace(s, check=check, headers=s.headers + extra) for s in listed]
@@ -297,29 +299,6 @@ def command(
 
         hold_thresholds(trials, checks, quiet=quiet)
 
-
-MAX_PIPELINE = 1024
-
-
-def _check(status: str | None, body: str | None, body_re: str | None) -> ResponseCheck | None:
-    """The response check of --expect-status/--expect-body/--expect-body-re (None: none asked)."""
-    import re
-
-    from loadbench.errors import UsageError
-    from loadbench.types import ResponseCheck
-    from loadbench.units import parse_statuses
-
-    if status is None and body is None and body_re is None:
-        return None
-    if body == "":
-        raise UsageError("--expect-body '': give the text every body must contain")
-    if body_re is not None:
-        try:
-            re.compile(body_re.encode())
-        except re.error as exc:
-            raise UsageError(f"--expect-body-re {body_re!r}: not a regular expression ({exc})") from None
-    return ResponseCheck(status=parse_statuses(status) if status is not None else (),
-                         body=(body or "").encode(), body_re=body_re or "")  # fmt: skip
 
 
 def _engine_settings(engine: str, load: Load, limit: int | None, locustfile: str | None,

@@ -53,6 +53,7 @@ __all__ = [
 
 MAX_REPEAT = 1000
 MAX_ROUNDS = 200
+MAX_PIPELINE = 1024  # requests in flight per connection (bench --pipeline, scenario pipeline)
 MAX_DURATION_S = 24 * 3600.0
 MIN_TIMEOUT_S = 0.010
 FD_MARGIN = 64

@@ -38,7 +38,6 @@ from loadbench.units import parse_count, parse_cpus, parse_rate, parse_stages, p
 __all__ = ["default_cpu_split", "parse_cpus_table", "parse_load", "parse_thresholds", "parse_workloads"]
 
 _METHOD_RE = re.compile(r"^[A-Z]+$")
-MAX_PIPELINE = 1024  # as bench --pipeline
 
 
 def _check(reader: Reader) -> ResponseCheck | None:
@@ -281,8 +280,8 @@ def parse_load(problems: Problems, raw: object, *, paired: bool, servers: int = 
         reader.report("streams", "concurrent streams need HTTP/2: add http2 = true (HTTP/1.1 carries one "
                                  "request at a time per connection)")
     pipeline = reader.count("pipeline", 1) or 1
-    if pipeline > MAX_PIPELINE:
-        reader.report("pipeline", f"{pipeline} must be 1 (no pipelining) to {MAX_PIPELINE}")
+    if pipeline > limits.MAX_PIPELINE:
+        reader.report("pipeline", f"{pipeline} must be 1 (no pipelining) to {limits.MAX_PIPELINE}")
         pipeline = 1
     if pipeline > 1 and any(point.loop == "open" for point in points):
         reader.report("pipeline", f"{pipeline}: pipelining needs a closed loop (connections = [...] or "

@@ -142,3 +142,14 @@ def test_unix_socket() -> None:
 def test_bad_pipeline_depth_is_refused() -> None:
     with pytest.raises(UsageError, match="pipeline"):
         drive(Target(port=9), [RequestSpec()], Closed(connections=1), dataclasses.replace(_n(1), pipeline=0))
+
+
+def test_the_python_api_pipelines_and_checks_like_bench() -> None:
+    import loadbench
+
+    with test_server("wrong-body") as srv:
+        result = loadbench.bench(f"http://127.0.0.1:{srv.port}/", connections=1, requests=400, pipeline=4,
+                                 expect_status="200", expect_body="ok")  # fmt: skip
+        assert srv.count() == 400
+    assert result.errors["check_failed"] == 120 and result.requests == 280
+    assert result.to_json()["pipeline"] == 4

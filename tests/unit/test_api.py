@@ -49,6 +49,13 @@ def test_py_typed_ships() -> None:
         pytest.param({"method": "GE T"}, "not an HTTP method", id="bad-method"),
         pytest.param({"stages": "10s:5/s", "duration": 3}, "stages set the duration",
                      id="stages-and-duration"),
+        pytest.param({"pipeline": 0}, "pipeline: 0 must be a whole number from 1", id="zero-pipeline"),
+        pytest.param({"pipeline": 2000}, "to 1024", id="deep-pipeline"),
+        pytest.param({"expect_status": "2yy"}, "expect_status", id="bad-status"),
+        pytest.param({"expect_body": ""}, "expect_body ''", id="empty-body"),
+        pytest.param({"expect_body_re": "("}, "expect_body_re '(': not a regular expression",
+                     id="bad-regex"),
+        pytest.param({"pipeline": 4, "engine": "httpx"}, "need engine='native'", id="pipeline-httpx"),
     ],
 )
 def test_bench_bad_arguments(kwargs: dict[str, object], message: str) -> None:
