@@ -99,18 +99,13 @@ def _load(connections: int | str | None, rate: float | str | None, stages: str |
 def _options(duration: float | str | None, requests: int | str | None, warmup: float | str,
              timeout: float | str, keepalive: bool, processes: int, cpus: str | list[int] | None,
              seed: int, allow_remote: bool) -> DriveOptions:  # fmt: skip
+    from loadbench.engine.window import measured_window
     from loadbench.types import DriveOptions
-    from loadbench.units import parse_count, parse_cpus, parse_duration
+    from loadbench.units import parse_cpus, parse_duration
 
-    limit = parse_count(requests, what="requests") if requests is not None else None
-    if limit == 0:
-        raise UsageError("requests: 0 must be at least 1")
-    run_s = parse_duration(duration, what="duration") if duration is not None else (None if limit else 10.0)
-    if run_s is not None and run_s <= 0:
-        raise UsageError(f"duration: {duration!r} must be longer than 0 s")
-    timeout_s = parse_duration(timeout, what="timeout")
-    if timeout_s <= 0:
-        raise UsageError(f"timeout: {timeout!r} must be longer than 0 s")
+    run_s, limit, timeout_s = measured_window(
+        duration, requests, timeout, name=str,
+        said=lambda option, value: f"{option}: {value if option == 'requests' else repr(value)}")  # fmt: skip
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise UsageError(f"processes: {processes!r} must be a whole number, at least 1")
     return DriveOptions(

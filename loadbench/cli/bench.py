@@ -191,6 +191,7 @@ def command(
     from loadbench.cli._habits import engine_processes, refuse_hey_rate
     from loadbench.engine.expect import response_check
     from loadbench.engine.targets import check_target, parse_url
+    from loadbench.engine.window import measured_window
     from loadbench.errors import UsageError
     from loadbench.safe import limits
     from loadbench.scenario.thresholds import parse_thresholds
@@ -240,15 +241,9 @@ def command(
         if count < 1:
             raise UsageError(f"--connections {connections}: must be at least 1")
         load = Closed(connections=count)
-    limit = parse_count(max_requests, what="--requests") if max_requests is not None else None
-    if limit == 0:
-        raise UsageError("--requests 0: must be at least 1")
-    run_s = parse_duration(duration, what="--duration") if duration is not None else (None if limit else 10.0)
-    if run_s is not None and run_s <= 0:
-        raise UsageError(f"--duration {duration}: must be longer than 0 s")
-    timeout_s = parse_duration(timeout, what="--timeout")
-    if timeout_s <= 0:
-        raise UsageError(f"--timeout {timeout}: must be longer than 0 s")
+    run_s, limit, timeout_s = measured_window(
+        duration, max_requests, timeout, name=lambda option: f"--{option}",
+        said=lambda option, value: f"--{option} {value}:")  # fmt: skip
     cpu_list = parse_cpus(cpus, what="--cpus") if cpus else None
     n_processes = engine_processes(processes, threads, cpu_list)
     depth = parse_count(pipeline, what="--pipeline")
